@@ -1,0 +1,3 @@
+from etcdtui.cli import main
+
+raise SystemExit(main())

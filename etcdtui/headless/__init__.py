@@ -1,0 +1,1 @@
+"""Headless commands for scripts and alerting (scan-logs, check)."""
