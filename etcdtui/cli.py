@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn, cast
 
 from etcdtui import __version__, exitcodes
 
@@ -20,21 +21,32 @@ EXIT_CODES_HELP = """exit codes:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments exit 3 (UNKNOWN, "could not check"), not argparse's 2 (which means CRITICAL here)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(exitcodes.UNKNOWN, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(
         prog="etcdtui",
         description="The etcd ring of a kubeadm/KubeOne cluster at a glance, and the tools to repair it.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"etcdtui {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for register in _subcommand_registrars():
+    # Subparsers are `_Parser`s too (argparse uses type(parser)), typed as plain parsers for the registrars.
+    sub = cast("argparse._SubParsersAction[argparse.ArgumentParser]",
+               parser.add_subparsers(dest="command", metavar="COMMAND"))
+    for register in _subcommand_registrars(only):
         register(sub)
     return parser
 
 
-def _subcommand_registrars() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+def _subcommand_registrars(
+    only: str | None = None,
+) -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
     # Imported lazily so `etcdtui --version` and `scan-logs` never pay for Textual or kubernetes.
     registrars = []
     for module_name in (
@@ -44,6 +56,8 @@ def _subcommand_registrars() -> list[Callable[[argparse._SubParsersAction[argpar
         "etcdtui.ui.launch",
         "etcdtui.ui.replace_cli",
     ):
+        if only is not None and module_name != only:
+            continue
         try:
             module = __import__(module_name, fromlist=["add_parser"])
         except ModuleNotFoundError as exc:
@@ -54,9 +68,17 @@ def _subcommand_registrars() -> list[Callable[[argparse._SubParsersAction[argpar
     return registrars
 
 
+# Commands whose module alone is loaded (startup time matters: scan-logs is benchmarked against grep).
+_FAST_COMMANDS = {"scan-logs": "etcdtui.headless.scan_logs"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_FAST_COMMANDS.get(args_list[0]) if args_list else None)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["ui", *argv]  # `etcdtui [ui options]` opens the ring view
+    args = parser.parse_args(args_list)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

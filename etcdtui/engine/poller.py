@@ -1,0 +1,110 @@
+"""One etcdctl poll: member list, endpoint status/health --cluster, alarm list, hashkv at a common revision.
+
+All five run in one healthy etcd pod through the exec API. The hashes are taken at one revision R that
+every member has (the lowest current revision reported by endpoint status), because HashKV at each
+member's own latest revision would differ under any write load (etcd-facts §5.2).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from etcdtui.cluster.etcdctl_exec import (
+    EtcdctlExec,
+    EtcdctlExecError,
+    EtcdctlTarget,
+    ExecFailure,
+    target_from_pod,
+)
+from etcdtui.cluster.objects import PodInfo
+from etcdtui.core import etcdctl as ec
+from etcdtui.core.hashes import choose_common_revision
+from etcdtui.engine import etcdctl_data as data
+
+
+def exec_candidates(pods: Sequence[PodInfo], prefer: str | None = None) -> list[PodInfo]:
+    """Pods worth trying, best first: Running and Ready, then Running; the last good one first of all."""
+    usable = [p for p in pods if p.phase == "Running" and not p.deleting and p.command]
+    usable.sort(key=lambda p: (p.name != prefer, not p.ready, p.name))
+    return usable
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return " ".join(line.split())[:240]
+    return ""
+
+
+class EtcdctlPoller:
+    def __init__(self, runner: EtcdctlExec, namespace: str, limit_s: float) -> None:
+        self.runner = runner
+        self.namespace = namespace
+        self.limit_s = limit_s
+        self._last_compacts: dict[str, int] = {}
+
+    async def poll(self, target: EtcdctlTarget) -> data.PollResult:
+        """Raises EtcdctlExecError when exec itself is impossible; partial etcdctl failures are in `errors`."""
+        started = time.monotonic()
+        errors: list[str] = []
+        stderr: dict[str, str] = {}
+
+        async def run(query: ec.Query, revision: int | None = None) -> str:
+            argv = ec.etcdctl_argv(
+                target.connection, query, revision=revision, command_timeout_s=max(1.0, self.limit_s - 2)
+            )
+            result = await self.runner.exec(
+                target.pod, target.namespace, argv, container=target.container, limit_s=self.limit_s
+            )
+            if result.rc not in (0, None):
+                errors.append(f"etcdctl {query.value}: rc={result.rc} {_first_line(result.stderr)}".strip())
+                stderr[query.value] = _first_line(result.stderr)
+            if not result.stdout.strip() and result.rc not in (0, None) and query is ec.Query.MEMBER_LIST:
+                # Not even the member list: etcdctl cannot talk to etcd from this pod (certs, etcd down).
+                raise EtcdctlExecError(
+                    _classify_etcdctl_failure(result.stderr),
+                    f"etcdctl in pod {target.pod} failed: {_first_line(result.stderr) or f'rc={result.rc}'}",
+                )
+            return result.stdout
+
+        member_list = data.parse_or_none(ec.parse_member_list, await run(ec.Query.MEMBER_LIST), errors)
+        statuses = data.parse_or_none(ec.parse_endpoint_status, await run(ec.Query.ENDPOINT_STATUS), errors) or ()
+        health = data.parse_or_none(ec.parse_endpoint_health, await run(ec.Query.ENDPOINT_HEALTH), errors) or ()
+        alarms = data.parse_or_none(ec.parse_alarm_list, await run(ec.Query.ALARM_LIST), errors)
+        # Hash at one revision every member has and none has compacted (the core decides which).
+        choice = choose_common_revision(
+            {s.member_id: s.revision for s in statuses if not s.is_learner}, self._last_compacts
+        )
+        common = choice.revision
+        hashes: tuple[ec.EndpointHash, ...] = ()
+        if common is not None:
+            hashes = data.parse_or_none(
+                ec.parse_endpoint_hashkv, await run(ec.Query.ENDPOINT_HASHKV, common), errors
+            ) or ()
+            self._last_compacts = {h.member_id: h.compact_revision for h in hashes}
+        return data.PollResult(
+            at=datetime.now(UTC),
+            pod=target.pod,
+            member_list=member_list,
+            statuses=statuses,
+            health=health,
+            alarms=alarms,
+            hashes=hashes,
+            common_revision=common,
+            common_revision_note=choice.reason,
+            errors=tuple(errors),
+            stderr=stderr,
+            duration=time.monotonic() - started,
+        )
+
+    def target(self, pod: PodInfo) -> EtcdctlTarget:
+        return target_from_pod(pod.name, self.namespace, pod.command)
+
+
+def _classify_etcdctl_failure(stderr: str) -> ExecFailure:
+    lowered = stderr.lower()
+    if "no such file" in lowered or ("open " in lowered and (".crt" in lowered or ".key" in lowered)):
+        return ExecFailure.NO_CERTS
+    return ExecFailure.OTHER

@@ -1,0 +1,371 @@
+"""`etcdtui scan-logs`: find corruption evidence and trouble in saved etcd logs (e.g. `kubectl logs` output).
+
+The I/O half of `etcdtui.core.scan`: reads each file in large binary chunks, splits lines (an over-long
+line is cut at `MAX_LINE` bytes and counted), feeds the pure scanner, keeps a bounded number of findings
+per kind, runs the cross-member compaction-hash check over all files, and prints either a report for an
+operator or one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from etcdtui import exitcodes
+from etcdtui.core.classify import RULES
+from etcdtui.core.compaction import CompactionHashBook
+from etcdtui.core.findings import Finding, Severity, Status
+from etcdtui.core.scan import LogScanner, ScanHit, ScanSummary
+
+CHUNK = 4 << 20  # bytes per read
+MAX_LINE = 1 << 20  # longer lines are cut (binary garbage without newlines must not fill memory)
+PER_KIND = 200  # findings kept per kind; the rest are counted
+SHOWN_PER_KIND = 5  # occurrences printed per kind without --all
+
+EPILOG = """exit codes:
+  0  OK        no trouble found (healthy logs, passed checks)
+  1  WARNING   warnings only (e.g. a corruption check that compared no peer, slow disk, NOSPACE)
+  2  CRITICAL  corruption evidence (hash mismatch, data inconsistency, CORRUPT alarm)
+  3  UNKNOWN   could not check: missing/unreadable file, a directory, no etcd log line in a file,
+               bad arguments
+
+examples:
+  kubectl -n kube-system logs etcd-cp-1 --timestamps | etcdtui scan-logs --member etcd-cp-1 -
+  etcdtui scan-logs etcd-cp-1.log etcd-cp-2.log etcd-cp-3.log     # also compares compaction hashes
+  etcdtui scan-logs --json etcd-*.log | jq .status
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "scan-logs",
+        help="scan saved etcd logs for corruption evidence and trouble",
+        description="Scan etcd log files (zap JSON or 3.4 capnslog text, with or without `kubectl logs "
+        "--timestamps` prefixes) and print the findings that matter, most severe first, with file:line.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="log file to scan; '-' reads stdin")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+    parser.add_argument("--member", metavar="NAME",
+                        help="member name for all FILEs (default: each file's name without extension)")
+    parser.add_argument("--all", action="store_true",
+                        help="show every finding, including info and passed checks, and every occurrence kept")
+    parser.set_defaults(handler=run)
+
+
+class InputError(Exception):
+    """A file that cannot be scanned: one line for the operator, exit code 3."""
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Source:
+    label: str  # what the report calls it: the path as given, or "stdin"
+    member: str
+    path: str | None  # None = stdin
+
+
+def sources_for(files: list[str], member: str | None) -> list[Source]:
+    if files.count("-") > 1:
+        raise InputError("'-' (stdin) can be given only once")
+    result = []
+    for name in files:
+        if name == "-":
+            result.append(Source("stdin", member or "stdin", None))
+            continue
+        _check_readable(name)
+        result.append(Source(name, member or Path(name).stem, name))
+    return result
+
+
+def _check_readable(name: str) -> None:
+    path = Path(name)
+    if path.is_dir():
+        raise InputError(f"{name}: is a directory, expected a log file")
+    if not path.exists():
+        raise InputError(f"{name}: no such file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
+def read_blocks(stream: IO[bytes]) -> Iterator[tuple[bytes | None, int, int]]:
+    """Yield (complete lines joined by newlines or None if there is none yet, bytes read, lines cut).
+
+    Memory stays near CHUNK + MAX_LINE: a line still unfinished MAX_LINE bytes after a read boundary is
+    cut there (the rest of it is dropped and the cut counted), e.g. binary garbage without newlines.
+    """
+    carry = b""
+    skipping = False  # inside an over-long line whose head was already emitted
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            break
+        if skipping:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                yield None, len(chunk), 0
+                continue
+            chunk, skipping = chunk[newline + 1 :], False
+            data = chunk
+            nbytes = len(chunk) + newline + 1
+        else:
+            data = carry + chunk if carry else chunk
+            nbytes = len(chunk)
+        end = data.rfind(b"\n")
+        block, carry = (data[:end], data[end + 1 :]) if end >= 0 else (b"", data)
+        cut = 0
+        if len(carry) > MAX_LINE:
+            head = carry[:MAX_LINE]
+            block = block + b"\n" + head if end >= 0 else head
+            carry, skipping, cut = b"", True, 1
+        elif end < 0:
+            yield None, nbytes, 0
+            continue
+        yield block, nbytes, cut
+    if carry:
+        yield carry, 0, 0
+
+
+# --- collecting ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Collected:
+    hits: dict[str, list[ScanHit]] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0
+
+    def add(self, hit: ScanHit) -> None:
+        kind = hit.finding.kind
+        self.counts[kind] += 1
+        kept = self.hits.setdefault(kind, [])
+        if len(kept) < PER_KIND:
+            kept.append(hit)
+        else:
+            self.dropped += 1
+
+
+def scan_sources(sources: list[Source], stdin: IO[bytes]) -> tuple[Collected, list[ScanSummary], CompactionHashBook]:
+    book = CompactionHashBook()
+    collected = Collected()
+    summaries = []
+    for source in sources:
+        scanner = LogScanner(source.label, source.member, compactions=book)
+        try:
+            if source.path is None:
+                _scan_stream(scanner, stdin, collected)
+            else:
+                with open(source.path, "rb", buffering=0) as stream:
+                    _scan_stream(scanner, stream, collected)
+        except OSError as exc:
+            raise InputError(f"{source.label}: read failed: {exc.strerror or exc}") from None
+        for hit in scanner.finish():
+            collected.add(hit)
+        summaries.append(scanner.summary)
+    for compaction_finding in book.findings():
+        collected.add(_compaction_hit(compaction_finding))
+    return collected, summaries, book
+
+
+def _scan_stream(scanner: LogScanner, stream: IO[bytes], collected: Collected) -> None:
+    total = 0
+    for block, nbytes, cut in read_blocks(stream):
+        total += nbytes
+        scanner.summary.truncated_lines += cut
+        if block is None:
+            continue
+        for hit in scanner.feed_block(block):
+            collected.add(hit)
+    scanner.summary.bytes = total  # exact count (feed() estimates from the lines)
+
+
+def _compaction_hit(item: Finding) -> ScanHit:
+    where: dict[str, str] = item.fields.get("where", {})
+    member = item.member or (item.fields.get("members") or ["?"])[0]
+    location = where.get(member, "")
+    label, _, line = location.rpartition(":")
+    return ScanHit(int(line) if line.isdigit() else 0, item, None, "finished scheduled compaction",
+                   label or "(several files)", member)
+
+
+# --- reporting -----------------------------------------------------------------------------------
+
+
+def overall_status(collected: Collected, summaries: list[ScanSummary]) -> Status:
+    severities = {hit.finding.severity for hits in collected.hits.values() for hit in hits}
+    if Severity.CRITICAL in severities:
+        return Status.CRITICAL
+    if any(s.etcd_lines == 0 for s in summaries):
+        return Status.UNKNOWN
+    if Severity.WARNING in severities:
+        return Status.WARNING
+    return Status.OK
+
+
+def _sorted_hits(collected: Collected, sources: list[Source]) -> list[ScanHit]:
+    # Most severe first; within a severity the strongest evidence first (RULES lists it in that order).
+    rank = {source.label: i for i, source in enumerate(sources)}
+    strength = {kind: i for i, kind in enumerate(RULES)}
+    hits = [hit for kept in collected.hits.values() for hit in kept]
+    hits.sort(key=lambda h: (-h.finding.severity, strength.get(h.finding.kind, len(strength)),
+                             rank.get(h.source, len(rank)), h.line))
+    return hits
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def to_json(status: Status, collected: Collected, summaries: list[ScanSummary], book: CompactionHashBook,
+            sources: list[Source]) -> dict[str, Any]:
+    findings = [
+        {
+            "file": hit.source,
+            "line": hit.line,
+            "member": hit.member,
+            "ts": _iso(hit.ts),
+            "severity": hit.finding.severity.label,
+            "kind": hit.finding.kind,
+            "msg": hit.etcd_msg,
+            "message": hit.finding.message,
+            "about_member_id": hit.finding.member,
+            "fields": hit.finding.fields,
+        }
+        for hit in _sorted_hits(collected, sources)
+    ]
+    by_severity: Counter[str] = Counter()
+    for kind, count in collected.counts.items():
+        by_severity[_severity_label(collected, kind)] += count
+    files = []
+    for summary in summaries:
+        entry = summary.to_dict()
+        entry["first_ts"], entry["last_ts"] = _iso(summary.first_ts), _iso(summary.last_ts)
+        files.append(entry)
+    return {
+        "status": status.name,
+        "findings": findings,
+        "summary": {
+            "files": files,
+            "lines": sum(s.lines for s in summaries),
+            "bytes": sum(s.bytes for s in summaries),
+            "unparsed_lines": sum(s.unparsed for s in summaries),
+            "by_kind": dict(collected.counts),
+            "by_severity": dict(by_severity),
+            "findings_dropped": collected.dropped,
+            "findings_kept_per_kind": PER_KIND,
+            "compaction_revisions_compared": len(book),
+            "compaction_revisions_dropped": book.dropped_revisions,
+        },
+    }
+
+
+def _severity_label(collected: Collected, kind: str) -> str:
+    kept = collected.hits.get(kind)
+    return kept[0].finding.severity.label if kept else RULES[kind].severity.label
+
+
+_HEADLINES = {
+    Status.OK: "OK: no corruption evidence and no warnings in the etcd logs",
+    Status.WARNING: "WARNING: no corruption evidence, but things to look at",
+    Status.CRITICAL: "CRITICAL: corruption evidence in the etcd logs",
+    Status.UNKNOWN: "UNKNOWN: could not check everything",
+}
+
+
+def render_text(status: Status, collected: Collected, summaries: list[ScanSummary], sources: list[Source],
+                show_all: bool) -> str:
+    out = [_HEADLINES[status]]
+    groups: dict[tuple[Severity, str], list[ScanHit]] = {}
+    for hit in _sorted_hits(collected, sources):
+        groups.setdefault((hit.finding.severity, hit.finding.kind), []).append(hit)
+    passed: list[str] = []
+    minor: list[str] = []
+    for (severity, kind), hits in groups.items():
+        if severity < Severity.WARNING and not show_all:
+            (passed if severity is Severity.OK else minor).append(f"{kind} ×{_count(collected, kind, hits)}")
+            continue
+        rule = RULES.get(kind)
+        title = rule.title if rule else kind
+        out.append("")
+        out.append(f"{severity.name:<8}  {title}  [{kind}] ×{_count(collected, kind, hits)}")
+        if rule is not None and severity >= Severity.WARNING:
+            out.append(f"          why: {rule.why}")
+        shown = hits if show_all else hits[:SHOWN_PER_KIND]
+        for hit in shown:
+            stamp = _iso(hit.ts) or "-"
+            out.append(f"  {hit.source}:{hit.line}  member {hit.member}  {stamp}")
+            out.append(f"      {hit.finding.message}")
+        hidden = _count(collected, kind, hits) - len(shown)
+        if hidden > 0:
+            out.append(f"  … and {hidden} more" + ("" if show_all else " (--all shows them)"))
+    if passed or minor:
+        out.append("")
+    if passed:
+        out.append("Checks that compared peers and passed: " + ", ".join(passed))
+    if minor:
+        out.append("Also seen (info; --all shows them): " + ", ".join(minor))
+    out.append("")
+    out.append(_totals(summaries))
+    for summary in summaries:
+        if summary.etcd_lines == 0:
+            out.append(f"{summary.source}: no etcd log line found ({summary.lines} lines): not checked.")
+    return "\n".join(out)
+
+
+def _count(collected: Collected, kind: str, hits: list[ScanHit]) -> int:
+    return max(collected.counts.get(kind, 0), len(hits))
+
+
+def _totals(summaries: list[ScanSummary]) -> str:
+    lines = sum(s.lines for s in summaries)
+    size = sum(s.bytes for s in summaries)
+    unparsed = sum(s.unparsed for s in summaries)
+    cut = sum(s.truncated_lines for s in summaries)
+    text = f"Scanned {len(summaries)} file(s), {lines} lines, {size / 1e6:.1f} MB; {unparsed} unparsed line(s)"
+    if cut:
+        text += f", {cut} over-long line(s) cut at {MAX_LINE} bytes"
+    spans = [(s.first_ts, s.last_ts) for s in summaries if s.first_ts is not None]
+    if spans:
+        first = min(a for a, _ in spans)
+        last = max(b or a for a, b in spans)
+        text += f"; from {_iso(first)} to {_iso(last)}"
+    return text + "."
+
+
+# --- entry point ---------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        sources = sources_for(list(args.files), args.member)
+        collected, summaries, book = scan_sources(sources, sys.stdin.buffer)
+    except InputError as exc:
+        sys.stderr.write(f"etcdtui scan-logs: error: {exc}\n")
+        return exitcodes.UNKNOWN
+    status = overall_status(collected, summaries)
+    if args.json:
+        document = to_json(status, collected, summaries, book, sources)
+        sys.stdout.write(json.dumps(document, default=str, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render_text(status, collected, summaries, sources, args.all) + "\n")
+    for summary in summaries:
+        if summary.etcd_lines == 0:
+            sys.stderr.write(f"etcdtui scan-logs: {summary.source}: no etcd log line found; not checked\n")
+    sys.stdout.flush()
+    return int(status)
+

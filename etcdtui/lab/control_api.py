@@ -1,0 +1,148 @@
+"""The lab daemon's control API (aiohttp on the unix socket `control.sock`, 0600).
+
+`GET /status`, `POST /kill {node}`, `POST /corrupt {node}`, `POST /api-outage {seconds}`,
+`POST /load {seconds}`, `POST /shutdown`. Errors are `{"error": "<one line>"}` with 400 (bad input),
+404 (unknown node) or 409/500 (the lab could not do it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from etcdtui.lab.load import generate_load
+from etcdtui.lab.ring import RingError, UnknownNode
+
+if TYPE_CHECKING:
+    from etcdtui.lab.daemon import Lab
+
+log = logging.getLogger(__name__)
+
+LAB_KEY: web.AppKey[Any] = web.AppKey("lab", object)
+MAX_OUTAGE = 3600.0
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        data = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text='{"error": "body is not JSON"}', content_type="application/json") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text='{"error": "body must be a JSON object"}', content_type="application/json")
+    return data
+
+
+def _lab(request: web.Request) -> Lab:
+    return request.app[LAB_KEY]  # type: ignore[no-any-return]
+
+
+async def status(request: web.Request) -> web.Response:
+    lab = _lab(request)
+    assert lab.ring is not None
+    state = lab.state()
+    state.pop("token", None)  # never hand out the token over the socket's status
+    state["members_status"] = lab.ring.status()
+    state["api_up"] = bool(lab.api is not None and getattr(lab.api, "serving", True))
+    return web.json_response(state)
+
+
+async def _node_action(request: web.Request, action: str) -> web.Response:
+    lab = _lab(request)
+    assert lab.ring is not None
+    body = await _body(request)
+    node = body.get("node")
+    if not isinstance(node, str) or not node:
+        return _error(400, "missing 'node'")
+    try:
+        if action == "kill":
+            await lab.ring.kill(node)
+            message = f"killed etcd on {node} (SIGKILL); it restarts with backoff"
+        else:
+            await lab.ring.corrupt(node)
+            message = f"corrupted {node}: its data now diverges from its peers"
+    except UnknownNode as exc:
+        return _error(404, str(exc))
+    except RingError as exc:
+        return _error(409, str(exc))
+    lab.write_state()
+    return web.json_response({"ok": True, "message": message})
+
+
+async def kill(request: web.Request) -> web.Response:
+    return await _node_action(request, "kill")
+
+
+async def corrupt(request: web.Request) -> web.Response:
+    return await _node_action(request, "corrupt")
+
+
+def _seconds(body: dict[str, Any], default: float | None, maximum: float) -> float:
+    value = body.get("seconds", default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= maximum:
+        raise web.HTTPBadRequest(
+            text=f'{{"error": "seconds must be a number in (0, {maximum:.0f}]"}}', content_type="application/json"
+        )
+    return float(value)
+
+
+async def api_outage(request: web.Request) -> web.Response:
+    lab = _lab(request)
+    seconds = _seconds(await _body(request), None, MAX_OUTAGE)
+    if lab.api is None:
+        return _error(409, "the lab has no API server")
+    task = asyncio.create_task(lab.api.outage(seconds), name="api-outage")
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    await asyncio.sleep(0.05)  # let the listener close before the CLI reports it
+    return web.json_response({"ok": True, "message": f"API server refuses connections for {seconds:g} s"})
+
+
+async def load(request: web.Request) -> web.Response:
+    lab = _lab(request)
+    assert lab.ring is not None
+    seconds = _seconds(await _body(request), 5.0, 600.0)
+    result = await generate_load(lab.ring, seconds)
+    return web.json_response({"ok": True, **result})
+
+
+async def shutdown(request: web.Request) -> web.Response:
+    lab = _lab(request)
+    # Answer first; the daemon then stops everything and exits.
+    asyncio.get_running_loop().call_later(0.05, lab.stopping.set)
+    return web.json_response({"ok": True, "message": "stopping"})
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)  # type: ignore[no-any-return]
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        log.exception("control API %s %s failed", request.method, request.path)
+        with contextlib.suppress(Exception):
+            return _error(500, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def build_control_app(lab: Lab) -> web.Application:
+    app = web.Application(middlewares=[_json_errors], client_max_size=1024 * 1024)
+    app[LAB_KEY] = lab
+    app.router.add_get("/status", status)
+    app.router.add_post("/kill", kill)
+    app.router.add_post("/corrupt", corrupt)
+    app.router.add_post("/api-outage", api_outage)
+    app.router.add_post("/load", load)
+    app.router.add_post("/shutdown", shutdown)
+    return app

@@ -1,0 +1,109 @@
+"""The user's UI settings: `$XDG_CONFIG_HOME/etcdtui/config.yaml` (format in docs/config.md).
+
+A missing file means defaults; a file that exists but is wrong is a `ConfigError` with a one-line message,
+because silently ignoring a production accent colour or `readonly: true` would be worse than refusing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from textual.color import Color, ColorParseError
+from textual.theme import BUILTIN_THEMES
+
+
+class ConfigError(Exception):
+    """One line, fit for stderr."""
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    accent: str | None = None
+    readonly: bool | None = None
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    theme: str | None = None
+    readonly: bool = False
+    contexts: Mapping[str, ContextSettings] = field(default_factory=dict)
+    path: Path | None = None
+
+    def accent_for(self, context: str) -> str | None:
+        settings = self.contexts.get(context)
+        return settings.accent if settings else None
+
+    def readonly_for(self, context: str) -> bool:
+        settings = self.contexts.get(context)
+        if settings and settings.readonly is not None:
+            return settings.readonly
+        return self.readonly
+
+
+def config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "etcdtui" / "config.yaml"
+
+
+def load_config(path: Path | None = None) -> UiConfig:
+    path = path or config_path()
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return UiConfig()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return parse_config(data, path)
+
+
+def parse_config(data: Any, path: Path | None = None) -> UiConfig:
+    where = str(path) if path else "config"
+    if data is None:
+        return UiConfig(path=path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping at the top level")
+    unknown = set(data) - {"theme", "readonly", "contexts"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    theme = data.get("theme")
+    if theme is not None and (not isinstance(theme, str) or theme not in BUILTIN_THEMES):
+        raise ConfigError(f"{where}: unknown theme {theme!r} (one of: {', '.join(sorted(BUILTIN_THEMES))})")
+    readonly = data.get("readonly", False)
+    if not isinstance(readonly, bool):
+        raise ConfigError(f"{where}: readonly must be true or false")
+    contexts_raw = data.get("contexts") or {}
+    if not isinstance(contexts_raw, dict):
+        raise ConfigError(f"{where}: contexts must be a mapping of context name to settings")
+    contexts = {str(name): _context(str(name), value, where) for name, value in contexts_raw.items()}
+    return UiConfig(theme=theme, readonly=readonly, contexts=contexts, path=path)
+
+
+def _context(name: str, value: Any, where: str) -> ContextSettings:
+    if value is None:
+        return ContextSettings()
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: contexts.{name} must be a mapping")
+    unknown = set(value) - {"accent", "readonly"}
+    if unknown:
+        raise ConfigError(f"{where}: contexts.{name}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    accent = value.get("accent")
+    if accent is not None:
+        try:
+            accent = Color.parse(str(accent)).hex
+        except ColorParseError:
+            raise ConfigError(f"{where}: contexts.{name}.accent: not a colour: {accent!r}") from None
+    readonly = value.get("readonly")
+    if readonly is not None and not isinstance(readonly, bool):
+        raise ConfigError(f"{where}: contexts.{name}.readonly must be true or false")
+    return ContextSettings(accent=accent, readonly=readonly)

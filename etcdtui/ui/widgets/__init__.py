@@ -1,0 +1,1 @@
+"""Widgets of the ring view, one module per feature."""

@@ -1,0 +1,117 @@
+"""Regenerate the README screenshots from a real lab: `python scripts/screenshots.py [--out screenshots]`.
+
+1. `etcdtui lab up` (checks off) -> the healthy ring         -> healthy-ring.svg
+2. `etcdtui lab up --corrupt-checks on` + `lab corrupt lab-cp-2`, wait for CORRUPTION -> corrupted-ring.svg
+Each SVG also becomes a PNG when `rsvg-convert` is installed (Debian: librsvg2-bin, fonts-firacode).
+The app runs headless at 160x45 through `run_test`, exactly as the Pilot tests drive it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from etcdtui.engine.snapshot import RingSnapshot, Verdict
+from etcdtui.ui.app import EtcdTuiApp, connected_engine, make_app
+from etcdtui.ui.widgets.member_table import MemberTable
+
+SIZE = (160, 45)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lab(root: Path, command: str, *args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "etcdtui", "lab", command, "--dir", str(root), *args],
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"screenshots: lab {command} failed: {(done.stderr or done.stdout).strip()}")
+
+
+@contextmanager
+def running_lab(*up_args: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="etcdtui-shots-") as tmp:
+        root = Path(tmp) / "lab"
+        lab(root, "up", *up_args)
+        try:
+            yield root
+        finally:
+            lab(root, "down")
+
+
+async def shoot(
+    kubeconfig: Path,
+    out: Path,
+    name: str,
+    ready: Callable[[RingSnapshot], bool],
+    wait_s: float,
+    select: str | None = None,
+    before: Callable[[], None] | None = None,
+) -> None:
+    async with connected_engine(kubeconfig=str(kubeconfig), poll_interval=3) as engine:
+        app: EtcdTuiApp = make_app(engine, context_label=engine.conn.context)
+        async with app.run_test(size=SIZE) as pilot:
+            if before:
+                await asyncio.to_thread(before)
+            deadline = time.monotonic() + wait_s
+            while not (app.ring.snapshot and ready(app.ring.snapshot)):
+                if time.monotonic() > deadline:
+                    snap = app.ring.snapshot
+                    raise SystemExit(f"screenshots: {name}: not ready after {wait_s:g}s "
+                                     f"(verdict {snap.verdict if snap else None})")
+                await pilot.pause(0.2)
+            if select:
+                table = app.ring.query_one(MemberTable)
+                table.move_cursor(row=table.get_row_index(select))
+            await pilot.pause(0.3)
+            app.save_screenshot(f"{name}.svg", path=str(out))
+    print(f"wrote {out / (name + '.svg')}")
+    to_png(out / f"{name}.svg")
+
+
+def to_png(svg: Path) -> None:
+    converter = shutil.which("rsvg-convert")
+    if converter is None:
+        print("rsvg-convert not found: SVG only (apt-get install librsvg2-bin fonts-firacode)")
+        return
+    # librsvg collapses the leading spaces of Rich's text runs unless told to preserve them.
+    fixed = svg.with_suffix(".preserve.svg")
+    fixed.write_text(svg.read_text().replace("<svg ", '<svg xml:space="preserve" ', 1))
+    try:
+        subprocess.run([converter, "-z", "1", str(fixed), "-o", str(svg.with_suffix(".png"))], check=True)
+    finally:
+        fixed.unlink()
+    print(f"wrote {svg.with_suffix('.png')}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def complete(snap: RingSnapshot) -> bool:
+        return snap.complete and len(snap.rows) == 3
+
+    with running_lab() as root:
+        asyncio.run(shoot(root / "kubeconfig", args.out, "healthy-ring", complete, 60))
+
+    def corrupted(snap: RingSnapshot) -> bool:
+        return snap.verdict is Verdict.CORRUPTION and len(snap.rows) == 3
+
+    with running_lab("--corrupt-checks", "on") as root:
+        asyncio.run(shoot(root / "kubeconfig", args.out, "corrupted-ring", corrupted, 120,
+                          select="etcd-lab-cp-2", before=lambda: lab(root, "corrupt", "lab-cp-2")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

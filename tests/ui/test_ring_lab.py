@@ -1,0 +1,83 @@
+"""The ring view on the real lab: real etcd members, the lab's Kubernetes API, etcdctl through exec, and the
+real engine; driven by Textual's Pilot. One lab for the module (started with `etcdtui lab up`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from ui_lab import lab_cli, running_lab
+from ui_support import SIZE
+
+from etcdtui.engine.snapshot import LinkState, RingSnapshot
+from etcdtui.ui.app import EtcdTuiApp, connected_engine, make_app
+from etcdtui.ui.widgets.member_table import MemberTable
+from etcdtui.ui.widgets.ring_header import RingHeader
+
+pytestmark = [pytest.mark.integration, pytest.mark.ui]
+
+PODS = ("etcd-lab-cp-1", "etcd-lab-cp-2", "etcd-lab-cp-3")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("ui-lab")
+    with running_lab(root) as kubeconfig:
+        yield kubeconfig
+
+
+async def _until(pilot, app: EtcdTuiApp, condition: Callable[[RingSnapshot], bool], wait_s: float) -> RingSnapshot:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        await pilot.pause(0.1)
+        snap = app.ring.snapshot
+        if snap is not None and condition(snap):
+            return snap
+    raise AssertionError(f"timed out; last snapshot: {app.ring.snapshot!r:.400}")
+
+
+async def test_table_shows_the_healthy_lab(lab: Path) -> None:
+    async with connected_engine(kubeconfig=str(lab), poll_interval=5) as engine:
+        app = make_app(engine, context_label=engine.conn.context)
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, app, lambda s: s.complete, 30)
+            await pilot.pause()
+            table = app.ring.query_one(MemberTable)
+            assert sorted(str(k.value) for k in table.rows) == list(PODS)
+            assert [table.get_cell(p, "status").plain for p in PODS] == ["Running"] * 3
+            assert [table.get_cell(p, "ready").plain for p in PODS] == ["1/1"] * 3
+            assert sum(table.get_cell(p, "leader").plain == "★" for p in PODS) == 1
+            assert [table.get_cell(p, "hash").plain for p in PODS] == ["✓ equal"] * 3
+            assert [table.get_cell(p, "checks").plain for p in PODS] == ["off/off/off"] * 3
+            assert all(len(table.get_cell(p, "member").plain) >= 8 for p in PODS)  # real member IDs
+            header = str(app.ring.query_one(RingHeader).render())
+            assert "members 3" in header and "quorum 2" in header and "data: live" in header
+            # Selecting a member shows its real node facts.
+            await pilot.press("down")
+            title = str(app.ring.query_one("#detail-title").render())
+            assert table.selected_key in title
+
+
+async def test_restart_shows_and_outage_marks_stale(lab: Path) -> None:
+    async with connected_engine(kubeconfig=str(lab), poll_interval=3) as engine:
+        app = make_app(engine, context_label=engine.conn.context)
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, app, lambda s: s.complete, 30)
+            table = app.ring.query_one(MemberTable)
+            before = int(table.get_cell("etcd-lab-cp-3", "restarts").plain)
+            assert lab_cli(lab.parent, "kill", "lab-cp-3").returncode == 0
+            await _until(pilot, app, lambda s: (r := s.row("etcd-lab-cp-3")) is not None and r.pod is not None
+                         and r.pod.restarts > before, 30)
+            await pilot.pause()
+            assert int(table.get_cell("etcd-lab-cp-3", "restarts").plain) == before + 1
+            done = lab_cli(lab.parent, "api-outage", "4")
+            assert done.returncode == 0, done.stderr
+            await _until(pilot, app, lambda s: s.connection.state is LinkState.STALE, 20)
+            await pilot.pause()
+            assert "STALE since" in str(app.ring.query_one(RingHeader).render())
+            assert table.row_count == 3  # the last data stays visible
+            await _until(pilot, app, lambda s: s.connection.state is LinkState.LIVE, 40)
+            await pilot.pause()
+            assert "data: live" in str(app.ring.query_one(RingHeader).render())
