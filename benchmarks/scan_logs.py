@@ -6,12 +6,13 @@ in the page cache, so neither pays for the disk. Prints the figures; exits 1 if 
 
 Two logs, both made only of real fixture lines (tests/fixtures/etcd-logs, tests/fixtures/etcd-13766):
 
-* `realistic`: what a long-running etcd log looks like — mostly lines that are not evidence (every
-  fixture line that `classify` ignores, in fixture order: lifecycle, peers, raft chatter, snapshots), with
-  every fixture file inserted whole every 50 MB (all the corruption scenarios: ~0.4 % of the lines are
-  evidence). The targets apply to this one.
+* `realistic`: closer to a long-running etcd log — mostly lines that are not evidence (every fixture
+  line that `classify` ignores, in fixture order), with every fixture file inserted whole every 50 MB
+  (all the corruption scenarios: ~0.3 % of the lines are evidence). Still pessimistic: the fixture runs
+  restart a member every few hundred lines, so ~6 % of the lines are startup lines the scanner must read.
+  The targets apply to this one.
 * `dense`: all fixture lines repeated as they are: incident-only logs (every ~150 lines a restart, a
-  corruption check or an alarm; ~14 % of lines need a full parse). Reported for honesty: this is the
+  corruption check or an alarm; 9 % of the lines are findings). Reported for honesty: this is the
   worst case, not the target.
 
     python benchmarks/scan_logs.py [--size-mb 500] [--only realistic|dense]
@@ -78,19 +79,26 @@ def timed(argv: list[str]) -> tuple[float, int, str]:
     return elapsed, done.returncode, done.stdout.decode(errors="replace")
 
 
-def run(mix: str, size_mb: int) -> bool:
+def run(mix: str, size_mb: int, rounds: int) -> bool:
     with tempfile.TemporaryDirectory(prefix="etcdtui-bench-") as tmp:
         log = Path(tmp) / f"etcd-{mix}.log"
         size, lines = build_log(log, size_mb, mix)
         print(f"[{mix}] log: {size / 1e6:.0f} MB, {lines} lines, built from the fixture logs")
         subprocess.run(["cat", str(log)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
-        grep_s, grep_rc, grep_out = timed(["grep", "-ci", "corrupt", str(log)])
-        scan_s, scan_rc, scan_out, scan_rss_kb = timed_rss([sys.executable, "-m", "etcdtui", "scan-logs", str(log)])
+        grep_times, scan_times, rss = [], [], 0
+        for _ in range(rounds):  # alternate, keep the best of each: other jobs share this machine
+            grep_s, grep_rc, grep_out = timed(["grep", "-ci", "corrupt", str(log)])
+            scan_s, scan_rc, scan_out, scan_rss_kb = timed_rss([sys.executable, "-m", "etcdtui", "scan-logs", str(log)])
+            grep_times.append(grep_s)
+            scan_times.append(scan_s)
+            rss = max(rss, scan_rss_kb)
+    grep_s, scan_s = min(grep_times), min(scan_times)
     ratio = scan_s / grep_s
-    rss_mb = scan_rss_kb / 1024
-    print(f"[{mix}] grep -ci corrupt : {grep_s:7.2f} s  (rc {grep_rc}, {grep_out.strip()} matching lines)")
-    print(f"[{mix}] etcdtui scan-logs: {scan_s:7.2f} s  (rc {scan_rc}: {scan_out.splitlines()[0]!r})")
-    print(f"[{mix}] ratio scan/grep  : {ratio:7.2f}   (target <= {RATIO_TARGET})")
+    rss_mb = rss / 1024
+    print(f"[{mix}] grep -ci corrupt : {grep_s:7.2f} s  best of {rounds} ({grep_out.strip()} matching lines)")
+    print(f"[{mix}] etcdtui scan-logs: {scan_s:7.2f} s  best of {rounds} (rc {scan_rc}: {scan_out.splitlines()[0]!r})")
+    print(f"[{mix}] ratio scan/grep  : {ratio:7.2f}   (target <= {RATIO_TARGET}); all runs: scan "
+          f"{', '.join(f'{t:.2f}' for t in scan_times)} s, grep {', '.join(f'{t:.2f}' for t in grep_times)} s")
     print(f"[{mix}] scan throughput  : {size / 1e6 / scan_s:7.0f} MB/s")
     print(f"[{mix}] scan peak RSS    : {rss_mb:7.1f} MB (target <= {RSS_TARGET_MB})")
     return ratio <= RATIO_TARGET and rss_mb <= RSS_TARGET_MB and scan_rc == 2
@@ -113,8 +121,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=int, default=500)
     parser.add_argument("--only", choices=["realistic", "dense"])
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    results = {mix: run(mix, args.size_mb) for mix in ("realistic", "dense") if args.only in (None, mix)}
+    results = {mix: run(mix, args.size_mb, args.rounds) for mix in ("realistic", "dense") if args.only in (None, mix)}
     met = results.get("realistic", True)
     print("RESULT:", "targets met on the realistic log" if met else "TARGET MISSED on the realistic log")
     return 0 if met else 1

@@ -73,12 +73,11 @@ _FAST_COMMANDS = {"scan-logs": "etcdtui.headless.scan_logs"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_FAST_COMMANDS.get(args_list[0]) if args_list else None)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["ui", *argv]  # `etcdtui [ui options]` opens the ring view
-    args = parser.parse_args(args_list)
+    parser = build_parser(_FAST_COMMANDS.get(argv[0]))
+    args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

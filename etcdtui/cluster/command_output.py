@@ -3,8 +3,12 @@
 An `OutputPump` turns raw bytes from one or more streams into events for exactly one consumer:
 `OutputBatch` (complete decoded lines, at most every `batch_interval`; non-UTF-8 bytes replaced),
 `PromptEvent` (an unterminated line matching a prompt regex after `prompt_quiet` seconds of silence) and
-finally `Finished`. Buffers are bounded; what is dropped is counted in bytes and reported on the next batch
-and in the result. A `Transcript` keeps the argv, timestamps and the last lines (optionally a 0600 file).
+finally `Finished`. Every buffer is bounded: producers pause reading while `max_pending_bytes` wait to be
+batched (the child then blocks on its full pipe: nothing is lost), and batches a slow consumer has not taken
+beyond `max_queued_bytes` are dropped oldest first, counted in bytes on the next batch and in the result.
+A `Transcript` keeps the argv, timestamps and the last lines (optionally a 0600 file).
+
+Within one batching interval, batches of different streams go out in the order their output arrived.
 """
 
 from __future__ import annotations

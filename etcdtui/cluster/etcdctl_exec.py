@@ -20,6 +20,7 @@ from kubernetes.aio import client as k8s
 from kubernetes.aio.stream import WsApiClient
 
 from etcdtui.cluster.kube import ClusterConnection, ErrorKind
+from etcdtui.cluster.rawapi import exec_connect
 from etcdtui.core.etcdctl import EtcdctlConnection, connection_from_command
 
 MAX_OUTPUT = 4 * 1024 * 1024  # per stream; etcdctl JSON for a ring is a few KB
@@ -120,10 +121,7 @@ class EtcdctlExec:
     async def _exec(self, pod: str, namespace: str, argv: list[str], container: str | None) -> ExecResult:
         if self._ws_client is None:
             self._ws_client = cast(Any, WsApiClient)(configuration=self.conn.api.configuration)
-        core = k8s.CoreV1Api(self._ws_client)
-        connect: Any = await core.connect_get_namespaced_pod_exec_without_preload_content(
-            pod, namespace, command=argv, container=container, stdout=True, stderr=True, stdin=False, tty=False
-        )
+        connect: Any = await exec_connect(self._ws_client, namespace, pod, argv, container)
         out = _Capped()
         err = _Capped()
         status: dict[str, Any] | None = None

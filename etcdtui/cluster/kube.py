@@ -89,9 +89,6 @@ class ClusterConnection:
                 ) from None
         return cls(api=k8s.ApiClient(configuration), context=name, server=str(configuration.host))
 
-    def core(self) -> k8s.CoreV1Api:
-        return k8s.CoreV1Api(self.api)
-
     async def close(self) -> None:
         await cast(Any, self.api).close()
 
@@ -190,6 +187,8 @@ def _check_kubeconfig(paths: list[Path], context: str | None) -> str:
                 merged_contexts.append(item["name"])
         if current is None and isinstance(doc.get("current-context"), str) and doc["current-context"]:
             current = doc["current-context"]
+    if not any(p.exists() for p in paths):
+        raise ClusterError(ErrorKind.BAD_KUBECONFIG, f"kubeconfig {_show(paths)}: no such file")
     if not merged_contexts:
         raise ClusterError(ErrorKind.BAD_KUBECONFIG, f"kubeconfig {_show(paths)} has no contexts")
     wanted = context or current

@@ -18,6 +18,9 @@ Usage::
     result = await cmd.wait()
 
 The transcript records argv verbatim: pass secrets through the environment, never in argv.
+
+Known limit: the PTY is the child's stdin/stdout/stderr but not its controlling terminal (that would need
+`preexec_fn`, unsafe with threads), so a program that opens `/dev/tty` itself gets ENXIO. kubeone does not.
 """
 
 from __future__ import annotations
@@ -109,13 +112,15 @@ def _check_argv(argv: Sequence[str]) -> tuple[str, ...]:
     return tuple(argv)
 
 
-def _resolve(program: str, env: Mapping[str, str]) -> str:
+def _resolve(program: str, env: Mapping[str, str], cwd: str | None) -> str:
     if "/" in program:
-        if not os.path.exists(program):
+        # A relative path is relative to the child's working directory, as exec will see it.
+        path = os.path.join(cwd, program) if cwd else program
+        if not os.path.exists(path):
             raise CommandNotFoundError(f"{program}: no such file")
-        if not os.access(program, os.X_OK) or os.path.isdir(program):
+        if not os.access(path, os.X_OK) or os.path.isdir(path):
             raise CommandNotFoundError(f"{program}: not an executable file")
-        return program
+        return path
     found = shutil.which(program, path=env.get("PATH", os.defpath))
     if found is None:
         raise CommandNotFoundError(f"{program}: command not found on PATH")
@@ -128,7 +133,7 @@ async def start_command(
     """Start `spec.argv`; raises CommandNotFoundError/RunnerError with a one-line message."""
     argv = _check_argv(spec.argv)
     env = build_env(spec)
-    executable = _resolve(argv[0], env)
+    executable = _resolve(argv[0], env, spec.cwd)
     child_fds: list[int] = []
     parent_fds: dict[str, int] = {}
     stdin_fd: int | None = None

@@ -13,12 +13,14 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from etcdtui.cluster.kube import ClusterConnection, ClusterError, status_error
+from etcdtui.cluster.rawapi import get_raw
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +98,11 @@ class ResourceWatch:
                 await self._list()
                 delay = self._backoff_min
                 while True:
+                    started, events = time.monotonic(), self.events
                     await self._watch()  # returns on a normal end of stream: watch again
+                    if self.events == events and time.monotonic() - started < 1.0:
+                        # A server that ends watches at once must not turn this into a busy loop.
+                        await asyncio.sleep(self._backoff_min)
             except Gone:
                 log.info("%s watch: 410 Gone, re-listing", self.kind)
                 continue
@@ -111,17 +117,22 @@ class ResourceWatch:
                 delay = min(delay * 2, self._backoff_max)
 
     # -- internals --------------------------------------------------------------------------------
-    async def _request(self, **params: Any) -> Any:
-        core = self.conn.core()
+    async def _request(self, *, timeout_s: float, **params: Any) -> Any:
+        query = [
+            ("labelSelector", self.selector),
+            ("watch", params.get("watch")),
+            ("resourceVersion", params.get("resource_version")),
+            ("allowWatchBookmarks", params.get("allow_watch_bookmarks")),
+            ("timeoutSeconds", params.get("timeout_seconds")),
+        ]
         if self.kind == "pods":
             assert self.namespace is not None
-            return await core.list_namespaced_pod_without_preload_content(
-                self.namespace, label_selector=self.selector, **params
-            )
-        return await core.list_node_without_preload_content(label_selector=self.selector, **params)
+            return await get_raw(self.conn.api, "/api/v1/namespaces/{namespace}/pods",
+                                 {"namespace": self.namespace}, query, timeout_s)
+        return await get_raw(self.conn.api, "/api/v1/nodes", {}, query, timeout_s)
 
     async def _list(self) -> None:
-        resp = await self._request(_request_timeout=15.0)
+        resp = await self._request(timeout_s=15.0)
         try:
             body = await resp.read()
             if resp.status != 200:
@@ -144,7 +155,7 @@ class ResourceWatch:
             resource_version=self.resource_version,
             allow_watch_bookmarks=True,
             timeout_seconds=self._watch_seconds,
-            _request_timeout=float(self._watch_seconds + 30),
+            timeout_s=float(self._watch_seconds + 30),
         )
         try:
             if resp.status == 410:

@@ -40,6 +40,8 @@ def _member_id(value: Any, where: str) -> str:
             number = int(text, 16)
         except ValueError:
             raise EtcdctlParseError(f"{where}: member ID {value!r} is not hex") from None
+        if number >= 1 << 64:
+            raise EtcdctlParseError(f"{where}: member ID {value!r} is not a uint64")
         return format(number, "x")
     raise EtcdctlParseError(f"{where}: member ID must be a number or hex string, got {value!r}")
 

@@ -228,13 +228,13 @@ class MemberRow:
 
     @property
     def healthy(self) -> bool | None:
-        if self.member is not None:
-            return (
-                self.member.alive
-                if (self.member.healthy is not None or self.member.status is not None)
-                else None
-            )
-        return None
+        """Answers requests; None when never probed. A member that etcdctl calls unhealthy only because an
+        alarm is active counts as healthy here (the alarm is its own finding), so quorum and the replace gate
+        are not fooled by a CORRUPT alarm that every member reports."""
+        m = self.member
+        if m is None or (m.healthy is None and m.status is None):
+            return None
+        return m.alive
 
     @property
     def hash_agrees(self) -> bool | None:
@@ -258,6 +258,7 @@ class MemberRow:
             "leader": self.is_leader,
             "learner": self.member.is_learner if self.member else None,
             "healthy": self.healthy,
+            "health_error": (self.member.health_error or None) if self.member else None,
             "hash_agrees": self.hash_agrees,
             "hash": self.hash.hash if self.hash else None,
             "hash_verdict": self.hash.verdict.value if self.hash else None,

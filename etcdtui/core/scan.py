@@ -1,7 +1,7 @@
 """Streaming scan of one log source (a file, stdin, a live stream): lines in, findings with line numbers out.
 
-Pure and constant-memory: the caller does the I/O and feeds lists of lines (bytes, without or with the
-newline). Besides classifying each line (`classify.py`) the scanner keeps the little context a single
+Pure and constant-memory: the caller does the I/O and feeds lists of lines (`feed`, bytes, newline
+optional) or blocks of complete lines (`feed_block`). Besides classifying each line (`classify.py`) the scanner keeps the little context a single
 line cannot give:
 
 * **Initial-check verdict.** `initial corruption checking passed` does not say how many peers were
@@ -84,6 +84,32 @@ _ROUTINE_LINE = re.compile(rb"(?:" + _KUBECTL_PREFIX + rb")?" + _ROUTINE_ZAP + _
 # For whole blocks: a newline, then a routine line, is replaced by the bare newline.
 _ROUTINE_IN_BLOCK = re.compile(rb"\n" + _ROUTINE_ZAP + _REST + rb"(?=\n|\Z)")
 _ROUTINE_IN_PREFIXED_BLOCK = re.compile(rb"\n" + _KUBECTL_PREFIX + _ROUTINE_ZAP + _REST + rb"(?=\n|\Z)")
+
+
+@dataclass(slots=True)
+class Prefiltered:
+    """A block of lines reduced to what needs a full parse (small; picklable if it ever runs elsewhere)."""
+
+    lines: int  # lines in the block
+    routine: int  # routine lines dropped
+    empty: int  # empty lines dropped
+    todo: list[tuple[int, bytes]]  # (0-based index in the block, line) to parse
+    last_line: bytes
+    nbytes: int
+
+
+def prefilter_block(block: bytes) -> Prefiltered:
+    """Drop the routine lines of a block (complete lines joined by newlines) at C speed: `re.subn` blanks
+    them, keeping every newline, so the remaining lines keep their index. Pure; no scanner state."""
+    pattern = _ROUTINE_IN_PREFIXED_BLOCK if block[:1].isdigit() else _ROUTINE_IN_BLOCK
+    rest, routine = pattern.subn(b"\n", b"\n" + block)
+    lines = rest.split(b"\n")
+    lines.pop(0)  # the newline put in front
+    todo = [(i, lines[i]) for i in compress(count(), lines)]  # non-empty: not routine
+    return Prefiltered(len(lines), routine, len(lines) - len(todo) - routine, todo,
+                       block.rpartition(b"\n")[2], len(block) + 1)
+
+
 _STARTUP_MSGS = frozenset({"Running: ", "starting an etcd server"})
 _UNSTABLE_COUNT = 5  # leader losses …
 _UNSTABLE_WINDOW = 300.0  # … within this many seconds → raft.unstable
@@ -194,28 +220,24 @@ class LogScanner:
         """Scan complete lines joined by newlines (no partial last line); the fastest way in."""
         if not self.fast or self.summary.first_ts is None or not block:
             return self.feed(block.split(b"\n"))
+        return self.feed_prefiltered(prefilter_block(block))
+
+    def feed_prefiltered(self, block: Prefiltered) -> list[ScanHit]:
+        """Scan a block reduced by `prefilter_block`; only once the first timestamp is known."""
         summary = self.summary
-        summary.bytes += len(block) + 1
+        summary.bytes += block.nbytes
         base = summary.lines
-        first = block[:1]
-        pattern = _ROUTINE_IN_PREFIXED_BLOCK if first.isdigit() else _ROUTINE_IN_BLOCK
-        rest, routine = pattern.subn(b"\n", b"\n" + block)
-        lines = rest.split(b"\n")
-        lines.pop(0)  # the newline we put in front
         hits: list[ScanHit] = []
-        parsed = 0
-        for i in compress(count(), lines):  # non-empty lines: not routine
-            parsed += 1
-            hit = self._full(lines[i], base + i + 1)
+        for i, line in block.todo:
+            hit = self._full(line, base + i + 1)
             if hit is not None:
                 hits.append(hit)
-        empty = len(lines) - parsed - routine
-        if empty:
-            summary.blank += empty
-            summary.formats[BLANK] += empty
-        self._skipped(routine)
-        self._last_line = block.rpartition(b"\n")[2]
-        summary.lines = base + len(lines)
+        if block.empty:
+            summary.blank += block.empty
+            summary.formats[BLANK] += block.empty
+        self._skipped(block.routine)
+        self._last_line = block.last_line
+        summary.lines = base + block.lines
         return hits
 
     def _until_first_ts(self, lines: Sequence[bytes], base: int, hits: list[ScanHit]) -> int:

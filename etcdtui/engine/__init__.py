@@ -16,7 +16,7 @@ Public API (the contract with the UI; stable, additions only)::
     engine.latest                   # RingSnapshot | None
     engine.refresh_now()            # poll etcdctl now (e.g. the `r` key); never blocks
     snap = await engine.wait_complete(timeout=20)  # first complete snapshot, or the last one with a reason
-    engine.set_log_findings(member_key, findings)  # hook for the log engine (issue #5)
+    engine.set_log_findings(key, findings)  # log engine hook (issue #5): key = pod/node/member name or ID
     await engine.stop()             # cancels tasks; also `async with RingEngine(...) as engine:`
     await conn.close()
 
@@ -25,6 +25,10 @@ A `RingSnapshot` (see `snapshot.py`) carries: `verdict` (HEALTHY/WARNING/CORRUPT
 `findings` (most severe first), `rows` (one `MemberRow` per pod/member, key = pod name or
 `member:<hex id>`), `nodes`, `members_total`/`quorum`/`fault_tolerance`, `connection` (live / stale
 since t / error + reason), `exec` (ok / unavailable + reason), `history` per row key (bounded sparkline
-series: revision rate, DB size, raft index lag) and `leader_changes`, and `assessment` (the core's
-`RingAssessment`).
+series: revision rate, DB size, raft index lag) and `leader_changes`, `alarms`, and `assessment` (the
+core's `RingAssessment`, built by `etcdtui.core.ring.assess` from the `RingObservation` in `evaluate.py`).
+
+Modules: `ring_engine.py` (tasks, snapshots), `poller.py` (one etcdctl poll: member list, endpoint
+status/health --cluster, alarm list, hashkv at a common revision), `evaluate.py` (adapter data → core
+observation → rows), `history.py` (sparklines), `snapshot.py` (the published types).
 """

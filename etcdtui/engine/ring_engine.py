@@ -20,7 +20,7 @@ from etcdtui.cluster.etcdctl_exec import EtcdctlExec, EtcdctlExecError, ExecFail
 from etcdtui.cluster.kube import ClusterConnection, no_etcd_pods
 from etcdtui.cluster.objects import NodeInfo, PodInfo, node_from_dict, pod_from_dict
 from etcdtui.cluster.watch import ResourceWatch
-from etcdtui.core.findings import Finding
+from etcdtui.core.findings import Finding, Severity
 from etcdtui.engine import etcdctl_data as data
 from etcdtui.engine.evaluate import evaluate
 from etcdtui.engine.history import History
@@ -149,7 +149,11 @@ class RingEngine:
             self._refresh.set()
 
     def set_log_findings(self, key: str, findings: Sequence[Finding]) -> None:
-        """Findings from the log engine (issue #5) for one row key; they join the next evaluation."""
+        """Findings from the log engine (issue #5) for one pod name, node name, member name or member ID.
+
+        They join the next evaluation (the core files them under the matching row, else ring-wide);
+        an empty sequence clears them.
+        """
         self._log_findings[key] = tuple(findings)
         self._mark_dirty()
 
@@ -171,7 +175,7 @@ class RingEngine:
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)
-        snap = self._build()
+        snap = self._latest or self._build()
         reason = snap.incomplete_reason or "timed out"
         return _with_reason(snap, f"timed out after {timeout:g}s: {reason}")
 
@@ -193,7 +197,11 @@ class RingEngine:
             await self._dirty.wait()
             await asyncio.sleep(self._publish_delay)  # coalesce a burst of watch events into one snapshot
             self._dirty.clear()
-            snap = self._build()
+            try:
+                snap = self._build()
+            except Exception:  # keep the last good snapshot rather than stop publishing
+                log.exception("building the ring snapshot failed")
+                continue
             self._latest = snap
             for callback in list(self._callbacks):
                 try:
@@ -223,7 +231,13 @@ class RingEngine:
         failures = 0
         while True:
             self._refresh.clear()
-            ok = await self._poll_once()
+            try:
+                ok = await self._poll_once()
+            except Exception as exc:  # a bug in parsing/evaluation must not stop polling for good
+                log.exception("etcdctl poll failed")
+                self._set_exec(ExecStatus.UNAVAILABLE, f"internal error: {type(exc).__name__}: {exc}"[:300],
+                               None, datetime.now(UTC))
+                ok = False
             failures = 0 if ok else failures + 1
             # Back off on failure, but never wait longer than the normal interval.
             wait = self.poll_interval if ok else min(self.poll_interval, lo * 2 ** min(failures, 6))
@@ -236,7 +250,10 @@ class RingEngine:
         candidates = exec_candidates(pods, prefer=self._last_ok_pod)
         if not candidates:
             if pods:
-                self._set_exec(ExecStatus.UNAVAILABLE, "no running etcd pod to run etcdctl in", None, now)
+                running = [p for p in pods if p.phase == "Running" and not p.deleting]
+                why = ("no running etcd pod to run etcdctl in" if not running
+                       else "the etcd pods show no command line to take etcdctl's certificates from")
+                self._set_exec(ExecStatus.UNAVAILABLE, why, None, now)
             self._poll = None
             return False
         reasons: list[str] = []
@@ -324,6 +341,11 @@ class RingEngine:
             self._record_history = False
             self._history.record(time.time(), evaluation.rows)
         reason = self._incomplete_reason(listed, pods, poll, connection)
+        findings = evaluation.findings
+        if self._nodes is not None and self._nodes.state.error is not None and self._nodes.state.error.lasting:
+            # Nodes are optional (addresses, Ready, orphans): say what is missing, keep going.
+            findings = (*findings, Finding("cluster.nodes_unavailable", Severity.INFO,
+                                           f"node data unavailable: {self._nodes.state.error.message}"))
         return RingSnapshot(
             seq=self._seq,
             taken_at=datetime.now(UTC),
@@ -334,7 +356,7 @@ class RingEngine:
             connection=connection,
             exec=self._exec_state,
             verdict=evaluation.verdict,
-            findings=evaluation.findings,
+            findings=findings,
             rows=evaluation.rows,
             nodes=tuple(sorted(nodes.values(), key=lambda n: n.name)),
             members_total=len(poll.members or ()) if poll else 0,

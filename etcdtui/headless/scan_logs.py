@@ -58,6 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         help="member name for all FILEs (default: each file's name without extension)")
     parser.add_argument("--all", action="store_true",
                         help="show every finding, including info and passed checks, and every occurrence kept")
+
     parser.set_defaults(handler=run)
 
 
@@ -267,6 +268,7 @@ def to_json(status: Status, collected: Collected, summaries: list[ScanSummary], 
             "by_kind": dict(collected.counts),
             "by_severity": dict(by_severity),
             "findings_dropped": collected.dropped,
+            "suspect_members": suspects(collected),
             "findings_kept_per_kind": PER_KIND,
             "compaction_revisions_compared": len(book),
             "compaction_revisions_dropped": book.dropped_revisions,
@@ -287,9 +289,33 @@ _HEADLINES = {
 }
 
 
+_SELF_EVIDENCE = ("corruption.initial_hash_mismatch", "corruption.initial_check_failed",
+                  "corruption.data_inconsistency")
+
+
+def suspects(collected: Collected) -> dict[str, str]:
+    """Members whose own logs say their data differs (their initial check), or the minority of a passive
+    compaction-hash comparison: member name → why."""
+    result: dict[str, str] = {}
+    for kind in _SELF_EVIDENCE:
+        for hit in collected.hits.get(kind, []):
+            member_id = f" (member ID {hit.finding.member})" if hit.finding.member else ""
+            result.setdefault(hit.member, f"its own initial check found its data differs from its peers{member_id}")
+    for hit in collected.hits.get("corruption.cross_member_hash_mismatch", []):
+        for member in hit.finding.fields.get("minority", []):
+            result.setdefault(member, "its compaction hash differs from the majority")
+    return result
+
+
 def render_text(status: Status, collected: Collected, summaries: list[ScanSummary], sources: list[Source],
                 show_all: bool) -> str:
     out = [_HEADLINES[status]]
+    named = suspects(collected)
+    for member, why in named.items():
+        out.append(f"Suspect member: {member}: {why}.")
+    if status is Status.CRITICAL and not named:
+        out.append("The logs do not say which member differs: compare `etcdctl endpoint hashkv --cluster -w json` "
+                   "at one common --rev.")
     groups: dict[tuple[Severity, str], list[ScanHit]] = {}
     for hit in _sorted_hits(collected, sources):
         groups.setdefault((hit.finding.severity, hit.finding.kind), []).append(hit)

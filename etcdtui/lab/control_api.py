@@ -53,8 +53,26 @@ async def status(request: web.Request) -> web.Response:
     state = lab.state()
     state.pop("token", None)  # never hand out the token over the socket's status
     state["members_status"] = lab.ring.status()
-    state["api_up"] = bool(lab.api is not None and getattr(lab.api, "serving", True))
+    state["api_up"] = lab.api is not None and await _accepts(str(lab.api.host), int(lab.api.port))
     return web.json_response(state)
+
+
+async def _accepts(host: str, port: int) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 0.5)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+async def cancel_background() -> None:
+    """Stop running outages and the like before the lab stops (an outage must not re-open the API later)."""
+    for task in list(_background):
+        task.cancel()
+    await asyncio.gather(*_background, return_exceptions=True)
 
 
 async def _node_action(request: web.Request, action: str) -> web.Response:
@@ -71,6 +89,9 @@ async def _node_action(request: web.Request, action: str) -> web.Response:
         else:
             await lab.ring.corrupt(node)
             message = f"corrupted {node}: its data now diverges from its peers"
+            if not any("corrupt-check-time" in f for f in lab.ring.corrupt_checks_flags()):
+                message += (" (corruption checks are off: etcd raises no alarm; a restart with"
+                            " --experimental-initial-corrupt-check=true fails its startup check)")
     except UnknownNode as exc:
         return _error(404, str(exc))
     except RingError as exc:

@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from etcdtui.lab.control_api import build_control_app
+from etcdtui.lab.control_api import build_control_app, cancel_background
 from etcdtui.lab.etcd_binary import EtcdNotFound, resolve_etcd
 from etcdtui.lab.layout import LabLayout
 from etcdtui.lab.objects import ObjectStore
@@ -214,6 +214,7 @@ class Lab:
     async def stop(self) -> None:
         if self._state_task is not None:
             self._state_task.cancel()
+        await cancel_background()
         for cleanup in reversed(self._cleanups):
             log.info("stopping: %s", getattr(cleanup, "__qualname__", cleanup))
             try:

@@ -9,7 +9,7 @@ from typing import Any
 from etcdtui.lab.layout import NAMESPACE
 from etcdtui.lab.objects import ContainerRun, Obj, now_rfc3339
 
-KUBELET_VERSION = "v1.29.15"  # same as the lab API server's version (api/workloads.py)
+KUBELET_VERSION = "v1.32.4"  # same as the lab API server's /version (api/discovery.py GIT_VERSION)
 CONTAINERD = "containerd://1.7.13"
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 

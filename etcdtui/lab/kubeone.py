@@ -201,7 +201,10 @@ def cluster_state(ring: Ring) -> dict[str, Any]:
             "kubelet_version": kubelet,
             "reset": m.reset,
             "running": m.running,
-            "healthy": bool(ring.healthy(node)) if hasattr(ring, "healthy") else m.running,
+            # KubeOne probes the API server, which stays healthy on a member that serves reads, even under a
+            # CORRUPT alarm (etcd's own /health then says false): a running member is what counts.
+            "healthy": m.running and not m.reset,
+            "etcd_health": bool(ring.healthy(node)) if hasattr(ring, "healthy") else m.running,
             "member_id": m.member_id,
         })
     return {

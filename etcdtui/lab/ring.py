@@ -17,8 +17,10 @@ import os
 import re
 import secrets
 import shutil
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -26,7 +28,7 @@ from etcdtui.lab import kube_objects as ko
 from etcdtui.lab.corrupt import patch_value_in_file, wait_for_bytes
 from etcdtui.lab.etcd_binary import EtcdBinaries
 from etcdtui.lab.layout import NAMESPACE, LabLayout, etcd_pod_name, node_name
-from etcdtui.lab.objects import ExecRefused, NotFound, ObjectStore, PodRuntime
+from etcdtui.lab.objects import ExecRefused, NotFound, Obj, ObjectStore, PodRuntime
 from etcdtui.lab.ports import PortInUse, ensure_free, free_port
 from etcdtui.lab.supervisor import Container
 
@@ -44,6 +46,8 @@ MAX_ETCDCTL_OUTPUT = 4 * 1024 * 1024
 # Stopping every member at once: the leader may wait for a leadership transfer that cannot happen any more,
 # so it gets a short grace before SIGKILL (etcd is crash-safe; `down` usually deletes the data anyway).
 STOP_GRACE_ALL = 2.0
+SERVING_PEERS = b'"msg":"serving peer traffic"'
+RECONFIG_PATIENCE = 15.0
 
 
 class RingError(Exception):
@@ -99,7 +103,6 @@ class _Member:
     healthy: bool = False
     container: Container | None = None
     node_uid: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def client_url(self) -> str:
@@ -201,7 +204,7 @@ class Ring:
             members = await self._member_list(via)
             for entry in members:
                 if entry.get("name") == node or m.peer_url in entry.get("peerURLs", []):
-                    rc, _, err = await self.run_etcdctl("member", "remove", format(int(entry["ID"]), "x"), via=via)
+                    rc, _, err = await self._reconfigure("member", "remove", format(int(entry["ID"]), "x"), via=via)
                     if rc != 0:
                         raise RingError(f"etcdctl member remove failed: {err.strip()}")
                     m.member_id = None
@@ -231,7 +234,7 @@ class Ring:
             if via is None:
                 raise RingError("no healthy etcd member to add the new member through")
             self._ensure_ports_free(m)
-            rc, out, err = await self.run_etcdctl("member", "add", node, f"--peer-urls={m.peer_url}", via=via)
+            rc, out, err = await self._reconfigure("member", "add", node, f"--peer-urls={m.peer_url}", via=via)
             if rc != 0:
                 raise RingError(f"etcdctl member add failed: {err.strip() or out.strip()}")
             found = re.search(r'ETCD_INITIAL_CLUSTER="([^"]+)"', out)
@@ -275,6 +278,7 @@ class Ring:
         for m in self._members.values():
             m.initial_cluster = cluster
             self._start_member(m, fresh_pod=True)
+            await self._serving_peers(m)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1.0))
         self._health_task = asyncio.create_task(self._poll_health(), name="ring-health")
         await self._wait_healthy(self.nodes, MEMBER_START_TIMEOUT)
@@ -417,7 +421,7 @@ class Ring:
         self.store.runtimes[(NAMESPACE, pod)] = PodRuntime(exec_resolver=self._exec_resolver(m))
         container.start()
 
-    def _exec_resolver(self, m: _Member):  # type: ignore[no-untyped-def]
+    def _exec_resolver(self, m: _Member) -> Callable[[list[str]], tuple[list[str], dict[str, str]]]:
         def resolve(argv: list[str]) -> tuple[list[str], dict[str, str]]:
             return self._resolve_exec(m, argv)
 
@@ -465,7 +469,7 @@ class Ring:
             previous=c.previous, waiting_reason=c.waiting_reason, running=c.running, ready=ready,
         )
 
-        def mutate(obj: dict) -> None:  # type: ignore[type-arg]
+        def mutate(obj: Obj) -> None:
             st = obj["status"]
             st["phase"] = "Running" if c.current is not None else "Pending"
             st["containerStatuses"] = [status]
@@ -477,7 +481,7 @@ class Ring:
             pass  # deleted through the API; the reconciler re-creates mirror pods
 
     def _set_node_ready(self, node: str, ready: bool) -> None:
-        def mutate(obj: dict) -> None:  # type: ignore[type-arg]
+        def mutate(obj: Obj) -> None:
             obj["status"]["conditions"] = ko.node_conditions(ready=ready)
 
         with contextlib.suppress(NotFound):
@@ -506,7 +510,18 @@ class Ring:
                 return n
         return None
 
-    async def _member_list(self, via: str) -> list[dict]:  # type: ignore[type-arg]
+    async def _reconfigure(self, *args: str, via: str) -> tuple[int, str, str]:
+        """`member add/remove`, retried while etcd's strict reconfig check says "unhealthy cluster": it counts
+        a peer as active only once connected for 5 s, so right after a start or restart it refuses for a moment."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RECONFIG_PATIENCE
+        while True:
+            rc, out, err = await self.run_etcdctl(*args, via=via)
+            if rc == 0 or "unhealthy cluster" not in err or loop.time() > deadline:
+                return rc, out, err
+            await asyncio.sleep(0.5)
+
+    async def _member_list(self, via: str) -> list[dict[str, Any]]:
         rc, out, err = await self.run_etcdctl("member", "list", "-w", "json", via=via)
         if rc != 0:
             raise RingError(f"etcdctl member list failed: {err.strip()}")
@@ -542,6 +557,28 @@ class Ring:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, HEALTH_POLL))
+
+    async def _serving_peers(self, m: _Member, within: float = 3.0) -> None:
+        """Wait until this member serves its peer port before starting the next one.
+
+        A new member first asks every peer's `/members` with a 1 s timeout; a peer whose port is bound but not
+        yet served makes that wait the full second (etcd-lab.md §7), while a closed port answers at once.
+        Starting members one after another, each once its predecessor serves peers, avoids both stalls.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline and m.container is not None:
+            run = m.container.current
+            if run is not None:
+                try:
+                    data = run.log_path.read_bytes()  # a few kB at this point
+                except OSError:
+                    data = b""
+                if SERVING_PEERS in data:
+                    return
+                if run.finished_at is not None:
+                    return  # it died; _wait_healthy reports why
+            await asyncio.sleep(0.02)
 
     def _startup_failure(self, m: _Member) -> str | None:
         """The reason etcd gave for exiting, if its first run already ended (e.g. address in use)."""

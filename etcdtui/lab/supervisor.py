@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from etcdtui.lab.objects import ContainerRun, now_rfc3339
 
@@ -69,7 +70,6 @@ class Container:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self.run_started = asyncio.Event()  # set each time a run starts (tests and callers wait on it)
 
     # -- state read by the ring -----------------------------------------------------------------------
     @property
@@ -116,7 +116,10 @@ class Container:
         backoff = BACKOFF_START
         while not self._stopping:
             started = time.monotonic()
-            await self._run_once()
+            try:
+                await self._run_once()
+            except OSError as exc:  # e.g. the log directory vanished: count it as a failed run, keep supervising
+                log.error("container %s: run failed: %s", self.name, exc)
             if self._stopping:
                 break
             backoff = BACKOFF_START if time.monotonic() - started >= BACKOFF_RESET_AFTER else backoff
@@ -156,7 +159,6 @@ class Container:
                 self.previous = self.current
             self.current = run
             self.waiting_reason = None
-            self.run_started.set()
             self._on_change()
             assert self.proc.stdout is not None and self.proc.stderr is not None
             written = [0]
@@ -178,8 +180,8 @@ class Container:
             self.previous, self.current = self.current, run
         self._on_change()
 
-    async def _pump(self, stream: asyncio.StreamReader, name: str, out: object, written: list[int]) -> None:
-        write = out.write  # type: ignore[attr-defined]
+    async def _pump(self, stream: asyncio.StreamReader, name: str, out: BinaryIO, written: list[int]) -> None:
+        write = out.write
         while True:
             try:
                 line = await stream.readline()

@@ -87,9 +87,9 @@ def _node(name: str, index: int) -> dict[str, Any]:
         "status": {
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
             "addresses": [{"type": "InternalIP", "address": f"127.0.1.{index}"}, {"type": "Hostname", "address": name}],
-            "nodeInfo": {"kubeletVersion": "v1.29.15", "osImage": "Debian GNU/Linux 12 (bookworm)",
+            "nodeInfo": {"kubeletVersion": "v1.32.4", "osImage": "Debian GNU/Linux 12 (bookworm)",
                          "kernelVersion": "6.1.0", "containerRuntimeVersion": "containerd://1.7.13",
-                         "architecture": "amd64", "bootID": f"boot-{index}", "kubeProxyVersion": "v1.29.15",
+                         "architecture": "amd64", "bootID": f"boot-{index}", "kubeProxyVersion": "v1.32.4",
                          "machineID": f"machine-{index}", "operatingSystem": "linux", "systemUUID": f"uuid-{index}"},
         },
     }

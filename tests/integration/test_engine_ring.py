@@ -143,3 +143,14 @@ async def test_subscribe_yields_current_snapshot_first(conn: ClusterConnection) 
         first = await asyncio.wait_for(anext(stream), 5)
         assert first.seq == engine.latest.seq  # type: ignore[union-attr]
         await stream.aclose()
+
+
+async def test_watch_from_a_too_old_resource_version_is_gone(conn: ClusterConnection) -> None:
+    from etcdtui.cluster.watch import Gone
+
+    watch = ResourceWatch(conn, "pods", namespace="kube-system", selector="component=etcd")
+    await watch._list()
+    assert watch.lists == 1
+    watch.resource_version = "1"  # far older than the API server's retained history
+    with pytest.raises(Gone):
+        await asyncio.wait_for(watch._watch(), 10)

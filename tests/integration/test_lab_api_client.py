@@ -125,6 +125,32 @@ async def test_watch_sees_a_cordon_as_modified(v1: client.CoreV1Api, lab: ApiLab
     assert ("MODIFIED", "lab-cp-3", True) in events
 
 
+async def test_watch_with_a_selector_sees_objects_leave_and_enter_it(fresh_lab: ApiLab) -> None:
+    api = await _api(fresh_lab)
+    async with api:
+        v1 = client.CoreV1Api(api)
+        listed = await v1.list_namespaced_pod("kube-system", label_selector="component=etcd")
+        w = watch.Watch()
+        seen: list[tuple[str, str]] = []
+
+        async def collect() -> None:
+            async for ev in w.stream(v1.list_namespaced_pod, "kube-system", label_selector="component=etcd",
+                                     resource_version=listed.metadata.resource_version, timeout_seconds=10):
+                seen.append((ev["type"], ev["object"].metadata.name))
+                if len(seen) == 3:
+                    w.stop()
+                    return
+
+        task = asyncio.create_task(collect())
+        await asyncio.sleep(0.2)
+        await v1.patch_namespaced_pod("etcd-lab-cp-3", "kube-system", {"metadata": {"labels": {"component": "x"}}})
+        await v1.patch_namespaced_pod("etcd-lab-cp-3", "kube-system", {"metadata": {"labels": {"tier": "y"}}})
+        await v1.patch_namespaced_pod("etcd-lab-cp-3", "kube-system", {"metadata": {"labels": {"component": "etcd"}}})
+        await v1.patch_namespaced_pod("etcd-lab-cp-2", "kube-system", {"metadata": {"labels": {"tier": "z"}}})
+        await asyncio.wait_for(task, 10)
+    assert seen == [("DELETED", "etcd-lab-cp-3"), ("ADDED", "etcd-lab-cp-3"), ("MODIFIED", "etcd-lab-cp-2")]
+
+
 async def test_watch_from_a_too_old_resource_version_gets_410(fresh_lab: ApiLab) -> None:
     def churn() -> None:
         obj = fresh_lab.store.get("Node", "", "lab-cp-1")
@@ -248,6 +274,37 @@ async def test_exec_of_a_missing_executable_says_what_the_runtime_says(lab: ApiL
     error = json.loads(channels[3])
     assert error["status"] == "Failure"
     assert 'exec: "sh": executable file not found in $PATH' in error["message"]
+
+
+async def test_exec_speaks_the_plain_channel_protocol_too(lab: ApiLab) -> None:
+    """`channel.k8s.io` (v1): raw frames, no JSON status on success; spoken here with aiohttp directly."""
+    url = (lab.url.replace("https://", "wss://") + "/api/v1/namespaces/kube-system/pods/etcd-lab-cp-1/exec"
+           "?command=etcdctl&command=version&stdout=true&stderr=true")
+    frames: list[bytes] = []
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(url, protocols=("channel.k8s.io",), ssl=_ssl(lab),
+                                      headers={"Authorization": f"Bearer {lab.token}"}) as ws:
+            assert ws.protocol == "channel.k8s.io"
+            frames = [msg.data async for msg in ws if msg.type == aiohttp.WSMsgType.BINARY]
+    stdout = b"".join(f[1:] for f in frames if f[0] == 1)
+    assert b"etcdctl version: 3.5.1" in stdout
+    assert not any(f[0] == 3 for f in frames)
+
+
+# -- update ------------------------------------------------------------------------------------------
+async def test_replace_node_with_a_stale_resource_version_is_a_409_conflict(fresh_lab: ApiLab) -> None:
+    api = await _api(fresh_lab)
+    async with api:
+        v1 = client.CoreV1Api(api)
+        node = await v1.read_node("lab-cp-2")
+        node.spec.unschedulable = True
+        saved = await v1.replace_node("lab-cp-2", node)
+        assert saved.spec.unschedulable is True
+        assert int(saved.metadata.resource_version) > int(node.metadata.resource_version)
+        with pytest.raises(client.ApiException) as info:
+            await v1.replace_node("lab-cp-2", node)  # still carries the old resourceVersion
+        assert info.value.status == 409
+        assert json.loads(info.value.body)["reason"] == "Conflict"
 
 
 # -- eviction and the PodDisruptionBudget ------------------------------------------------------------

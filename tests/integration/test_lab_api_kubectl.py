@@ -81,6 +81,23 @@ def test_get_nodes(lab: ApiLab) -> None:
     assert [line.split()[:3] for line in lines[1:]] == [[f"lab-cp-{i}", "Ready", "control-plane"] for i in (1, 2, 3)]
 
 
+def test_get_nodes_watch_prints_the_cordoned_row(fresh_lab: ApiLab) -> None:
+    assert KUBECTL is not None
+    env = dict(os.environ, KUBECONFIG=str(fresh_lab.kubeconfig), HOME=str(fresh_lab.root))
+    with subprocess.Popen([KUBECTL, "get", "nodes", "-w"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            lines = [proc.stdout.readline() for _ in range(4)]  # header and the three nodes
+            assert lines[0].split()[:2] == ["NAME", "STATUS"]
+            cordon = kubectl(fresh_lab, "cordon", "lab-cp-1")
+            assert cordon.stdout.strip() == "node/lab-cp-1 cordoned"
+            row = proc.stdout.readline().split()
+            assert row[:3] == ["lab-cp-1", "Ready,SchedulingDisabled", "control-plane"]
+        finally:
+            proc.kill()
+
+
 def test_get_a_missing_pod_says_not_found(lab: ApiLab) -> None:
     out = kubectl(lab, "get", "pod", "etcd-lab-cp-9", "-n", "kube-system")
     assert out.returncode == 1
@@ -132,6 +149,16 @@ def test_exec_passes_the_exit_code_stdin_and_runtime_errors(lab: ApiLab) -> None
     sh = kubectl(lab, "exec", "etcd-lab-cp-1", "-n", "kube-system", "--", "sh", "-c", "true")
     assert sh.returncode == 1
     assert 'exec: "sh": executable file not found in $PATH' in sh.stderr
+
+
+def test_server_side_dry_run_drain_changes_nothing(fresh_lab: ApiLab) -> None:
+    fresh_lab.wait_for(lambda: len(fresh_lab.store.list("Pod", "default")) == 2)
+    before = sorted(p["metadata"]["uid"] for p in fresh_lab.call(fresh_lab.store.list, "Pod"))
+    out = kubectl(fresh_lab, "drain", "lab-cp-2", "--ignore-daemonsets", "--delete-emptydir-data", "--dry-run=server")
+    assert out.returncode == 0, out.stderr
+    assert "node/lab-cp-2 drained (server dry run)" in out.stdout
+    assert sorted(p["metadata"]["uid"] for p in fresh_lab.call(fresh_lab.store.list, "Pod")) == before
+    assert not fresh_lab.call(fresh_lab.store.get, "Node", "", "lab-cp-2")["spec"].get("unschedulable")
 
 
 def test_drain_retries_on_the_disruption_budget_then_drains(fresh_lab: ApiLab) -> None:

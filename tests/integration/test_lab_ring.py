@@ -48,7 +48,7 @@ def test_plain_http_is_refused_by_members(lab: RunningLab) -> None:
     status = etcdtui("lab", "status", "--dir", str(lab.root), "--json")
     client_url = json.loads(status.stdout)["members_status"][0]["client_url"]
     plain = subprocess.run(
-        [str(resolve_etcd(None).etcdctl), f"--endpoints={client_url.replace('https', 'http')}",
+        [str(resolve_etcd(None).etcdctl), f"--endpoints={client_url.replace('https', 'http')}", "--command-timeout=1s",
          "--dial-timeout=1s", "endpoint", "health"],
         capture_output=True, text=True, timeout=20, check=False,
     )

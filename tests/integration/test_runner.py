@@ -329,6 +329,12 @@ async def test_missing_executable_is_a_clear_error(tmp_path: Path) -> None:
     not_exec.write_text("#!/bin/sh\n")
     with pytest.raises(CommandNotFoundError, match="not an executable file"):
         await start_command(CommandSpec((str(not_exec), "version")))
+    relative = tmp_path / "bin" / "tool"
+    relative.parent.mkdir()
+    relative.write_text("#!/bin/sh\necho tool ran\n")
+    relative.chmod(0o755)
+    result = await run_command(CommandSpec(("./bin/tool",), cwd=str(tmp_path)))  # relative to the child's cwd
+    assert result.exit_code == 0
     with pytest.raises(RunnerError, match="never a shell string"):
         await start_command(CommandSpec("kubeone version"))  # type: ignore[arg-type]
 

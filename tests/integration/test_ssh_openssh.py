@@ -6,6 +6,7 @@ The "node" is this machine, so its hostname and addresses are what the preflight
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 import socket
@@ -202,6 +203,72 @@ async def test_auth_failure_is_clear(node_sshd: Sshd, known_hosts: Path, workdir
         f"ssh authentication failed for root@127.0.0.1:{node_sshd.port} ({NODE} (127.0.0.1:{node_sshd.port})) "
         f"with key {stranger}"
     )
+
+
+async def _run(*argv: str, env: dict[str, str] | None = None) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode(errors="replace")
+
+
+async def test_an_encrypted_key_says_to_use_the_agent(
+    node_sshd: Sshd, known_hosts: Path, tmp_path: Path
+) -> None:
+    locked = tmp_path / "id_locked"
+    await _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "secret", "-f", str(locked))
+    with pytest.raises(
+        SshAuthError, match=rf"^cannot use ssh key {locked}: .*[Pp]assphrase.*; load it into ssh-agent"
+    ):
+        await connect(target(node_sshd, locked, known_hosts))
+
+
+async def test_key_from_a_real_ssh_agent(
+    node_sshd: Sshd, client_key: Path, known_hosts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KubeOne's default when no key file is given: the agent at $SSH_AUTH_SOCK (OpenSSH's ssh-agent here)."""
+    agent_bin = shutil.which("ssh-agent")
+    if not agent_bin or not shutil.which("ssh-add"):
+        pytest.skip("ssh-agent/ssh-add are not installed (apt-get install openssh-client)")
+    sock = tmp_path / "agent.sock"
+    agent = await asyncio.create_subprocess_exec(
+        agent_bin, "-D", "-a", str(sock), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            await asyncio.sleep(0.02)
+        await _run("ssh-add", str(client_key), env={"SSH_AUTH_SOCK": str(sock), "PATH": "/usr/bin:/bin"})
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        monkeypatch.setenv("HOME", str(tmp_path))  # no default ~/.ssh keys: only the agent can succeed
+        hop = SshHop("127.0.0.1", node_sshd.port, "root", key_file=None)
+        async with await connect(SshTarget(NODE, hop, known_hosts=str(known_hosts))) as node:
+            result, out, _ = await node.capture(["echo", "agent"])
+        assert out == ["agent"] and result.ok
+    finally:
+        agent.terminate()
+        await agent.wait()
+
+
+async def test_a_server_that_never_answers_times_out(client_key: Path, known_hosts: Path) -> None:
+    with socket.socket() as silent:  # accepts TCP connections (backlog) but never speaks SSH
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        hop = SshHop("127.0.0.1", port, "root", str(client_key))
+        t = SshTarget(NODE, hop, known_hosts=str(known_hosts), connect_timeout=0.5)
+        t0 = time.monotonic()
+        with pytest.raises(
+            SshConnectError, match=rf"^cannot connect to {NODE} \(127.0.0.1:{port}\): timed out after 0.5 s$"
+        ):
+            await connect(t)
+        assert time.monotonic() - t0 < 3
 
 
 async def test_connection_refused_is_clear(client_key: Path, known_hosts: Path) -> None:

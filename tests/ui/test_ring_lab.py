@@ -28,7 +28,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield kubeconfig
 
 
-async def _until(pilot, app: EtcdTuiApp, condition: Callable[[RingSnapshot], bool], wait_s: float) -> RingSnapshot:  # type: ignore[no-untyped-def]
+async def _until(  # type: ignore[no-untyped-def]
+    pilot, app: EtcdTuiApp, condition: Callable[[RingSnapshot], bool], wait_s: float
+) -> RingSnapshot:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         await pilot.pause(0.1)
@@ -68,8 +70,11 @@ async def test_restart_shows_and_outage_marks_stale(lab: Path) -> None:
             table = app.ring.query_one(MemberTable)
             before = int(table.get_cell("etcd-lab-cp-3", "restarts").plain)
             assert lab_cli(lab.parent, "kill", "lab-cp-3").returncode == 0
-            await _until(pilot, app, lambda s: (r := s.row("etcd-lab-cp-3")) is not None and r.pod is not None
-                         and r.pod.restarts > before, 30)
+            def restarted(s: RingSnapshot) -> bool:
+                row = s.row("etcd-lab-cp-3")
+                return row is not None and row.pod is not None and row.pod.restarts > before
+
+            await _until(pilot, app, restarted, 30)
             await pilot.pause()
             assert int(table.get_cell("etcd-lab-cp-3", "restarts").plain) == before + 1
             done = lab_cli(lab.parent, "api-outage", "4")
@@ -81,3 +86,62 @@ async def test_restart_shows_and_outage_marks_stale(lab: Path) -> None:
             await _until(pilot, app, lambda s: s.connection.state is LinkState.LIVE, 40)
             await pilot.pause()
             assert "data: live" in str(app.ring.query_one(RingHeader).render())
+
+
+def test_etcdtui_runs_in_a_terminal_and_quits_on_q(lab: Path) -> None:
+    """The real entry point (`etcdtui --kubeconfig K`, i.e. `run_app`) in a real pseudo-terminal."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "45"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "etcdtui", "--kubeconfig", str(lab)],
+        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"etcd-lab-cp-3" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                seen += os.read(master, 65536)
+        assert b"etcd-lab-cp-3" in seen, seen[-2000:]
+        os.write(master, b"q")
+        deadline = time.monotonic() + 15
+        while proc.poll() is None and time.monotonic() < deadline:  # keep draining: a full pty blocks the app
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    break
+        assert proc.wait(timeout=5) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+
+async def test_corruption_is_shown_naming_the_victim(tmp_path: Path) -> None:
+    """Acceptance: with checks on, `lab corrupt lab-cp-2` turns the screen to CORRUPTION naming lab-cp-2."""
+    with running_lab(tmp_path / "lab", "--corrupt-checks", "on") as kubeconfig:
+        async with connected_engine(kubeconfig=str(kubeconfig), poll_interval=3) as engine:
+            app = make_app(engine, context_label=engine.conn.context)
+            async with app.run_test(size=SIZE) as pilot:
+                await _until(pilot, app, lambda s: s.complete, 30)
+                started = time.monotonic()
+                assert lab_cli(kubeconfig.parent, "corrupt", "lab-cp-2").returncode == 0
+                await _until(pilot, app, lambda s: s.verdict.value == "CORRUPTION", 60)
+                await pilot.pause()
+                assert time.monotonic() - started < 60
+                header = str(app.ring.query_one(RingHeader).render())
+                assert "CORRUPTION" in header and "lab-cp-2" in header
+                table = app.ring.query_one(MemberTable)
+                assert table.get_cell("etcd-lab-cp-2", "hash").plain == "✗ DIFFERS"
+                assert table.get_cell("etcd-lab-cp-2", "findings").plain.startswith("✗")

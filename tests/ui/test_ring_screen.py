@@ -265,3 +265,33 @@ async def test_q_quits() -> None:
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_theme_change_recolours_the_cells() -> None:
+    app = fixed_app(fixtures.corrupted_ring())
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app)
+        table = app.ring.query_one(MemberTable)
+
+        def differs_colour() -> str:
+            style = table.get_cell("etcd-lab-cp-2", "hash").style
+            assert not isinstance(style, str) and style.color is not None and style.color.triplet is not None
+            return style.color.triplet.hex.lower()
+
+        assert differs_colour() == app.theme_variables["error"].lower()
+        app.theme = "nord"
+        await pilot.pause()
+        assert differs_colour() == app.theme_variables["error"].lower() != "#b93c5b"
+
+
+async def test_exec_unavailable_is_explained() -> None:
+    from etcdtui.engine.snapshot import ExecState, ExecStatus
+
+    reason = "pods/exec forbidden: RBAC needs create on pods/exec in kube-system"
+    snap = replace(fixtures.healthy_ring(), exec=ExecState(ExecStatus.UNAVAILABLE, reason=reason))
+    app = fixed_app(snap)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app)
+        header = _text(app.ring.query_one(RingHeader))
+        assert f"etcdctl unavailable ({reason}): pod-level data only" in header
+        assert app.ring.query_one(MemberTable).row_count == 3

@@ -202,6 +202,7 @@ def test_all_endpoints_failed_is_empty() -> None:
         (parse_member_list, '{"members":[{"name":"m1"}]}', "no ID"),
         (parse_member_list, '{"members":[{"ID":-1}]}', "not a uint64"),
         (parse_member_list, '{"members":[{"ID":"xyz"}]}', "not hex"),
+        (parse_member_list, '{"members":[{"ID":"1ffffffffffffffff"}]}', "not a uint64"),
         (parse_endpoint_health, '[{"endpoint":"x","health":"true"}]', "health"),
         (parse_alarm_list, '{"alarms":{"alarm":2}}', "not a list"),
     ],

@@ -158,3 +158,26 @@ def test_five_members_two_minorities() -> None:
         9,
     )
     assert agreement.minority == ("d", "e")
+
+
+@pytest.mark.parametrize(
+    ("evidence", "victim_endpoint"),
+    [("D0-evidence.txt", "http://127.0.0.1:24102"), ("S-evidence.txt", "http://127.0.0.1:24101")],
+)
+def test_both_recorded_13766_incidents_name_the_victim(evidence: str, victim_endpoint: str) -> None:
+    """Victim (from the repro notes): D0 lost a write on follower m2, S on follower m1."""
+    path = ETCD_13766 / evidence
+    statuses = parse_endpoint_status(find(path, "status", "etcdctl endpoint status -w json").json_line)
+    endpoint_of = {s.member_id: s.endpoint for s in statuses}
+    choice = choose_common_revision({s.member_id: s.revision for s in statuses})
+    assert choice.revision is not None
+    hashes = parse_endpoint_hashkv(
+        find(path, f"hashkv at rev {choice.revision}", "etcdctl endpoint hashkv").json_line
+    )
+    agreement = compare_hashes(
+        [HashSample(h.member_id, h.hash, h.compact_revision) for h in hashes], choice.revision
+    )
+    assert [endpoint_of[m] for m in agreement.minority] == [victim_endpoint]
+    points = [RevisionPoint(s.member_id, s.revision, s.raft_index, s.raft_applied_index) for s in statuses]
+    divergence = revision_divergence(points)
+    assert divergence is not None and [endpoint_of[m] for m in divergence.minority] == [victim_endpoint]

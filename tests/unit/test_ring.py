@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fixture_transcripts import ETCD_13766, ETCD_LOGS, find
+from fixture_transcripts import ETCD_13766, ETCD_LOGS, find, read_transcript
 
 from etcdtui.core.etcdctl import (
     Alarm,
@@ -102,7 +102,11 @@ def recorded(
     revision = choose_common_revision(
         {s.member_id: s.revision for s in statuses}, {h.member_id: h.compact_revision for h in hashes}
     ).revision
-    return ml, members, revision, parse_alarm_list(out("etcdctl alarm list -w json"))
+    alarm_step = find(path, state, "etcdctl alarm list -w json")  # type: ignore[arg-type]
+    alarms = (
+        parse_alarm_list(out("etcdctl alarm list -w json")) if alarm_step.has_json else ()
+    )  # rc=1: timed out
+    return ml, members, revision, alarms
 
 
 def observe(
@@ -552,6 +556,7 @@ def test_json_shape_for_check() -> None:
         "findings",
     }
     assert m2["hash_agrees"] is False and m2["version"] == "3.5.1" and m2["member_id"] == "a9aab02626d71373"
+    assert m2["healthy"] is True and m2["health_error"] == "Active Alarm(s): CORRUPT "
     assert m2["checks"]["initial"] is True and m2["checks"]["periodic"] is False
     assert any(
         f["kind"] == "corruption.hash_mismatch" and f["severity"] == "critical" for f in m2["findings"]
@@ -611,3 +616,23 @@ def test_members_reporting_different_leaders() -> None:
     )
     a = assess(dataclasses.replace(obs, members=split))
     assert "ring.leader_disagreement" in kinds(a.findings)
+
+
+SCENARIOS = sorted(p.name.removesuffix("-etcdctl.txt") for p in ETCD_LOGS.glob("*-etcdctl.txt"))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_recorded_scenario(scenario: str) -> None:
+    """Corrupted rings (after the damage) → CORRUPTION naming the victim from roles.txt; otherwise never CORRUPTION."""
+    path = ETCD_LOGS / f"{scenario}-etcdctl.txt"
+    roles = dict(part.split("=") for part in (ETCD_LOGS / f"{scenario}-roles.txt").read_text().split())
+    sections = {step.section for step in read_transcript(path)}
+    for section in sorted(sections):
+        a = assess(observe(path, section))
+        damaged = "corrupt" in scenario and not section.endswith("before corruption")
+        if damaged:
+            assert a.verdict is Verdict.CORRUPTION, section
+            named = {f.member for f in a.findings if f.kind == "corruption.hash_mismatch"}
+            assert named == {roles["victim"]}, section
+        else:
+            assert a.verdict is Verdict.WARNING, (section, [f.message for f in a.findings if f.is_corruption])

@@ -90,6 +90,9 @@ def test_findings_shape_and_member_names() -> None:
     assert first["member"] == "3.5.1-corrupt-bbolt-victim-restart-initialcheck"  # file stem by default
     assert first["msg"] == "found different hash values from remote peer"
     assert first["ts"] == "2026-11-24T09:26:30.188000Z"
+    assert report["summary"]["suspect_members"] == {
+        "3.5.1-corrupt-bbolt-victim-restart-initialcheck":
+            "its own initial check found its data differs from its peers (member ID a9aab02626d71373)"}
     severities = [f["severity"] for f in report["findings"]]
     order = {"critical": 0, "warning": 1, "info": 2, "ok": 3}
     assert severities == sorted(severities, key=order.__getitem__)
@@ -103,6 +106,9 @@ def test_human_report_for_operators() -> None:
     assert out.startswith("CRITICAL: corruption evidence")
     assert "3.5.1-corrupt-fork-victim-restart-initialcheck.log:44" in out
     assert "why: " in out and "replace" in out
+    assert "Suspect member: 3.5.1-corrupt-fork-victim-restart-initialcheck" in out
+    no_suspect = scan(*SCENARIOS["3.5.1-corrupt-bbolt-nosnapshot"]).stdout
+    assert "Suspect member" not in no_suspect and "endpoint hashkv" in no_suspect
     healthy = scan(*SCENARIOS["3.5.1-healthy"])
     assert healthy.returncode == 0 and healthy.stdout.startswith("OK")
     assert "Checks that compared peers and passed" in healthy.stdout
@@ -140,6 +146,7 @@ def test_passive_compaction_check_across_files(tmp_path: Path) -> None:
     (found,) = report["findings"]
     assert (found["kind"], found["member"], found["line"]) == ("corruption.cross_member_hash_mismatch", "etcd-c", 1)
     assert found["file"].endswith("etcd-c.log")
+    assert report["summary"]["suspect_members"] == {"etcd-c": "its compaction hash differs from the majority"}
 
 
 def test_stdin_with_member_and_kubectl_prefix() -> None:

@@ -13,6 +13,8 @@ from aiohttp import web
 
 from etcdtui.lab.api.errors import Obj, json_response
 
+# kubectl 1.30+ runs exec over WebSocket by default; older ones need SPDY, which the lab does not speak. gcloud's
+# kubectl dispatcher (/usr/bin/kubectl on these machines) picks the kubectl minor matching this version.
 GIT_VERSION = "v1.32.4"
 
 
@@ -33,8 +35,8 @@ class Resource:
 READ = ("get", "list", "watch")
 RESOURCES: tuple[Resource, ...] = (
     Resource("", "namespaces", "Namespace", False, READ, ("ns",)),
-    Resource("", "nodes", "Node", False, (*READ, "patch", "delete"), ("no",)),
-    Resource("", "pods", "Pod", True, (*READ, "patch", "delete"), ("po",)),
+    Resource("", "nodes", "Node", False, (*READ, "patch", "update", "delete"), ("no",)),
+    Resource("", "pods", "Pod", True, (*READ, "patch", "update", "delete"), ("po",)),
     Resource("apps", "daemonsets", "DaemonSet", True, READ, ("ds",)),
     Resource("apps", "deployments", "Deployment", True, READ, ("deploy",)),
     Resource("apps", "replicasets", "ReplicaSet", True, READ, ("rs",)),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from etcdtui.lab.api.errors import ApiError, Obj, bad_request, not_found
-from etcdtui.lab.api.workloads import controller_of, pod_ready
+from etcdtui.lab.api.workload_objects import controller_of, pod_ready
 from etcdtui.lab.objects import ObjectStore
 
 PDB_MESSAGE = "Cannot evict pod as it would violate the pod's disruption budget."

@@ -88,8 +88,10 @@ async def serve_exec(request: web.Request, store: ObjectStore, pod: Obj) -> web.
         if runtime.exec_resolver is None:
             raise ExecRefused(f'exec: "{spec.command[0]}": executable file not found in $PATH: unknown')
         argv, env = runtime.exec_resolver(list(spec.command))
+        devnull = asyncio.subprocess.DEVNULL
         proc = await asyncio.create_subprocess_exec(
-            *argv, env=env, stdin=PIPE if spec.stdin else asyncio.subprocess.DEVNULL, stdout=PIPE, stderr=PIPE
+            *argv, env=env, stdin=PIPE if spec.stdin else devnull, stdout=PIPE if spec.stdout else devnull,
+            stderr=PIPE if spec.stderr or (spec.tty and spec.stdout) else devnull,
         )
     except (ExecRefused, OSError) as exc:
         await _send_error(ws, structured, _refused_status(str(exc)))
@@ -115,12 +117,9 @@ async def _send_error(ws: web.WebSocketResponse, structured: bool, body: Obj) ->
 
 async def _pump(ws: web.WebSocketResponse, proc: Process, spec: ExecRequest) -> int | None:
     """Streams output and input until the process exits; None if the client went away first."""
-    assert proc.stdout is not None and proc.stderr is not None
     # With a TTY there is no separate stderr: both streams show up on stdout, as in a terminal.
-    outputs = [
-        asyncio.create_task(_copy_out(ws, proc.stdout, STDOUT)),
-        asyncio.create_task(_copy_out(ws, proc.stderr, STDOUT if spec.tty else STDERR)),
-    ]
+    streams = [(proc.stdout, STDOUT), (proc.stderr, STDOUT if spec.tty else STDERR)]
+    outputs = [asyncio.create_task(_copy_out(ws, stream, ch)) for stream, ch in streams if stream is not None]
     reader = asyncio.create_task(_copy_in(ws, proc))
     outputs_done: asyncio.Future[list[None]] = asyncio.gather(*outputs)
     try:

@@ -30,6 +30,13 @@ class Target:
     sub: str | None
 
 
+def _dry_run(request: web.Request, options: Any = None) -> bool:
+    """`?dryRun=All` or DeleteOptions `dryRun: [All]` (kubectl --dry-run=server): validate, change nothing."""
+    if "All" in request.query.getall("dryRun", []):
+        return True
+    return isinstance(options, dict) and "All" in (options.get("dryRun") or [])
+
+
 def _page_not_found() -> ApiError:
     return ApiError(404, "the server could not find the requested resource", "NotFound", {})
 
@@ -80,6 +87,8 @@ class ResourceRoutes:
             return self._get(request, t)
         if method == "PATCH" and "patch" in t.res.verbs:
             return await self._patch(request, t)
+        if method == "PUT" and "patch" in t.res.verbs:
+            return await self._put(request, t)
         if method == "DELETE" and "delete" in t.res.verbs:
             return await self._delete(request, t)
         raise ApiError(405, METHOD_NOT_ALLOWED, "MethodNotAllowed", {})
@@ -115,12 +124,24 @@ class ResourceRoutes:
     async def _list(self, request: web.Request, t: Target) -> web.StreamResponse:
         matches = self._matcher(request, t)
         if request.query.get("watch") in ("true", "1"):
-            return await watch.serve_watch(
-                request, self.store, t.res.kind, matches, lambda o: self.present(t.res, o)
-            )
+            return await watch.serve_watch(request, self.store, t.res.kind, matches, self._watch_renderer(request, t))
         rv = str(self.store.resource_version)
         items = [self.present(t.res, o) for o in self.store.list(t.res.kind, t.namespace) if matches(o)]
         return self._render(request, t.res, items, rv, as_list=True)
+
+    def _watch_renderer(self, request: web.Request, t: Target) -> Any:
+        """Events carry the object, or a one-row Table when kubectl asked for tables (`get -w`)."""
+        as_table = tables.wants_table(request.headers.get("Accept", "")) and t.res.kind in tables.PRINTERS
+
+        def render(obj: Obj) -> Obj:
+            shown = self.present(t.res, obj)
+            if as_table and "name" in shown.get("metadata", {}):
+                tab = tables.table(t.res.kind, [shown], shown["metadata"].get("resourceVersion", ""))
+                if tab is not None:
+                    return tab
+            return shown
+
+        return render
 
     def _get(self, request: web.Request, t: Target) -> web.Response:
         obj = self.present(t.res, self._fetch(t))
@@ -157,8 +178,33 @@ class ResourceRoutes:
             if key in obj["metadata"]:
                 patched.setdefault("metadata", {})[key] = obj["metadata"][key]
         patched["kind"] = obj.get("kind", t.res.kind)
+        return self._save(request, t, patched)
+
+    async def _put(self, request: web.Request, t: Target) -> web.Response:
+        body = await self._body(request)
+        obj = self._fetch(t)
+        if not isinstance(body, dict) or (body.get("metadata") or {}).get("name") != t.name:
+            raise bad_request("the name of the object does not match the name on the URL")
+        sent_rv = body["metadata"].get("resourceVersion")
+        if sent_rv and sent_rv != obj["metadata"].get("resourceVersion"):
+            raise ApiError(
+                409,
+                f'Operation cannot be fulfilled on {t.res.plural} "{t.name}": the object has been modified; '
+                "please apply your changes to the latest version and try again",
+                "Conflict",
+                {"name": t.name, "kind": t.res.plural},
+            )
+        for key in ("namespace", "uid", "creationTimestamp"):
+            if key in obj["metadata"]:
+                body["metadata"][key] = obj["metadata"][key]
+        body["kind"] = t.res.kind
+        return self._save(request, t, body)
+
+    def _save(self, request: web.Request, t: Target, obj: Obj) -> web.Response:
+        if _dry_run(request):
+            return json_response(self.present(t.res, obj))
         try:
-            saved = self.store.replace(patched)
+            saved = self.store.replace(obj)
         except NotFound:
             raise not_found(t.res.plural, t.name or "", t.res.group) from None
         return json_response(self.present(t.res, saved))
@@ -174,7 +220,7 @@ class ResourceRoutes:
                 "Conflict",
                 {"name": t.name, "kind": t.res.plural},
             )
-        deleted = self._remove(t.res, obj)
+        deleted = obj if _dry_run(request, body) else self._remove(t.res, obj)
         if t.res.kind == "Pod":
             return json_response(self.present(t.res, deleted))
         return json_response(success({"name": t.name, "kind": t.res.plural, "uid": obj["metadata"].get("uid")}))
@@ -203,6 +249,8 @@ class ResourceRoutes:
         if sub == "eviction" and method == "POST":
             body = await self._body(request)
             pod = eviction.check_eviction(self.store, t.namespace or "", t.name or "", body)
-            self._remove(t.res, pod)
+            options = body.get("deleteOptions") if isinstance(body, dict) else None
+            if not _dry_run(request, options):
+                self._remove(t.res, pod)
             return json_response(success(code=201), code=201)
         raise ApiError(405, METHOD_NOT_ALLOWED, "MethodNotAllowed", {})

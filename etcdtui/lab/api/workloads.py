@@ -15,97 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
-import string
 import time
+from collections.abc import Callable
 
 from etcdtui.lab.api.errors import Obj
-from etcdtui.lab.objects import Conflict, NotFound, ObjectStore, now_rfc3339
+from etcdtui.lab.api.eviction import budget
+from etcdtui.lab.api.workload_objects import (
+    MIRROR,
+    controller_of,
+    name_suffix,
+    node_ready,
+    owner_ref,
+    pod_ready,
+    pod_status,
+    seed,
+)
+from etcdtui.lab.objects import Conflict, NotFound, ObjectStore
 
-MIRROR = "kubernetes.io/config.mirror"
-K8S_VERSION = "v1.29.15"
-DS_NAME, DS_NS = "kube-proxy", "kube-system"
-DEPLOY_NAME, DEPLOY_NS = "lab-cache", "default"
-TEMPLATE_HASH = "7d9f8c6b5d"
 INITIAL_PLACEMENT_WAIT = 3.0  # seconds to wait for `workload_node` before placing replicas anywhere
 MIRROR_RECREATE_DELAY = 1.0
-
-
-def _suffix(n: int = 5) -> str:
-    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(n))
-
-
-def node_ready(node: Obj) -> bool:
-    conditions = node.get("status", {}).get("conditions", []) or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def pod_ready(pod: Obj) -> bool:
-    conditions = pod.get("status", {}).get("conditions", []) or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def controller_of(obj: Obj) -> Obj | None:
-    for ref in obj.get("metadata", {}).get("ownerReferences", []) or []:
-        if ref.get("controller"):
-            return dict(ref)
-    return None
-
-
-def _owner(kind: str, owner: Obj) -> Obj:
-    api = "apps/v1"
-    return {
-        "apiVersion": api,
-        "kind": kind,
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
-def _pod_status(running: bool, node: Obj | None, pod_ip: str, container: str, image: str) -> Obj:
-    now = now_rfc3339()
-    flag = "True" if running else "False"
-    status: Obj = {
-        "phase": "Running" if running else "Pending",
-        "conditions": [
-            {"type": "Initialized", "status": "True", "lastTransitionTime": now},
-            {"type": "Ready", "status": flag, "lastTransitionTime": now},
-            {"type": "ContainersReady", "status": flag, "lastTransitionTime": now},
-            {"type": "PodScheduled", "status": "True" if node else "False", "lastTransitionTime": now},
-        ],
-        "qosClass": "BestEffort",
-        "containerStatuses": [
-            {
-                "name": container,
-                "image": image,
-                "imageID": "",
-                "ready": running,
-                "started": running,
-                "restartCount": 0,
-                "state": {"running": {"startedAt": now}}
-                if running
-                else {"waiting": {"reason": "ContainerCreating"}},
-            }
-        ],
-    }
-    if node is not None:
-        host_ip = _internal_ip(node)
-        status["hostIP"] = host_ip
-        status["hostIPs"] = [{"ip": host_ip}]
-        if running:
-            status["podIP"] = pod_ip or host_ip
-            status["podIPs"] = [{"ip": pod_ip or host_ip}]
-            status["startTime"] = now
-    return status
-
-
-def _internal_ip(node: Obj) -> str:
-    for addr in node.get("status", {}).get("addresses", []) or []:
-        if addr.get("type") == "InternalIP":
-            return str(addr.get("address", ""))
-    return ""
 
 
 class Workloads:
@@ -122,7 +50,7 @@ class Workloads:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
-        self.seed()
+        seed(self.store)
         self._task = asyncio.create_task(self._run(), name="lab-workloads")
 
     async def stop(self) -> None:
@@ -132,104 +60,6 @@ class Workloads:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    def seed(self) -> None:
-        """Create what is missing; a DaemonSet or Deployment someone else (the ring) made is kept as it is."""
-        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
-            self._create_if_absent(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Namespace",
-                    "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
-                    "spec": {"finalizers": ["kubernetes"]},
-                    "status": {"phase": "Active"},
-                }
-            )
-        if not self.store.list("DaemonSet"):
-            self._seed_daemonset()
-        if not self.store.list("Deployment"):
-            self._seed_deployment()
-
-    def _seed_daemonset(self) -> None:
-        labels = {"k8s-app": DS_NAME}
-        self._create_if_absent(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "DaemonSet",
-                "metadata": {"name": DS_NAME, "namespace": DS_NS, "labels": labels, "generation": 1},
-                "spec": {
-                    "selector": {"matchLabels": labels},
-                    "template": {
-                        "metadata": {"labels": labels},
-                        "spec": {
-                            "hostNetwork": True,
-                            "containers": [{"name": DS_NAME, "image": f"registry.k8s.io/kube-proxy:{K8S_VERSION}"}],
-                        },
-                    },
-                },
-                "status": {},
-            }
-        )
-
-    def _seed_deployment(self) -> None:
-        app = {"app": DEPLOY_NAME}
-        template = {
-            "metadata": {"labels": app},
-            "spec": {
-                "containers": [
-                    {
-                        "name": "cache",
-                        "image": "registry.k8s.io/pause:3.9",
-                        "volumeMounts": [{"name": "cache", "mountPath": "/cache"}],
-                    }
-                ],
-                "volumes": [{"name": "cache", "emptyDir": {}}],
-            },
-        }
-        deployment = self._create_if_absent(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": DEPLOY_NAME, "namespace": DEPLOY_NS, "labels": app, "generation": 1},
-                "spec": {"replicas": 2, "selector": {"matchLabels": app}, "template": template},
-                "status": {},
-            }
-        )
-        rs_labels = {**app, "pod-template-hash": TEMPLATE_HASH}
-        self._create_if_absent(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "metadata": {
-                    "name": f"{DEPLOY_NAME}-{TEMPLATE_HASH}",
-                    "namespace": DEPLOY_NS,
-                    "labels": rs_labels,
-                    "ownerReferences": [_owner("Deployment", deployment)],
-                },
-                "spec": {
-                    "replicas": 2,
-                    "selector": {"matchLabels": rs_labels},
-                    "template": {**template, "metadata": {"labels": rs_labels}},
-                },
-                "status": {},
-            }
-        )
-        self._create_if_absent(
-            {
-                "apiVersion": "policy/v1",
-                "kind": "PodDisruptionBudget",
-                "metadata": {"name": DEPLOY_NAME, "namespace": DEPLOY_NS},
-                "spec": {"minAvailable": 1, "selector": {"matchLabels": app}},
-                "status": {},
-            }
-        )
-
-    def _create_if_absent(self, obj: Obj) -> Obj:
-        meta = obj["metadata"]
-        existing = self.store.find(obj["kind"], meta.get("namespace", ""), meta["name"])
-        if existing is not None:
-            return existing
-        return self.store.create(obj)
 
     # -- events from the API handlers ----------------------------------------------------------
     def pod_deleted(self, pod: Obj) -> None:
@@ -248,10 +78,10 @@ class Workloads:
         with contextlib.suppress(Conflict):
             self.store.create(fresh)
 
-    def _later(self, delay: float, action: object) -> None:
+    def _later(self, delay: float, action: Callable[[], None]) -> None:
         async def run() -> None:
             await asyncio.sleep(delay)
-            action()  # type: ignore[operator]
+            action()
 
         task = asyncio.create_task(run())
         self._timers.add(task)
@@ -387,13 +217,13 @@ class Workloads:
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {
-                "name": f"{meta['name']}-{_suffix()}",
+                "name": f"{meta['name']}-{name_suffix()}",
                 "namespace": meta.get("namespace", ""),
                 "labels": dict(template["metadata"].get("labels", {})),
-                "ownerReferences": [_owner(owner_kind, owner)],
+                "ownerReferences": [owner_ref(owner_kind, owner)],
             },
             "spec": {**template["spec"], "restartPolicy": "Always", "terminationGracePeriodSeconds": 30},
-            "status": _pod_status(running, node, pod_ip, container["name"], container["image"]),
+            "status": pod_status(running, node, pod_ip, container["name"], container["image"]),
         }
         if node is not None:
             pod["spec"]["nodeName"] = node["metadata"]["name"]
@@ -410,7 +240,7 @@ class Workloads:
         def bind(obj: Obj) -> None:
             obj["spec"]["nodeName"] = node["metadata"]["name"]
             container = obj["spec"]["containers"][0]
-            obj["status"] = _pod_status(False, node, "", container["name"], container["image"])
+            obj["status"] = pod_status(False, node, "", container["name"], container["image"])
 
         with contextlib.suppress(NotFound):
             self._start_later(self.store.update("Pod", meta["namespace"], meta["name"], bind), self._next_ip())
@@ -426,7 +256,7 @@ class Workloads:
             container = current["spec"]["containers"][0]
 
             def run(obj: Obj) -> None:
-                obj["status"] = _pod_status(True, node, pod_ip, container["name"], container["image"])
+                obj["status"] = pod_status(True, node, pod_ip, container["name"], container["image"])
 
             with contextlib.suppress(NotFound):
                 self.store.update("Pod", meta["namespace"], meta["name"], run)
@@ -449,8 +279,6 @@ class Workloads:
             self.store.update(obj["kind"], meta.get("namespace", ""), meta["name"], apply)
 
     def _update_pdb_status(self) -> None:
-        from etcdtui.lab.api.eviction import budget  # the budget arithmetic lives with the eviction handler
-
         for pdb in self.store.list("PodDisruptionBudget"):
             b = budget(self.store, pdb)
             self._set_status(pdb, {"currentHealthy": b.healthy, "desiredHealthy": b.desired,
