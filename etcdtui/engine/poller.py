@@ -7,6 +7,7 @@ member's own latest revision would differ under any write load (etcd-facts §5.2
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -53,7 +54,8 @@ class EtcdctlPoller:
 
         async def run(query: ec.Query, revision: int | None = None) -> str:
             argv = ec.etcdctl_argv(
-                target.connection, query, revision=revision, command_timeout_s=max(1.0, self.limit_s - 2)
+                # etcdctl's own 5 s default, but inside our exec limit: a dead member must not stall the poll.
+                target.connection, query, revision=revision, command_timeout_s=max(1.0, min(5.0, self.limit_s - 2))
             )
             result = await self.runner.exec(
                 target.pod, target.namespace, argv, container=target.container, limit_s=self.limit_s
@@ -69,10 +71,19 @@ class EtcdctlPoller:
                 )
             return result.stdout
 
-        member_list = data.parse_or_none(ec.parse_member_list, await run(ec.Query.MEMBER_LIST), errors)
-        statuses = data.parse_or_none(ec.parse_endpoint_status, await run(ec.Query.ENDPOINT_STATUS), errors) or ()
-        health = data.parse_or_none(ec.parse_endpoint_health, await run(ec.Query.ENDPOINT_HEALTH), errors) or ()
-        alarms = data.parse_or_none(ec.parse_alarm_list, await run(ec.Query.ALARM_LIST), errors)
+        # The four independent queries run at once (one exec each); hashkv needs the statuses first.
+        try:
+            async with asyncio.TaskGroup() as group:
+                members_out = group.create_task(run(ec.Query.MEMBER_LIST))
+                status_out = group.create_task(run(ec.Query.ENDPOINT_STATUS))
+                health_out = group.create_task(run(ec.Query.ENDPOINT_HEALTH))
+                alarms_out = group.create_task(run(ec.Query.ALARM_LIST))
+        except* EtcdctlExecError as group_error:
+            raise group_error.exceptions[0] from None
+        member_list = data.parse_or_none(ec.parse_member_list, members_out.result(), errors)
+        statuses = data.parse_or_none(ec.parse_endpoint_status, status_out.result(), errors) or ()
+        health = data.parse_or_none(ec.parse_endpoint_health, health_out.result(), errors) or ()
+        alarms = data.parse_or_none(ec.parse_alarm_list, alarms_out.result(), errors)
         # Hash at one revision every member has and none has compacted (the core decides which).
         choice = choose_common_revision(
             {s.member_id: s.revision for s in statuses if not s.is_learner}, self._last_compacts

@@ -109,6 +109,8 @@ class ApiServer:
             return exc.response()
         except Conflict as exc:
             return json_response(status(409, str(exc), "AlreadyExists"), 409)
+        except web.HTTPNotFound:
+            return web.Response(status=404, text="404 page not found\n")  # the real server's body
         except web.HTTPException:
             raise
         except (ConnectionError, asyncio.CancelledError):

@@ -436,3 +436,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     load.add_argument("--seconds", type=float, default=5.0)
     _dir_option(load)
     load.set_defaults(handler=cmd_load)
+
+    from etcdtui.lab.incident import add_incident_parser  # noqa: PLC0415 - its own module (issue #8)
+
+    add_incident_parser(sub)

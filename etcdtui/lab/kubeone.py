@@ -45,6 +45,8 @@ RETRYABLE_JOIN_ERRORS = ("unhealthy cluster", "not enough started members")
 PROGRESS_QUEUE = 1000  # progress records kept for a slow reader; more are dropped and counted
 
 RING_KEY: web.AppKey[Ring] = web.AppKey("kubeone_ring")
+# The apply in progress (at most one per lab); also keeps a reference so the task is not collected.
+RUNNING_KEY: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("kubeone_running")
 
 
 # == files ==================================================================================================
@@ -314,11 +316,9 @@ async def _state(request: web.Request) -> web.Response:
     return web.json_response(cluster_state(request.app[RING_KEY]))
 
 
-_running: set[asyncio.Task[None]] = set()
-
-
 async def _apply(request: web.Request) -> web.StreamResponse:
     ring = request.app[RING_KEY]
+    running = request.app[RUNNING_KEY]
     try:
         body = await request.json()
     except ValueError:
@@ -332,6 +332,8 @@ async def _apply(request: web.Request) -> web.StreamResponse:
     if unknown:
         return _bad_request(f"unknown node {unknown[0]!r} (lab nodes: {', '.join(ring.nodes)})")
 
+    if running:
+        return web.json_response({"error": "another kubeone apply is still running on this lab"}, status=409)
     queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(PROGRESS_QUEUE)
     dropped = 0
 
@@ -358,8 +360,8 @@ async def _apply(request: web.Request) -> web.StreamResponse:
 
     # The work is a task of its own: a client that goes away must not stop a join half done.
     task = asyncio.create_task(work(), name=f"kubeone-{body['action']}")
-    _running.add(task)
-    task.add_done_callback(_running.discard)
+    running.add(task)
+    task.add_done_callback(running.discard)
 
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
@@ -371,5 +373,6 @@ async def _apply(request: web.Request) -> web.StreamResponse:
 
 def add_kubeone_routes(app: web.Application, ring: Ring) -> None:
     app[RING_KEY] = ring
+    app[RUNNING_KEY] = set()
     app.router.add_get("/kubeone/state", _state)
     app.router.add_post("/kubeone/apply", _apply)

@@ -182,6 +182,7 @@ class Ring:
         m = self._member(node)
         if m.reset or m.container is None or not m.container.running:
             raise RingError(f"etcd on {node} is not running")
+        await self._ensure_snapshot(m)
         self._corruptions += 1
         token = secrets.token_hex(12)
         good = f"LAB-MARKER-{token}".encode()
@@ -194,6 +195,18 @@ class Ring:
             raise RingError(f"the marker never reached {node}'s database file")
         patched = await asyncio.to_thread(patch_value_in_file, db, good, bad)
         log.warning("corrupted %s: %d occurrence(s) of the marker patched in %s", node, patched, db)
+
+    async def _ensure_snapshot(self, m: _Member) -> None:
+        """Writes until this member has a raft snapshot file: without one, etcd's startup check asks no peer
+        and passes whatever the data (etcd-lab.md §4.4), so a corruption would go unnoticed on restart."""
+        snap_dir = m.data_dir / "member" / "snap"
+        for i in range(3 * int(SNAPSHOT_COUNT)):
+            if any(snap_dir.glob("*.snap")):
+                return
+            rc, _, err = await self.run_etcdctl("put", f"/etcdtui-lab/snapshot-{i % 4}", str(i), via=m.node)
+            if rc != 0:
+                raise RingError(f"cannot write to {m.node}: {err.strip().splitlines()[-1] if err.strip() else rc}")
+        await asyncio.sleep(0.2)  # the snapshot is saved asynchronously after the apply
 
     async def remove_member(self, node: str) -> bool:
         m = self._member(node)

@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+import time
+from collections.abc import Callable
 
 import pytest
 from conftest import RunningLab
@@ -74,3 +77,25 @@ async def test_python_client_lists_reads_logs_and_execs_through_the_lab_kubeconf
                     out += msg.data[1:]
     names = sorted(m["name"] for m in json.loads(out)["members"])
     assert names == sorted(lab.nodes)
+
+
+def test_kubectl_logs_follow_ends_when_lab_kill_ends_the_container(fresh_lab: Callable[..., RunningLab]) -> None:
+    lab = fresh_lab()
+    if KUBECTL is None:
+        pytest.skip("kubectl is not installed on this machine (expected at /usr/bin/kubectl): kubectl tests not run")
+    env = {**lab.env(), "HOME": str(lab.root)}
+    with subprocess.Popen([KUBECTL, "logs", "-f", "-n", "kube-system", "etcd-lab-cp-3", "--tail=1"], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as follow:
+        try:
+            assert follow.stdout is not None
+            first = follow.stdout.readline()  # the stream is open and serving the current run
+            assert json.loads(first)["msg"]
+            kill = subprocess.run([sys.executable, "-m", "etcdtui", "lab", "kill", "lab-cp-3", "--dir", str(lab.root)],
+                                  capture_output=True, text=True, timeout=60)
+            assert kill.returncode == 0, kill.stderr
+            started = time.monotonic()
+            rc = follow.wait(timeout=15)  # the kubelet ends a follow when its container exits
+            assert rc == 0 and time.monotonic() - started < 15
+        finally:
+            if follow.poll() is None:
+                follow.kill()

@@ -112,7 +112,9 @@ def test_api_outage_then_same_state(fresh_lab: Callable[..., RunningLab]) -> Non
     result = etcdtui("lab", "api-outage", "2", "--dir", str(lab.root))
     assert result.returncode == 0, result.stderr
     assert _refuses(port)
+    assert lab_status(lab.root)["api_up"] is False
     wait_for(lambda: not _refuses(port), within=10, what="the API listens again")
+    assert lab_status(lab.root)["api_up"] is True
     after = {p["metadata"]["uid"] for p in kubectl_json(lab.kubeconfig, "get", "pods", "-A")["items"]}
     assert uids <= after
 

@@ -164,3 +164,17 @@ async def test_unknown_hosts_and_nodes_are_refused(lab: NodeLab, tmp_path: Path)
                 assert resp.status == 400
                 message = (await resp.json())["error"]
                 assert "\n" not in message and message
+
+
+async def test_one_apply_at_a_time(lab: NodeLab) -> None:
+    connector = aiohttp.UnixConnector(path=str(lab.layout.control_socket))
+    upgrade = {"action": "force-upgrade", "nodes": ["lab-cp-3"], "flags": []}
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async with session.post("http://lab/kubeone/apply", json=upgrade) as first:
+            assert first.status == 200
+            await first.content.readline()  # it has started
+            async with session.post("http://lab/kubeone/apply", json=upgrade) as second:
+                assert second.status == 409
+            records = [json.loads(line) async for line in first.content]
+    assert records[-1] == {"done": True, "ok": True, "dropped": 0}
+    assert lab.ring.member("lab-cp-3").running

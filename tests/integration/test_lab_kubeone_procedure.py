@@ -103,21 +103,31 @@ async def test_manual_member_replacement_with_kubectl_ssh_and_kubeone(tmp_path: 
         assert rc == 0, err
         assert json.loads(out)["status"]["phase"] == "Running"
 
-        async def exec_etcdctl(*args: str) -> str:
-            rc, out, err = await kc("exec", "etcd-lab-cp-1", "-n", "kube-system", "--", *ETCDCTL, *args)
-            assert rc == 0, err
-            return out
+        async def exec_etcdctl(*args: str) -> tuple[int, str, str]:
+            return await kc("exec", "etcd-lab-cp-1", "-n", "kube-system", "--", *ETCDCTL, *args)
 
-        members = json.loads(await exec_etcdctl("member", "list", "-w", "json"))["members"]
-        assert sorted(m["name"] for m in members) == ["lab-cp-1", "lab-cp-2", "lab-cp-3"]
-        health = json.loads(await exec_etcdctl("endpoint", "health", "--cluster", "-w", "json"))
-        assert len(health) == 3 and all(h["health"] for h in health)
-        for _ in range(50):  # the new member catches up within moments; hashes are equal once it has
-            hashes = {h["Endpoint"]: h["HashKV"]["hash"] for h in json.loads(await exec_etcdctl("endpoint", "hashkv", "--cluster", "-w", "json"))}
-            if len(hashes) == 3 and len(set(hashes.values())) == 1:
+        rc, out, err = await exec_etcdctl("member", "list", "-w", "json")
+        assert rc == 0, err
+        assert sorted(m["name"] for m in json.loads(out)["members"]) == ["lab-cp-1", "lab-cp-2", "lab-cp-3"]
+
+        async def all_healthy_and_equal() -> str:
+            """'' when 3 endpoints are healthy with equal hashkv, else what is still missing."""
+            rc, out, err = await exec_etcdctl("endpoint", "health", "--cluster", "-w", "json")
+            if rc != 0 or len(json.loads(out or "[]")) != 3:
+                return f"endpoint health: {out or err}"
+            rc, out, err = await exec_etcdctl("endpoint", "hashkv", "--cluster", "-w", "json")
+            hashes = {h["Endpoint"]: h["HashKV"]["hash"] for h in json.loads(out or "[]")} if rc == 0 else {}
+            if len(hashes) != 3 or len(set(hashes.values())) != 1:
+                return f"hashkv: {hashes or err}"
+            return ""
+
+        missing = "not checked"
+        for _ in range(50):  # a new member is healthy and caught up within moments
+            missing = await all_healthy_and_equal()
+            if not missing:
                 break
-            await asyncio.sleep(0.2)
-        assert len(hashes) == 3 and len(set(hashes.values())) == 1, hashes
+            await asyncio.sleep(0.3)
+        assert not missing, missing
     finally:
         state = json.loads((lab_dir / "lab.json").read_text()) if (lab_dir / "lab.json").exists() else {}
         rc, _, err = await _run(sys.executable, "-m", "etcdtui", "lab", "down", "--dir", str(lab_dir), within=60)

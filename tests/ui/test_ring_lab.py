@@ -66,7 +66,7 @@ async def test_restart_shows_and_outage_marks_stale(lab: Path) -> None:
     async with connected_engine(kubeconfig=str(lab), poll_interval=3) as engine:
         app = make_app(engine, context_label=engine.conn.context)
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, app, lambda s: s.complete, 30)
+            healthy = await _until(pilot, app, lambda s: s.complete, 30)
             table = app.ring.query_one(MemberTable)
             before = int(table.get_cell("etcd-lab-cp-3", "restarts").plain)
             assert lab_cli(lab.parent, "kill", "lab-cp-3").returncode == 0
@@ -77,6 +77,11 @@ async def test_restart_shows_and_outage_marks_stale(lab: Path) -> None:
             await _until(pilot, app, restarted, 30)
             await pilot.pause()
             assert int(table.get_cell("etcd-lab-cp-3", "restarts").plain) == before + 1
+            # ...and the verdict comes back to what it was once the member is healthy again.
+            await _until(pilot, app, lambda s: s.complete and s.verdict is healthy.verdict and all(
+                r.healthy for r in s.rows), 40)
+            await pilot.pause()
+            assert table.get_cell("etcd-lab-cp-3", "status").plain == "Running"
             done = lab_cli(lab.parent, "api-outage", "4")
             assert done.returncode == 0, done.stderr
             await _until(pilot, app, lambda s: s.connection.state is LinkState.STALE, 20)

@@ -83,6 +83,20 @@ def test_logrus_text_lines_without_a_terminal() -> None:
     ), line
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_logrus_coloured_lines_on_a_terminal() -> None:
+    stream = _Terminal()
+    Logger(stream, verbose=False).info("Running cluster probes...")
+    Logger(stream, verbose=False).warn("Task failed", node="127.0.1.2")
+    info, warn = stream.getvalue().splitlines()
+    assert re.fullmatch(r"\x1b\[36mINFO\x1b\[0m\[\d\d:\d\d:\d\d \w+\] Running cluster probes\.\.\.", info), info
+    assert warn.startswith("\x1b[33mWARN\x1b[0m[") and warn.endswith(" \x1b[33mnode\x1b[0m=127.0.1.2")
+
+
 def test_terraform_hosts_replace_the_manifests(tmp_path: Path) -> None:
     manifest = tmp_path / "kubeone.yaml"
     manifest.write_text(

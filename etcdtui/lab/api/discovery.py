@@ -35,6 +35,7 @@ class Resource:
 READ = ("get", "list", "watch")
 RESOURCES: tuple[Resource, ...] = (
     Resource("", "namespaces", "Namespace", False, READ, ("ns",)),
+    Resource("", "events", "Event", True, READ, ("ev",)),  # none are recorded; listed so kubectl finds the type
     Resource("", "nodes", "Node", False, (*READ, "patch", "update", "delete"), ("no",)),
     Resource("", "pods", "Pod", True, (*READ, "patch", "update", "delete"), ("po",)),
     Resource("apps", "daemonsets", "DaemonSet", True, READ, ("ds",)),

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from asyncio.subprocess import PIPE, Process
 
 from aiohttp import WSMsgType, web
 
 from etcdtui.lab.api.errors import Obj, bad_request
 from etcdtui.lab.objects import ExecRefused, ObjectStore
+
+log = logging.getLogger("etcdtui.lab.api")
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
@@ -95,6 +98,10 @@ async def serve_exec(request: web.Request, store: ObjectStore, pod: Obj) -> web.
         )
     except (ExecRefused, OSError) as exc:
         await _send_error(ws, structured, _refused_status(str(exc)))
+        return ws
+    except Exception as exc:  # a resolver bug must still end the stream with a status, not a dead socket
+        log.exception("exec resolver failed for %s/%s", ns, name)
+        await _send_error(ws, structured, _refused_status(f"the lab could not run the command: {exc}"))
         return ws
     code = await _pump(ws, proc, spec)
     if code is not None:

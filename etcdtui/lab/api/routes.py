@@ -87,7 +87,7 @@ class ResourceRoutes:
             return self._get(request, t)
         if method == "PATCH" and "patch" in t.res.verbs:
             return await self._patch(request, t)
-        if method == "PUT" and "patch" in t.res.verbs:
+        if method == "PUT" and "update" in t.res.verbs:
             return await self._put(request, t)
         if method == "DELETE" and "delete" in t.res.verbs:
             return await self._delete(request, t)

@@ -1,0 +1,548 @@
+"""The bounded, interleaved log store behind the logs screen (pure: no I/O, no Textual).
+
+Lines of all members live in one sequence ordered by timestamp; every line gets a monotonically
+increasing `seq`. Storage is columnar in chunks of `CHUNK` lines (text, ts, member, level), so the
+oldest lines are dropped a whole chunk at a time when the store exceeds `max_lines` or `max_bytes`;
+what is dropped is counted (`dropped_lines`, `dropped_bytes`, per member), never silent.
+
+Live lines wait in a **reordering window** (`reorder_window` seconds of arrival time) and are released
+sorted by timestamp, so lines of different members that arrive a little out of order still interleave;
+a line later than the window is appended anyway and counted in `late_lines`. History is loaded in
+**bulk** (`begin_bulk`/`end_bulk`): everything is held, then merged by timestamp in one sort.
+
+Views: `LogFilter` (regex or literal, case, invert, minimum level, members) selects the lines shown;
+the filtered index (an `array` of seqs) is kept up to date incrementally on every release, and rebuilt
+by `refilter_steps()` in bounded steps when the filter changes (the caller yields between steps).
+`Finder` (find next/previous, match count) is separate: it moves within the current view and never
+changes it. Findings (from `classify`/`scan`) are indexed by seq for "next finding", and also kept in a
+pinned, bounded list (`pinned`) that survives the eviction of their lines.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from etcdtui.core.findings import Finding, Severity
+
+CHUNK = 4096
+LEVELS = ("debug", "info", "warn", "error", "panic", "fatal")
+LEVEL_CODE = {name: i for i, name in enumerate(LEVELS)}
+NO_LEVEL = -1  # raw lines (stack frames, plain text): shown unless a minimum level above info is set
+MARKER = -2  # engine markers (restart, gap, resume, history skipped)
+
+# Defaults keep about a day of a busy member (~10 lines/s) for three members: 3 × 864k lines.
+DEFAULT_MAX_LINES = 2_500_000
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+DEFAULT_REORDER_WINDOW = 0.5
+DEFAULT_PINNED = 10_000
+
+# Findings that matter for the pinned pane: corruption evidence and corruption checks (passed/failed/inconclusive).
+PINNED_PREFIXES = ("corruption.", "check.", "storage.", "fatal.")
+
+
+def level_code(level: str | None) -> int:
+    return LEVEL_CODE.get(level, NO_LEVEL) if level else NO_LEVEL
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line handed to the store (the engine parses and classifies before)."""
+
+    member: str
+    ts: float | None
+    level: int  # LEVEL_CODE value, NO_LEVEL or MARKER
+    text: str
+    finding: Finding | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    seq: int
+    member: str
+    ts: float
+    level: int
+    text: str
+    finding: Finding | None
+
+    @property
+    def is_marker(self) -> bool:
+        return self.level == MARKER
+
+
+@dataclass(frozen=True, slots=True)
+class Pinned:
+    seq: int
+    member: str
+    ts: float
+    finding: Finding
+    text: str
+
+
+@dataclass(slots=True)
+class MemberCounts:
+    lines: int = 0
+    bytes: int = 0
+    dropped_lines: int = 0
+    findings: int = 0
+    corruption: int = 0
+    last_check: Finding | None = None  # the latest corruption check result: passed, failed or inconclusive
+    last_check_ts: float | None = None
+
+
+class FilterError(ValueError):
+    """A filter or find pattern that does not compile (the message is fit for a status line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    pattern: str = ""
+    regex: bool = False
+    case: bool = False  # case-sensitive
+    invert: bool = False
+    min_level: int = NO_LEVEL
+    members: frozenset[str] = frozenset()  # empty = all members
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.pattern and self.min_level <= NO_LEVEL and not self.members
+
+    def describe(self) -> str:
+        if self.is_empty:
+            return "none"
+        parts = []
+        if self.pattern:
+            kind = "regex" if self.regex else "text"
+            parts.append(f"{'not ' if self.invert else ''}{kind} {self.pattern!r}{' (case)' if self.case else ''}")
+        if self.min_level > NO_LEVEL:
+            parts.append(f"level >= {LEVELS[self.min_level]}")
+        if self.members:
+            parts.append("members " + ",".join(sorted(self.members)))
+        return "; ".join(parts)
+
+
+def compile_pattern(pattern: str, *, regex: bool, case: bool) -> re.Pattern[str]:
+    flags = 0 if case else re.IGNORECASE
+    try:
+        return re.compile(pattern if regex else re.escape(pattern), flags)
+    except re.error as exc:
+        raise FilterError(f"bad regex {pattern!r}: {exc}") from None
+
+
+class _Predicate:
+    def __init__(self, flt: LogFilter) -> None:
+        self.flt = flt
+        self.search = compile_pattern(flt.pattern, regex=flt.regex, case=flt.case).search if flt.pattern else None
+
+    def __call__(self, member: str, level: int, text: str) -> bool:
+        flt = self.flt
+        if flt.members and member not in flt.members:
+            return False
+        if level == MARKER:
+            return True  # markers (restart, gap) always stay visible: they explain what is around them
+        if flt.min_level > NO_LEVEL and level < flt.min_level:
+            return False
+        if self.search is not None:
+            return (self.search(text) is None) if flt.invert else (self.search(text) is not None)
+        return True
+
+
+class _Chunk:
+    __slots__ = ("first", "texts", "ts", "members", "levels", "nbytes")
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+        self.texts: list[str] = []
+        self.ts = array("d")
+        self.members = array("B")
+        self.levels = array("b")
+        self.nbytes = 0
+
+
+class LogStore:
+    def __init__(
+        self,
+        *,
+        max_lines: int = DEFAULT_MAX_LINES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        reorder_window: float = DEFAULT_REORDER_WINDOW,
+        max_pinned: int = DEFAULT_PINNED,
+    ) -> None:
+        if max_lines < CHUNK:
+            max_lines = CHUNK  # eviction is per chunk; fewer would drop everything at once
+        self.max_lines = max_lines
+        self.max_bytes = max_bytes
+        self.reorder_window = reorder_window
+        self.members: list[str] = []
+        self._member_index: dict[str, int] = {}
+        self.counts: dict[str, MemberCounts] = {}
+        self._chunks: deque[_Chunk] = deque()
+        self._next_seq = 0
+        self._lines = 0
+        self._bytes = 0
+        self.dropped_lines = 0
+        self.dropped_bytes = 0
+        self.late_lines = 0
+        self._last_ts = float("-inf")
+        self._last_member_ts: dict[str, float] = {}
+        self._pending: deque[tuple[float, Entry]] = deque()  # (arrival, entry), arrival non-decreasing
+        self._bulk = 0
+        self._bulk_entries: list[Entry] = []
+        self.findings: dict[int, Finding] = {}
+        self._finding_seqs = array("q")
+        self._finding_head = 0
+        self.pinned: deque[Pinned] = deque(maxlen=max_pinned)
+        self.filter = LogFilter()
+        self._predicate = _Predicate(self.filter)
+        self._view: array[int] | None = None  # None = every line (no filter)
+        self._view_head = 0
+        self.version = 0  # bumps on every change the UI must repaint for
+        self.filter_version = 0
+
+    # --- ingest ------------------------------------------------------------------------------------
+
+    def member_id(self, member: str) -> int:
+        index = self._member_index.get(member)
+        if index is None:
+            index = len(self.members)
+            if index > 255:
+                raise ValueError("more than 256 members")
+            self.members.append(member)
+            self._member_index[member] = index
+            self.counts[member] = MemberCounts()
+        return index
+
+    def add(self, entries: Sequence[Entry], now: float) -> None:
+        """Queue lines that arrived at `now` (monotonic seconds); `release(now)` makes them visible."""
+        for entry in entries:
+            self.member_id(entry.member)
+        if self._bulk:
+            self._bulk_entries.extend(entries)
+            return
+        pending = self._pending
+        for entry in entries:
+            pending.append((now, entry))
+
+    def begin_bulk(self) -> None:
+        """Hold everything added until `end_bulk` (history of all members), then merge by timestamp."""
+        self._bulk += 1
+
+    def end_bulk(self) -> None:
+        if self._bulk == 0:
+            return
+        self._bulk -= 1
+        if self._bulk == 0:
+            entries, self._bulk_entries = self._bulk_entries, []
+            self._append_sorted(entries)
+
+    @property
+    def in_bulk(self) -> bool:
+        return self._bulk > 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending) + len(self._bulk_entries)
+
+    def release(self, now: float, *, everything: bool = False) -> int:
+        """Move lines that waited at least `reorder_window` into the store, sorted by timestamp."""
+        pending = self._pending
+        if not pending:
+            return 0
+        cutoff = now - self.reorder_window
+        ready: list[Entry] = []
+        while pending and (everything or pending[0][0] <= cutoff):
+            ready.append(pending.popleft()[1])
+        if ready:
+            self._append_sorted(ready)
+        return len(ready)
+
+    def _append_sorted(self, entries: list[Entry]) -> None:
+        if not entries:
+            return
+        # Lines without a timestamp (stack frames) keep the position after their member's previous line.
+        keyed: list[tuple[float, int, Entry]] = []
+        last = self._last_member_ts
+        for i, entry in enumerate(entries):
+            ts = entry.ts
+            if ts is None:
+                ts = last.get(entry.member, self._last_ts if self._last_ts != float("-inf") else 0.0)
+            else:
+                last[entry.member] = ts
+            keyed.append((ts, i, entry))
+        keyed.sort(key=lambda item: (item[0], item[1]))
+        for ts, _, entry in keyed:
+            self._append(entry, ts)
+        self._evict()
+        self.version += 1
+
+    def _append(self, entry: Entry, ts: float) -> None:
+        if ts < self._last_ts:
+            self.late_lines += 1  # arrived after the window closed: kept, but out of order
+        else:
+            self._last_ts = ts
+        chunks = self._chunks
+        if not chunks or len(chunks[-1].texts) >= CHUNK:
+            chunks.append(_Chunk(self._next_seq))
+        chunk = chunks[-1]
+        seq = self._next_seq
+        self._next_seq += 1
+        text = entry.text
+        size = len(text) + 1
+        chunk.texts.append(text)
+        chunk.ts.append(ts)
+        chunk.members.append(self._member_index[entry.member])
+        chunk.levels.append(entry.level)
+        chunk.nbytes += size
+        self._lines += 1
+        self._bytes += size
+        counts = self.counts[entry.member]
+        counts.lines += 1
+        counts.bytes += size
+        finding = entry.finding
+        if finding is not None:
+            self.findings[seq] = finding
+            self._finding_seqs.append(seq)
+            counts.findings += 1
+            if finding.is_corruption:
+                counts.corruption += 1
+            if finding.kind.startswith(("corruption.", "check.")) and finding.kind not in ("check.enabled",):
+                if counts.last_check_ts is None or ts >= counts.last_check_ts:
+                    counts.last_check, counts.last_check_ts = finding, ts
+            if finding.kind.startswith(PINNED_PREFIXES) or finding.severity >= Severity.WARNING:
+                self.pinned.append(Pinned(seq, entry.member, ts, finding, text))
+        if self._view is not None and self._predicate(entry.member, entry.level, text):
+            self._view.append(seq)
+
+    def _evict(self) -> None:
+        chunks = self._chunks
+        while len(chunks) > 1 and (self._lines > self.max_lines or self._bytes > self.max_bytes):
+            chunk = chunks.popleft()
+            n = len(chunk.texts)
+            self._lines -= n
+            self._bytes -= chunk.nbytes
+            self.dropped_lines += n
+            self.dropped_bytes += chunk.nbytes
+            for member_index in chunk.members:
+                self.counts[self.members[member_index]].dropped_lines += 1
+            end = chunk.first + n
+            seqs = self._finding_seqs
+            while self._finding_head < len(seqs) and seqs[self._finding_head] < end:
+                self.findings.pop(seqs[self._finding_head], None)
+                self._finding_head += 1
+            if self._view is not None:
+                self._view_head = bisect_left(self._view, end, self._view_head)
+        self._compact()
+
+    def _compact(self) -> None:
+        if self._finding_head > 4096 and self._finding_head * 2 > len(self._finding_seqs):
+            del self._finding_seqs[: self._finding_head]
+            self._finding_head = 0
+        if self._view is not None and self._view_head > 65536 and self._view_head * 2 > len(self._view):
+            del self._view[: self._view_head]
+            self._view_head = 0
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    @property
+    def first_seq(self) -> int:
+        return self._chunks[0].first if self._chunks else self._next_seq
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    @property
+    def total_lines(self) -> int:
+        return self._lines
+
+    @property
+    def total_bytes(self) -> int:
+        return self._bytes
+
+    def line(self, seq: int) -> Line | None:
+        chunks = self._chunks
+        if not chunks or seq < chunks[0].first or seq >= self._next_seq:
+            return None
+        chunk = chunks[(seq - chunks[0].first) // CHUNK]
+        i = seq - chunk.first
+        return Line(seq, self.members[chunk.members[i]], chunk.ts[i], chunk.levels[i], chunk.texts[i],
+                    self.findings.get(seq))
+
+    def _text(self, seq: int) -> tuple[str, int, int]:
+        chunks = self._chunks
+        chunk = chunks[(seq - chunks[0].first) // CHUNK]
+        i = seq - chunk.first
+        return chunk.texts[i], chunk.members[i], chunk.levels[i]
+
+    def time_window(self) -> tuple[float, float] | None:
+        if not self._chunks:
+            return None
+        return self._chunks[0].ts[0], self._chunks[-1].ts[-1]
+
+    # --- the view (filter) -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Lines in the current view."""
+        if self._view is None:
+            return self._lines
+        return len(self._view) - self._view_head
+
+    def seq_at(self, row: int) -> int | None:
+        """The seq shown at view row `row` (0 = oldest visible)."""
+        if row < 0 or row >= len(self):
+            return None
+        if self._view is None:
+            return self.first_seq + row
+        return self._view[self._view_head + row]
+
+    def row_of(self, seq: int) -> int:
+        """The view row of `seq`, or of the first line after it when it is filtered out."""
+        if self._view is None:
+            return max(0, min(seq - self.first_seq, self._lines))
+        return bisect_left(self._view, seq, self._view_head) - self._view_head
+
+    def iter_view(self, start_row: int = 0) -> Iterator[Line]:
+        for row in range(start_row, len(self)):
+            seq = self.seq_at(row)
+            line = self.line(seq) if seq is not None else None
+            if line is not None:
+                yield line
+
+    def set_filter(self, flt: LogFilter) -> None:
+        """Apply a filter at once (small stores, tests); the UI uses `refilter_steps`."""
+        for _ in self.refilter_steps(flt):
+            pass
+
+    def refilter_steps(self, flt: LogFilter, step: int = 50_000) -> Iterator[int]:
+        """Rebuild the view for `flt`, yielding the lines checked so far every `step` lines.
+
+        The new view is swapped in only when the generator finishes; lines added meanwhile are caught up
+        at the end, so a caller that yields to the event loop between steps loses nothing.
+        """
+        predicate = _Predicate(flt)  # raises FilterError before anything changes
+        if flt.is_empty:
+            self.filter, self._predicate, self._view, self._view_head = flt, predicate, None, 0
+            self.filter_version += 1
+            self.version += 1
+            return
+        view: array[int] = array("q")
+        members = self.members
+        done = since_yield = 0
+        seq = self.first_seq
+        while True:
+            end = self._next_seq
+            seq = max(seq, self.first_seq)
+            while seq < end:
+                chunks = self._chunks
+                chunk = chunks[(seq - chunks[0].first) // CHUNK]
+                i = seq - chunk.first
+                stop = min(len(chunk.texts), i + (end - seq))
+                texts, cm, cl, base = chunk.texts, chunk.members, chunk.levels, chunk.first
+                for j in range(i, stop):
+                    if predicate(members[cm[j]], cl[j], texts[j]):
+                        view.append(base + j)
+                done += stop - i
+                since_yield += stop - i
+                seq = base + stop
+                if since_yield >= step:
+                    since_yield = 0
+                    yield done
+            if end == self._next_seq:
+                break
+        first = self.first_seq
+        head = bisect_left(view, first)
+        self.filter, self._predicate, self._view, self._view_head = flt, predicate, view, head
+        self.filter_version += 1
+        self.version += 1
+
+    # --- findings ----------------------------------------------------------------------------------
+
+    def next_finding(self, after_seq: int, *, backwards: bool = False) -> int | None:
+        """The seq of the next (previous) line with a finding that is in the view."""
+        seqs, head = self._finding_seqs, self._finding_head
+        if backwards:
+            i = bisect_left(seqs, after_seq, head) - 1
+            while i >= head:
+                if self._in_view(seqs[i]):
+                    return seqs[i]
+                i -= 1
+            return None
+        i = bisect_right(seqs, after_seq, head)
+        while i < len(seqs):
+            if self._in_view(seqs[i]):
+                return seqs[i]
+            i += 1
+        return None
+
+    def _in_view(self, seq: int) -> bool:
+        if self._view is None:
+            return seq >= self.first_seq
+        i = bisect_left(self._view, seq, self._view_head)
+        return i < len(self._view) and self._view[i] == seq
+
+    def add_marker(self, member: str, text: str, ts: float | None, now: float) -> None:
+        self.add([Entry(member, ts, MARKER, text)], now)
+
+
+@dataclass
+class Finder:
+    """Find within the current view: next/previous match and a count, without changing the view."""
+
+    store: LogStore
+    pattern: str = ""
+    regex: bool = False
+    case: bool = False
+    _search: re.Pattern[str] | None = field(default=None, repr=False)
+
+    def set(self, pattern: str, *, regex: bool = False, case: bool = False) -> None:
+        self._search = compile_pattern(pattern, regex=regex, case=case) if pattern else None
+        self.pattern, self.regex, self.case = pattern, regex, case
+
+    @property
+    def active(self) -> bool:
+        return self._search is not None
+
+    def matches(self, text: str) -> bool:
+        return self._search is not None and self._search.search(text) is not None
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        if self._search is None:
+            return []
+        return [m.span() for m in self._search.finditer(text) if m.end() > m.start()]
+
+    def next_row(self, from_row: int, *, backwards: bool = False, limit: int = 2_000_000) -> int | None:
+        """The next view row after (before) `from_row` whose text matches; wraps around once."""
+        if self._search is None:
+            return None
+        store = self.store
+        total = len(store)
+        if total == 0:
+            return None
+        search = self._search.search
+        step = -1 if backwards else 1
+        row = from_row
+        for _ in range(min(total, limit)):
+            row = (row + step) % total
+            seq = store.seq_at(row)
+            if seq is not None and search(store._text(seq)[0]) is not None:
+                return row
+        return None
+
+    def count_steps(self, step: int = 50_000) -> Iterator[int | None]:
+        """Count matches in the view in bounded steps: yields None while counting, then the count."""
+        if self._search is None:
+            yield 0
+            return
+        search = self._search.search
+        store = self.store
+        found = 0
+        for done, line in enumerate(store.iter_view(), 1):
+            if search(line.text) is not None:
+                found += 1
+            if done % step == 0:
+                yield None
+        yield found
