@@ -2,6 +2,8 @@
 
 1. `etcdtui lab up` (checks off) -> the healthy ring         -> healthy-ring.svg
 2. `etcdtui lab up --corrupt-checks on` + `lab corrupt lab-cp-2`, wait for CORRUPTION -> corrupted-ring.svg
+3. `etcdtui lab up` -> the checks screen, then Enable through the lab's kubeone -> checks-before.svg, checks-after.svg
+   (`scripts/screenshots_checks.py`). `--only ring|checks` regenerates one group.
 Each SVG also becomes a PNG when `rsvg-convert` is installed (Debian: librsvg2-bin, fonts-firacode).
 The app runs headless at 160x45 through `run_test`, exactly as the Pilot tests drive it.
 """
@@ -95,22 +97,32 @@ def to_png(svg: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    parser.add_argument("--only", choices=("ring", "checks"), help="regenerate one group of screenshots")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.only != "checks":
+        shoot_ring(args.out)
+    if args.only != "ring":
+        from screenshots_checks import shoot_checks  # scripts/ is on sys.path when run as a script
 
+        with running_lab() as root:
+            asyncio.run(shoot_checks(root / "kubeconfig", args.out, SIZE, to_png))
+    return 0
+
+
+def shoot_ring(out: Path) -> None:
     def complete(snap: RingSnapshot) -> bool:
         return snap.complete and len(snap.rows) == 3
 
     with running_lab() as root:
-        asyncio.run(shoot(root / "kubeconfig", args.out, "healthy-ring", complete, 60))
+        asyncio.run(shoot(root / "kubeconfig", out, "healthy-ring", complete, 60))
 
     def corrupted(snap: RingSnapshot) -> bool:
         return snap.verdict is Verdict.CORRUPTION and len(snap.rows) == 3
 
     with running_lab("--corrupt-checks", "on") as root:
-        asyncio.run(shoot(root / "kubeconfig", args.out, "corrupted-ring", corrupted, 120,
+        asyncio.run(shoot(root / "kubeconfig", out, "corrupted-ring", corrupted, 120,
                           select="etcd-lab-cp-2", before=lambda: lab(root, "corrupt", "lab-cp-2")))
-    return 0
 
 
 if __name__ == "__main__":

@@ -277,12 +277,20 @@ class PodLogStream:
         if self._resume.last_ts is not None and new.previous_id == old:
             # The tail of the container we followed may have been written while we were away.
             await self._read_container(previous=True, origin=Origin.LIVE, since=self._resume.since_time(),
-                                       dedupe=True)
+                                       dedupe=True, expect_overlap=self._resume.last_ts)
+        elif self._resume.last_ts is not None:
+            # More than one restart while we were away: the API keeps only the last terminated container.
+            self.status.gaps += 1
+            self.sink.marker(self.pod, "gap", f"container {_short(old)} and any container between it and "
+                             f"{_short(new.container_id)} are no longer readable: lines after "
+                             f"{self._resume.last_ts.decode()} may be missing", _epoch_after(self._resume.last_ts))
         self.status.restarts_seen += 1
         reason = _exit_text(new)
+        # Placed right after the old container's last line, before the new container's first.
+        last = epoch_of(self._resume.last_ts) if self._resume.last_ts else None
         self.sink.marker(self.pod, "restart",
                          f"container restarted{f' ({reason})' if reason else ''}: now {_short(new.container_id)}",
-                         time.time())
+                         last + 1e-6 if last is not None else None)
         self._resume = _Resume()
 
     async def _read_previous(self, info: ContainerInfo) -> None:
@@ -294,7 +302,8 @@ class PodLogStream:
                              f"previous container ended{f' ({_exit_text(info)})' if _exit_text(info) else ''}; "
                              f"current container {_short(info.container_id)}", None)
 
-    async def _read_container(self, *, previous: bool, origin: Origin, since: str | None, dedupe: bool) -> bool:
+    async def _read_container(self, *, previous: bool, origin: Origin, since: str | None, dedupe: bool,
+                              expect_overlap: bytes | None = None) -> bool:
         """One non-follow read; returns False when the API says there is no such container (400)."""
         query = [("timestamps", "true"), ("previous", "true" if previous else None), ("sinceTime", since),
                  ("container", self.container)]
@@ -309,7 +318,7 @@ class PodLogStream:
             if resp.status != 200:
                 body = await resp.read()
                 raise status_error(resp.status, self.conn.server, self._doing(), "get pods/log", _message(body))
-            await self._pump(resp, origin, dedupe=dedupe, history=True)
+            await self._pump(resp, origin, dedupe=dedupe, history=True, expect_overlap=expect_overlap)
             return True
         except ClusterError as exc:
             log.info("%s: %s", self.pod, exc.message)
@@ -514,6 +523,11 @@ def container_info(pod: dict[str, Any], container: str | None) -> ContainerInfo:
         exit_code=terminated.get("exitCode"),
         previous_id=last.get("containerID"),
     )
+
+
+def _epoch_after(ts: bytes) -> float | None:
+    epoch = epoch_of(ts)
+    return epoch + 1e-6 if epoch is not None else None
 
 
 def _exit_text(info: ContainerInfo) -> str:

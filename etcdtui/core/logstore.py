@@ -26,6 +26,7 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from etcdtui.core.findings import Finding, Severity
 
@@ -49,9 +50,13 @@ def level_code(level: str | None) -> int:
     return LEVEL_CODE.get(level, NO_LEVEL) if level else NO_LEVEL
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One line handed to the store (the engine parses and classifies before)."""
+class Entry(NamedTuple):
+    """One line handed to the store (the engine parses and classifies before).
+
+    A tuple, not a dataclass: lines wait in the reordering window long enough to survive young garbage
+    collections, and a tuple of str/float/int/None is untracked by the collector, so a flood of pending
+    lines does not make every full collection slower.
+    """
 
     member: str
     ts: float | None
@@ -417,7 +422,7 @@ class LogStore:
         for _ in self.refilter_steps(flt):
             pass
 
-    def refilter_steps(self, flt: LogFilter, step: int = 50_000) -> Iterator[int]:
+    def refilter_steps(self, flt: LogFilter, step: int = 5_000) -> Iterator[int]:
         """Rebuild the view for `flt`, yielding the lines checked so far every `step` lines.
 
         The new view is swapped in only when the generator finishes; lines added meanwhile are caught up
@@ -514,8 +519,8 @@ class Finder:
             return []
         return [m.span() for m in self._search.finditer(text) if m.end() > m.start()]
 
-    def next_row(self, from_row: int, *, backwards: bool = False, limit: int = 2_000_000) -> int | None:
-        """The next view row after (before) `from_row` whose text matches; wraps around once."""
+    def next_row(self, from_row: int, *, backwards: bool = False, limit: int = 200_000) -> int | None:
+        """The next view row after (before) `from_row` whose text matches, within `limit` rows (wraps)."""
         if self._search is None:
             return None
         store = self.store
@@ -532,7 +537,7 @@ class Finder:
                 return row
         return None
 
-    def count_steps(self, step: int = 50_000) -> Iterator[int | None]:
+    def count_steps(self, step: int = 5_000) -> Iterator[int | None]:
         """Count matches in the view in bounded steps: yields None while counting, then the count."""
         if self._search is None:
             yield 0
@@ -540,9 +545,14 @@ class Finder:
         search = self._search.search
         store = self.store
         found = 0
-        for done, line in enumerate(store.iter_view(), 1):
-            if search(line.text) is not None:
-                found += 1
-            if done % step == 0:
+        row = 0
+        while row < len(store):
+            end = min(len(store), row + step)
+            for r in range(row, end):
+                seq = store.seq_at(r)
+                if seq is not None and search(store._text(seq)[0]) is not None:
+                    found += 1
+            row = end
+            if row < len(store):
                 yield None
         yield found

@@ -65,52 +65,215 @@ def _alternation(words: Iterable[bytes]) -> bytes:
 
 # Must match only zap lines that `classify` ignores: quiet level and a routine msg (the closing quote
 # makes the msg exact). zap writes the keys in this order: level, ts, [logger], caller, msg.
-_ROUTINE_ZAP = (
-    rb'\{"level":"(?:' + b"|".join(sorted(lvl.encode() for lvl in QUIET_LEVELS)) + rb')",'
-    rb'"ts":(?:"[^"\\\n]*"|[0-9.e+-]+),(?:"logger":"[^"\\\n]*",)?"caller":"[^"\\\n]*",'
-    rb'"msg":"(?:' + _alternation(m.encode() for m in ROUTINE_MSGS) + rb'|'
-    + RAFT_CHATTER.removesuffix(r"\Z").encode() + rb')"'
-)
+_QUIET = rb'\{"level":"(?:' + b"|".join(sorted(lvl.encode() for lvl in QUIET_LEVELS)) + rb')",'
+_ROUTINE_MSG = (rb'"msg":"(?:' + _alternation(m.encode() for m in ROUTINE_MSGS) + rb'|'
+                + RAFT_CHATTER.removesuffix(r"\Z").encode() + rb')"')
+_HEADER = rb'"ts":(?:"[^"\\\n]*"|[0-9.e+-]+),(?:"logger":"[^"\\\n]*",)?"caller":"[^"\\\n]*",'
+_ROUTINE_ZAP = _QUIET + _HEADER + _ROUTINE_MSG
 _KUBECTL_PREFIX = rb"\d{4}-\d\d-\d\dT[0-9:.]{8,20}(?:Z|[+-]\d\d:?\d\d) (?:std(?:out|err) [PF] )?"
+_CONTEXT_MSG = (rb'"msg":"(?P<msg>' + rb"|".join(re.escape(m.encode()) for m in sorted(CONTEXT_MSGS))
+                + rb'|newRaft [^"\\\n]*)"')
 # Startup lines the context needs, read without json.loads (`classify` ignores them at quiet levels).
-_CONTEXT_LINE = re.compile(
-    rb"(?:" + _KUBECTL_PREFIX + rb")?" + _ROUTINE_ZAP.partition(rb'"msg":"')[0]
-    + rb'"msg":"(?P<msg>' + rb"|".join(re.escape(m.encode()) for m in sorted(CONTEXT_MSGS))
-    + rb'|newRaft [^"\\\n]*)"[^\n]*\}[ \t\r]*\Z'
-)
+_CONTEXT_LINE = re.compile(rb"(?:" + _KUBECTL_PREFIX + rb")?" + _QUIET + _HEADER + _CONTEXT_MSG
+                           + rb'[^\n]*\}[ \t\r]*\Z')
 _REMOTE_PEER_ID = re.compile(rb'"remote-peer-id":"([^"\\\n]*)"')
 _REST = rb"[^\n]*\}[ \t\r]*"  # the rest of the line, up to the closing brace (a truncated line is not zap)
 _ROUTINE_LINE = re.compile(rb"(?:" + _KUBECTL_PREFIX + rb")?" + _ROUTINE_ZAP + _REST + rb"\Z")  # one line
-# For whole blocks: a newline, then a routine line, is replaced by the bare newline.
-_ROUTINE_IN_BLOCK = re.compile(rb"\n" + _ROUTINE_ZAP + _REST + rb"(?=\n|\Z)")
-_ROUTINE_IN_PREFIXED_BLOCK = re.compile(rb"\n" + _KUBECTL_PREFIX + _ROUTINE_ZAP + _REST + rb"(?=\n|\Z)")
 
 
-@dataclass(slots=True)
-class Prefiltered:
-    """A block of lines reduced to what needs a full parse (small; picklable if it ever runs elsewhere)."""
+@dataclass(frozen=True, slots=True)
+class _BlockPatterns:
+    r"""Regexes that walk a block of lines in C and stop only at the lines that are not routine.
 
-    lines: int  # lines in the block
-    routine: int  # routine lines dropped
-    empty: int  # empty lines dropped
-    todo: list[tuple[int, bytes]]  # (0-based index in the block, line) to parse
-    last_line: bytes
-    nbytes: int
+    `run` matches, from a newline, as many routine lines as follow (possessive `*+`: no backtracking
+    state is kept) and then the newline that starts the next other line, so Python code runs only for
+    those lines. In the routine test `[^"]*` (a fast loop in `re`) skips the ts/logger/caller values; it
+    may run past the end of a line cut inside them, but such a line was cut before its msg, so it
+    carries nothing `classify` uses. A startup line the context needs is then read by `context`, with the
+    strict header, without json.loads.
+    """
+
+    first: re.Pattern[bytes]  # the first line of a block is routine
+    run: re.Pattern[bytes]
+    context: re.Pattern[bytes]
+
+    @classmethod
+    def build(cls, prefix: bytes) -> _BlockPatterns:
+        loose = (prefix + _QUIET + rb'"ts":(?:"[^"]*"|[0-9.e+-]+),(?:"logger":"[^"]*",)?"caller":"[^"]*",'
+                 + _ROUTINE_MSG + _REST + rb"(?=\n|\Z)")
+        return cls(re.compile(loose), re.compile(rb"(?:\n" + loose + rb")*+\n"),
+                   re.compile(prefix + _QUIET + _HEADER + _CONTEXT_MSG + rb"(?=" + _REST + rb"(?:\n|\Z))"))
 
 
-def prefilter_block(block: bytes) -> Prefiltered:
-    """Drop the routine lines of a block (complete lines joined by newlines) at C speed: `re.subn` blanks
-    them, keeping every newline, so the remaining lines keep their index. Pure; no scanner state."""
-    pattern = _ROUTINE_IN_PREFIXED_BLOCK if block[:1].isdigit() else _ROUTINE_IN_BLOCK
-    rest, routine = pattern.subn(b"\n", b"\n" + block)
-    lines = rest.split(b"\n")
-    lines.pop(0)  # the newline put in front
-    todo = [(i, lines[i]) for i in compress(count(), lines)]  # non-empty: not routine
-    return Prefiltered(len(lines), routine, len(lines) - len(todo) - routine, todo,
-                       block.rpartition(b"\n")[2], len(block) + 1)
+_PLAIN = _BlockPatterns.build(b"")
+_PREFIXED = _BlockPatterns.build(rb"(?:" + _KUBECTL_PREFIX + rb")?")
 
 
 _STARTUP_MSGS = frozenset({"Running: ", "starting an etcd server"})
+
+
+@dataclass(slots=True)
+class StartupDelta:
+    """Startup lines read in a row, with no other event between them, folded into what they change in
+    `LogScanner`'s `_Startup` (mirrors `LogScanner._track_msg`; the fast-path tests hold them equal)."""
+
+    reset: bool = False  # a new start: forget what came before
+    local_known: bool = False
+    local_id: str | None = None
+    peers: set[str] = field(default_factory=set)
+    check_started: bool = False
+
+    def add(self, msg: str, remote_peer: object) -> None:
+        if msg in _STARTUP_MSGS:
+            self.reset, self.local_known, self.local_id, self.check_started = True, False, None, False
+            self.peers = set()
+        elif msg.startswith("newRaft "):
+            head, _, rest = msg[8:].partition(" [peers: [")
+            self.local_known, self.local_id = True, ids.try_normalize(head)
+            for peer in rest.partition("]")[0].split(","):
+                member = ids.try_normalize(peer)
+                if member and member != self.local_id:
+                    self.peers.add(member)
+        elif msg == "added remote peer":
+            member = ids.try_normalize(remote_peer)
+            if member:
+                self.peers.add(member)
+        elif msg == "starting initial corruption check":
+            self.check_started = True
+
+
+# What a digest reports, in line order: (0-based index in the block, record, its finding before context,
+# None) for a line `LogScanner._track` uses or a finding; (index, None, None, delta) for startup lines.
+Event = tuple[int, LogRecord | None, Finding | None, StartupDelta | None]
+
+
+@dataclass(slots=True)
+class Digest:
+    """What the stateful scanner needs from a block of lines; computed without scanner state, so it can be
+    computed in another process (picklable) and fed in order (`LogScanner.feed_digest`)."""
+
+    lines: int
+    nbytes: int
+    routine: int  # routine lines, counted without parsing
+    formats: Counter[str]  # the other lines by format
+    blank: int
+    unparsed: int
+    first_ts: float | None  # of the first / last line in the block that has a timestamp
+    last_ts: float | None
+    events: list[Event]
+
+
+def digest_block(block: bytes) -> Digest:
+    """Digest complete lines joined by newlines (no newline at the end): classify every line that is not
+    routine. The result does not depend on where a file is cut into blocks."""
+    patterns = _PREFIXED if block[:1].isdigit() else _PLAIN
+    run, context_line = patterns.run.match, patterns.context.match
+    size = len(block)
+    count, find = block.count, block.find
+    formats: Counter[str] = Counter()
+    events: list[Event] = []
+    parsed: list[int] = []  # indices of the lines parsed, in order
+    blank = unparsed = context_lines = 0
+    first_at = last_at = -1  # index of the first / last parsed line with a timestamp
+    first_ts = last_ts = None
+    delta: StartupDelta | None = None
+    index = prev = 0  # line index and offset of the last line looked at
+    routine_head = patterns.first.match(block)
+    start = -1 if routine_head else 0
+    end = routine_head.end() if routine_head else 0
+    while True:
+        if start < 0:  # find the next line that is not routine
+            found = run(block, end)
+            if found is None:
+                break  # the rest is routine (or there is no rest)
+            start = found.end()
+        index += count(b"\n", prev, start)
+        prev = start
+        end = find(b"\n", start)
+        if end < 0:
+            end = size
+        context = context_line(block, start)
+        if context is not None:
+            msg = context["msg"].decode("utf-8", "replace")
+            peer = None
+            if msg == "added remote peer":
+                peer_id = _REMOTE_PEER_ID.search(block, context.end(), end)
+                peer = peer_id[1].decode("utf-8", "replace") if peer_id else None
+            if delta is None:
+                delta = StartupDelta()
+                events.append((index, None, None, delta))
+            delta.add(msg, peer)
+            context_lines += 1
+        else:
+            parsed.append(index)
+            record = parse_line(block[start:end])
+            fmt = record.format
+            formats[fmt] += 1
+            if fmt == BLANK:
+                blank += 1
+            else:
+                if fmt == RAW:
+                    unparsed += 1
+                if record.ts is not None:
+                    if first_at < 0:
+                        first_at, first_ts = index, record.ts
+                    last_at, last_ts = index, record.ts
+                result = classify(record)
+                if result is not None or _tracked(record):
+                    events.append((index, record, result, None))
+                    delta = None
+        start = -1
+    lines = index + count(b"\n", prev) + 1
+    if context_lines:
+        formats[ZAP] += context_lines
+    if first_at != 0:
+        edge = _edge_ts(block, parsed, first_at if first_at >= 0 else lines, forward=True)
+        first_ts = first_ts if edge is None else edge
+    if last_at != lines - 1:
+        edge = _edge_ts(block, parsed, last_at, forward=False)
+        last_ts = last_ts if edge is None else edge
+    routine = lines - len(parsed) - context_lines
+    return Digest(lines, size + 1, routine, formats, blank, unparsed, first_ts, last_ts, events)
+
+
+def _edge_ts(block: bytes, parsed: list[int], until: int, *, forward: bool) -> float | None:
+    """The timestamp of the first (last) line before (after) line `until` that has one, if any.
+
+    Routine and startup lines are not parsed, so the block's first/last timestamp may be on one of them;
+    this walks from the block's edge, skipping the lines already parsed (`parsed`: indices, ascending)."""
+    if forward:
+        pos, index, step, skip = 0, 0, 1, iter(parsed)
+    else:
+        pos, index, step, skip = len(block), block.count(b"\n"), -1, reversed(parsed)
+    next_parsed = next(skip, None)
+    while index != until:
+        if forward:
+            end = block.find(b"\n", pos)
+            line, after = block[pos : len(block) if end < 0 else end], end + 1
+        else:
+            begin = block.rfind(b"\n", 0, pos) + 1
+            line, after = block[begin:pos], begin - 1
+        if index == next_parsed:
+            next_parsed = next(skip, None)
+        else:
+            ts = parse_line(line).ts
+            if ts is not None:
+                return ts
+        pos, index = after, index + step
+    return None
+
+
+_TRACKED_PREFIXES = ("newRaft ", "finished scheduled compaction", "previous compaction")
+
+
+def _tracked(record: LogRecord) -> bool:
+    """Whether `LogScanner._track` may use this record (a superset is fine: it only costs a transfer)."""
+    msg = record.msg
+    return (msg in _STARTUP_MSGS or msg == "added remote peer" or msg.startswith(_TRACKED_PREFIXES)
+            or "starting initial corruption check" in msg
+            or (record.package == "etcdmain" and msg.startswith("etcd Version: ")))
+
+
 _UNSTABLE_COUNT = 5  # leader losses …
 _UNSTABLE_WINDOW = 300.0  # … within this many seconds → raft.unstable
 
@@ -218,26 +381,36 @@ class LogScanner:
 
     def feed_block(self, block: bytes) -> list[ScanHit]:
         """Scan complete lines joined by newlines (no partial last line); the fastest way in."""
-        if not self.fast or self.summary.first_ts is None or not block:
+        if not self.fast:
             return self.feed(block.split(b"\n"))
-        return self.feed_prefiltered(prefilter_block(block))
+        return self.feed_digest(digest_block(block))
 
-    def feed_prefiltered(self, block: Prefiltered) -> list[ScanHit]:
-        """Scan a block reduced by `prefilter_block`; only once the first timestamp is known."""
+    def feed_digest(self, digest: Digest) -> list[ScanHit]:
+        """Scan the next block of lines, digested by `digest_block` (here or in another process)."""
         summary = self.summary
-        summary.bytes += block.nbytes
+        summary.bytes += digest.nbytes
         base = summary.lines
         hits: list[ScanHit] = []
-        for i, line in block.todo:
-            hit = self._full(line, base + i + 1)
+        for index, record, result, delta in digest.events:
+            if record is None:
+                if delta is not None:
+                    self._apply_delta(delta)
+                continue
+            number = base + index + 1
+            self._track(record, number)
+            hit = self._hit(record, result, number)
             if hit is not None:
                 hits.append(hit)
-        if block.empty:
-            summary.blank += block.empty
-            summary.formats[BLANK] += block.empty
-        self._skipped(block.routine)
-        self._last_line = block.last_line
-        summary.lines = base + block.lines
+        summary.formats.update(digest.formats)
+        summary.blank += digest.blank
+        summary.unparsed += digest.unparsed
+        self._skipped(digest.routine)
+        if summary.first_ts is None:
+            summary.first_ts = digest.first_ts
+        self._settle_last_line()
+        if digest.last_ts is not None:
+            self._last_parsed_ts = digest.last_ts
+        summary.lines = base + digest.lines
         return hits
 
     def _until_first_ts(self, lines: Sequence[bytes], base: int, hits: list[ScanHit]) -> int:
@@ -264,6 +437,14 @@ class LogScanner:
         self.summary.last_ts = max(candidates) if candidates else None
         return []
 
+    def _settle_last_line(self) -> None:
+        """Before a digest: the last line fed by `feed` (maybe not parsed) may hold the latest timestamp."""
+        if self._last_line:
+            ts = parse_line(self._last_line).ts
+            if ts is not None:
+                self._last_parsed_ts = ts
+            self._last_line = b""
+
     # --- one line, the slow way ----------------------------------------------------------------------
 
     def _full(self, line: bytes, number: int) -> ScanHit | None:
@@ -271,9 +452,9 @@ class LogScanner:
         if self.fast and summary.first_ts is not None:
             context = _CONTEXT_LINE.match(line)
             if context is not None:  # a startup line: only its context matters, skip json.loads
-                msg = context["msg"].decode()
+                msg = context["msg"].decode("utf-8", "replace")
                 peer = _REMOTE_PEER_ID.search(line, context.end("msg")) if msg == "added remote peer" else None
-                self._track_msg(msg, peer[1].decode() if peer else None, False)
+                self._track_msg(msg, peer[1].decode("utf-8", "replace") if peer else None, False)
                 summary.formats[ZAP] += 1
                 return None
         record = parse_line(line)
@@ -289,16 +470,21 @@ class LogScanner:
                 summary.first_ts = record.ts
             self._last_parsed_ts = record.ts
         self._track(record, number)
-        result = classify(record)
+        return self._hit(record, classify(record), number)
+
+    def _hit(self, record: LogRecord, result: Finding | None, number: int) -> ScanHit | None:
+        """The line's finding once the context is applied, counted in the summary."""
         if result is not None:
             result = self._in_context(record, result, number)
         if result is None:
             return None
+        summary = self.summary
         summary.by_kind[result.kind] += 1
         summary.by_severity[result.severity.label] += 1
         return ScanHit(number, result, record.ts, record.msg, summary.source, summary.member)
 
     def _track(self, record: LogRecord, number: int) -> None:
+        # What this reads, `_tracked` must recognise (digests send only those records and findings).
         msg = record.msg
         capnslog = record.format == CAPNSLOG
         if capnslog and record.package == "etcdmain" and msg.startswith("etcd Version: "):
@@ -307,6 +493,17 @@ class LogScanner:
             self._track_msg(msg, record.fields.get("remote-peer-id"), capnslog)
         if self.compactions is not None and msg.startswith(("finished scheduled compaction", "previous compaction")):
             self.compactions.observe(self.summary.member, record, f"{self.summary.source}:{number}")
+
+    def _apply_delta(self, delta: StartupDelta) -> None:
+        if delta.reset:
+            self._startup = _Startup(seen=True)
+        startup = self._startup
+        if delta.local_known:
+            startup.local_id = delta.local_id
+        startup.peers |= delta.peers
+        if delta.check_started:
+            startup.checking = True
+            startup.skipped.clear()
 
     def _track_msg(self, msg: str, remote_peer: object, capnslog: bool) -> None:
         startup = self._startup

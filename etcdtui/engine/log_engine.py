@@ -106,6 +106,18 @@ class LogEngine:
         return {name: (s.status.history_bytes, s.status.history_lines, s.status.history_done)
                 for name, s in self.streams.items()}
 
+    def stream_summary(self) -> list[tuple[str, str, str]]:
+        """Per member: (name, state, reason), state as shown (live turns quiet after a silence)."""
+        now = self._clock()
+        out = []
+        for name, stream in sorted(self.streams.items()):
+            status = stream.status
+            reason = status.reason
+            if status.gaps:
+                reason = f"{reason}; {status.gaps} gap(s)".lstrip("; ")
+            out.append((name, status.shown_state(now).value, reason))
+        return out
+
     def cancel_history(self) -> None:
         for stream in self.streams.values():
             stream.cancel_history()

@@ -58,6 +58,8 @@ def to_entries(member: str, lines: list[bytes], scanner: LogScanner) -> list[Ent
     for i, raw in enumerate(lines):
         ts, start = prefix_ts(raw)
         body = raw[start:]
+        if ts is None:
+            ts = parse_line(body).ts  # no kubelet prefix (a file, a replay): etcd's own timestamp
         finding = found.get(i)
         if finding is not None and finding.member is None:
             finding = _with_member(finding, member)

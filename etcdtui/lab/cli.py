@@ -250,7 +250,8 @@ def is_lab_process(pid: int) -> bool:
 
 # == command handlers =====================================================================================
 def _fail(command: str, message: str) -> int:
-    print(f"etcdtui lab {command}: {message}", file=sys.stderr)
+    first = next((line for line in message.splitlines() if line.strip()), "failed")
+    print(f"etcdtui lab {command}: {first}" if command else f"etcdtui lab: {first}", file=sys.stderr)
     return exitcodes.WARNING
 
 
@@ -263,6 +264,10 @@ def _print_usage(state: dict[str, Any], layout: LabLayout) -> None:
     print(f"lab ready in {layout.root}: {state.get('members')} etcd {state.get('etcd_version')} members, "
           f"corruption checks {state.get('corrupt_checks')}")
     print(f"kubeconfig: {kubeconfig}")
+    if layout.ssh_config.exists():
+        print(f"ssh:        ssh -F {layout.ssh_config} lab-cp-1")
+    if layout.kubeone_bin.exists():
+        print(f"kubeone:    {layout.kubeone_bin} (with {layout.kubeone_yaml.name} and {layout.tf_json.name})")
     print(f"export KUBECONFIG={kubeconfig}")
 
 

@@ -108,6 +108,27 @@ async def corrupt(request: web.Request) -> web.Response:
     return await _node_action(request, "corrupt")
 
 
+async def member_flags(request: web.Request) -> web.Response:
+    """Restart one member with these extra etcd flags, like the kubelet after its static pod manifest changed
+    (`lab incident 13766` raises --snapshot-count: the lab's 10 forces a commit every 10 entries)."""
+    lab = _lab(request)
+    assert lab.ring is not None
+    body = await _body(request)
+    node, flags = body.get("node"), body.get("flags")
+    if not isinstance(node, str) or not node:
+        return _error(400, "missing 'node'")
+    if not isinstance(flags, list) or not all(isinstance(f, str) and f.startswith("--") for f in flags):
+        return _error(400, "'flags' must be a list of --flag=value strings")
+    try:
+        await lab.ring.restart_with_flags(node, flags)
+    except UnknownNode as exc:
+        return _error(404, str(exc))
+    except RingError as exc:
+        return _error(409, str(exc))
+    lab.write_state()
+    return web.json_response({"ok": True, "message": f"etcd on {node} restarted with {' '.join(flags)}"})
+
+
 def _seconds(body: dict[str, Any], default: float | None, maximum: float) -> float:
     value = body.get("seconds", default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= maximum:
@@ -165,5 +186,6 @@ def build_control_app(lab: Lab) -> web.Application:
     app.router.add_post("/corrupt", corrupt)
     app.router.add_post("/api-outage", api_outage)
     app.router.add_post("/load", load)
+    app.router.add_post("/member-flags", member_flags)
     app.router.add_post("/shutdown", shutdown)
     return app

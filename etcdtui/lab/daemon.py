@@ -269,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # asyncssh logs every connection at INFO; lab.log would grow with each ssh/kubeone call.
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
     args.dir.mkdir(parents=True, exist_ok=True)
     return asyncio.run(amain(args))
 

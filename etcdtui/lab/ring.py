@@ -189,7 +189,7 @@ class Ring:
         bad = f"LAB-CORRPT-{token}".encode()
         rc, _, err = await self.run_etcdctl("put", f"/etcdtui-lab/marker-{self._corruptions}", good.decode())
         if rc != 0:
-            raise RingError(f"cannot write the corruption marker: {err.strip() or 'etcdctl failed'}")
+            raise RingError(f"cannot write the corruption marker: {last_line(err)}")
         db = m.data_dir / "member" / "snap" / "db"
         if not await wait_for_bytes(db, good, within=10.0):
             raise RingError(f"the marker never reached {node}'s database file")
@@ -205,7 +205,7 @@ class Ring:
                 return
             rc, _, err = await self.run_etcdctl("put", f"/etcdtui-lab/snapshot-{i % 4}", str(i), via=m.node)
             if rc != 0:
-                raise RingError(f"cannot write to {m.node}: {err.strip().splitlines()[-1] if err.strip() else rc}")
+                raise RingError(f"cannot write to {m.node}: {last_line(err)}")
         await asyncio.sleep(0.2)  # the snapshot is saved asynchronously after the apply
 
     async def remove_member(self, node: str) -> bool:
@@ -219,7 +219,7 @@ class Ring:
                 if entry.get("name") == node or m.peer_url in entry.get("peerURLs", []):
                     rc, _, err = await self._reconfigure("member", "remove", format(int(entry["ID"]), "x"), via=via)
                     if rc != 0:
-                        raise RingError(f"etcdctl member remove failed: {err.strip()}")
+                        raise RingError(f"etcdctl member remove failed: {last_line(err)}")
                     m.member_id = None
                     return True
             return False
@@ -249,7 +249,7 @@ class Ring:
             self._ensure_ports_free(m)
             rc, out, err = await self._reconfigure("member", "add", node, f"--peer-urls={m.peer_url}", via=via)
             if rc != 0:
-                raise RingError(f"etcdctl member add failed: {err.strip() or out.strip()}")
+                raise RingError(f"etcdctl member add failed: {last_line(err or out)}")
             found = re.search(r'ETCD_INITIAL_CLUSTER="([^"]+)"', out)
             if not found:
                 raise RingError(f"unexpected etcdctl member add output: {out.strip()[:200]}")
@@ -537,7 +537,7 @@ class Ring:
     async def _member_list(self, via: str) -> list[dict[str, Any]]:
         rc, out, err = await self.run_etcdctl("member", "list", "-w", "json", via=via)
         if rc != 0:
-            raise RingError(f"etcdctl member list failed: {err.strip()}")
+            raise RingError(f"etcdctl member list failed: {last_line(err)}")
         return list(json.loads(out).get("members", []))
 
     async def _refresh_member_ids(self) -> None:
@@ -623,6 +623,12 @@ class Ring:
             return False
 
 
+def last_line(text: str) -> str:
+    """etcdctl prints zap warnings before its `Error: ...` line; errors shown to users are one line."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "etcdctl failed"
+
+
 def _port_free_on(*hosts: str) -> int:
     """A port free on every host given (members listen on 127.0.0.1 and their node address)."""
     for _ in range(50):
@@ -639,7 +645,9 @@ def _port_free_on(*hosts: str) -> int:
 def last_fatal_message(log_path: Path) -> str | None:
     """The `msg` + `error` of the last fatal/error zap line in a CRI log file."""
     try:
-        lines = log_path.read_text(errors="replace").splitlines()[-50:]
+        with open(log_path, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - 64 * 1024))  # the tail is enough; logs can be large
+            lines = fh.read().decode(errors="replace").splitlines()[-50:]
     except OSError:
         return None
     for line in reversed(lines):

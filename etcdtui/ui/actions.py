@@ -22,7 +22,7 @@ class Action:
 ACTIONS: tuple[Action, ...] = (
     Action("l", "logs", "Logs", "logs of the selected member", pending="the logs feature"),
     Action("L", "all_logs", "All logs", "logs of all members, merged", pending="the logs feature"),
-    Action("c", "checks", "Checks", "corruption checks: audit, and enable them", pending="the corruption-checks feature"),
+    Action("c", "checks", "Checks", "corruption checks: audit, and enable them"),
     Action(
         "R",
         "replace",

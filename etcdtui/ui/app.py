@@ -110,6 +110,7 @@ def run_app(
     selector: str = "component=etcd",
     readonly: bool = False,
     poll_interval: float = 15.0,
+    kubeone: tuple[str | None, str | None, str | None] = (None, None, None),  # binary, kubeone.yaml, tf.json
 ) -> int:
     """Connect, check that the cluster answers, then run the UI; errors before that are one stderr line."""
     try:
@@ -126,6 +127,7 @@ def run_app(
             readonly=readonly,
             poll_interval=poll_interval,
             config=config,
+            kubeone=kubeone,
         )
     )
 
@@ -156,7 +158,9 @@ async def connected_engine(
         await conn.close()
 
 
-async def _run(*, config: UiConfig, readonly: bool, **engine_args: Any) -> int:
+async def _run(
+    *, config: UiConfig, readonly: bool, kubeone: tuple[str | None, str | None, str | None], **engine_args: Any
+) -> int:
     from etcdtui.cluster.kube import ClusterError
 
     try:
@@ -171,6 +175,12 @@ async def _run(*, config: UiConfig, readonly: bool, **engine_args: Any) -> int:
             context = engine.conn.context
             app = make_app(
                 engine, readonly=readonly or config.readonly_for(context), context_label=context, config=config
+            )
+            from etcdtui.engine.checks import settings_for
+
+            binary, manifest, tfjson = kubeone
+            app.kubeone_settings = settings_for(  # type: ignore[attr-defined]  # read by the checks screen
+                engine_args.get("kubeconfig"), binary=binary, manifest=manifest, tfjson=tfjson
             )
             result = await app.run_async()
             return int(result or exitcodes.OK)

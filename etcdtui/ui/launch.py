@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how often etcdctl is run in a member (default: %(default)s)",
     )
+    kubeone = parser.add_argument_group("KubeOne (the corruption-checks screen, `c`)")
+    kubeone.add_argument("--kubeone", metavar="PATH", help="kubeone binary (default: the lab's, else kubeone on PATH)")
+    kubeone.add_argument("--kubeone-manifest", metavar="PATH", help="kubeone.yaml (default: the lab's)")
+    kubeone.add_argument("--kubeone-tf", metavar="PATH", help="tf.json, terraform output (default: the lab's)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,4 +54,5 @@ def _handle(args: argparse.Namespace) -> int:
         selector=args.selector,
         readonly=args.readonly,
         poll_interval=args.poll_interval,
+        kubeone=(args.kubeone, args.kubeone_manifest, args.kubeone_tf),
     )

@@ -183,8 +183,10 @@ class RingScreen(Screen[None]):
         self._pending(_ACTION_BY_NAME["all_logs"], "Logs of all members")
 
     def action_checks(self) -> None:
-        subject = "Corruption checks" + (" (read-only: audit only)" if self.readonly else "")
-        self._pending(_ACTION_BY_NAME["checks"], subject)
+        from etcdtui.ui.screens.checks import ChecksScreen, backend_for, hints_from
+
+        self.app.push_screen(ChecksScreen(backend_for(self.app), readonly=self.readonly, context=self.context,
+                                          hints=hints_from(self.app)))
 
     def action_replace(self) -> None:
         if self.readonly:  # belt and braces: check_action already unbinds it

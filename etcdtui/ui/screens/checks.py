@@ -1,0 +1,279 @@
+"""`c`: the corruption checks of every member, KubeOne and backups, and "Enable" (issue #6).
+
+All decisions come from `etcdtui.engine.checks`; this screen renders them, asks the two questions (our
+confirmation naming the context, then KubeOne's own plan and prompt) and shows kubeone's output live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Log, Static
+
+from etcdtui.engine.checks import (
+    DECLINED,
+    ENABLED,
+    ChecksReport,
+    EnableOutcome,
+    EnableRefused,
+    OutputCallback,
+    PlanCallback,
+    ProgressCallback,
+)
+from etcdtui.engine.checks_plan import Plan
+from etcdtui.ui.screens.checks_dialogs import ConfirmEnableScreen, PlanDialog
+from etcdtui.ui.widgets.checks_members import ChecksMembersTable
+from etcdtui.ui.widgets.checks_panels import (
+    BeforeAfterTable,
+    backups_text,
+    command_text,
+    kubeone_text,
+    risk_text,
+    summary_text,
+)
+
+Hints = Mapping[str, tuple[bool | None, str | None]]
+OUTPUT_MAX_LINES = 2000  # the live output panel keeps this many lines (the runner's transcript has the rest)
+
+
+class ChecksBackend(Protocol):
+    """What the screen needs; `etcdtui.engine.checks.ChecksService` is the real one."""
+
+    @property
+    def context(self) -> str: ...
+
+    async def report(self, hints: Hints | None = None) -> ChecksReport: ...
+
+    async def enable(
+        self, *, on_output: OutputCallback, on_plan: PlanCallback, on_progress: ProgressCallback,
+        hints: Hints | None = None,
+    ) -> EnableOutcome: ...
+
+
+def backend_for(app: Any) -> ChecksBackend | None:
+    """The app's checks backend: one given to the app, else one on the ring engine's connection."""
+    given = getattr(app, "checks_backend", None)
+    if given is not None:
+        return given  # type: ignore[no-any-return]
+    source = getattr(app, "source", None)
+    conn = getattr(source, "conn", None)
+    if conn is None:
+        return None
+    from etcdtui.engine.checks import ChecksService, settings_for
+
+    settings = getattr(app, "kubeone_settings", None) or settings_for(None)
+    service = ChecksService(conn, settings, namespace=getattr(source, "namespace", "kube-system"),
+                            selector=getattr(source, "selector", "component=etcd"))
+    app.checks_backend = service
+    return service
+
+
+def hints_from(app: Any) -> Hints:
+    """Leader and etcd version per pod from the ring view's latest snapshot (etcdctl knows them best)."""
+    snap = getattr(getattr(app, "source", None), "latest", None)
+    rows = getattr(snap, "rows", ()) or ()
+    return {r.pod_name: (r.is_leader, r.version) for r in rows if r.pod_name}
+
+
+class ChecksScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("q", "back", "Back", show=False),
+        Binding("r", "reload", "Re-read"),
+        Binding("e", "enable", "Enable"),
+    ]
+
+    DEFAULT_CSS = """
+    ChecksScreen { layout: vertical; }
+    #checks-title { height: 1; padding: 0 1; background: $context-accent; color: $text; text-style: bold; }
+    #checks-summary, #checks-risk { height: auto; padding: 0 1; }
+    #checks-panels { height: auto; }
+    #checks-panels > Static { width: 1fr; height: auto; padding: 0 1; border: round $panel-lighten-2; }
+    #checks-action { height: auto; padding: 0 1; }
+    #checks-command { width: 1fr; height: auto; }
+    #checks-enable { margin-left: 2; }
+    #checks-progress { height: auto; padding: 0 1; color: $text-warning; }
+    #checks-result { height: auto; padding: 0 1; }
+    #checks-output { height: 1fr; min-height: 6; border: round $panel-lighten-2; }
+    """
+
+    def __init__(self, backend: ChecksBackend | None, *, readonly: bool, context: str, hints: Hints | None = None
+                 ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.readonly = readonly
+        self.context_label = context
+        self.hints = dict(hints or {})
+        self.report: ChecksReport | None = None
+        self.outcome: EnableOutcome | None = None
+        self.running = False
+        self.reports_loaded = 0
+        self._progress = ""
+        self._started: float | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Corruption checks · {self.context_label}" + (" · read-only" if self.readonly else ""),
+                     id="checks-title")
+        yield Static("reading the etcd pods, their logs, kubeone and backups…", id="checks-summary")
+        yield ChecksMembersTable(id="checks-members")
+        yield Static("", id="checks-risk")
+        with Horizontal(id="checks-panels"):
+            yield Static("", id="checks-kubeone")
+            yield Static("", id="checks-backups")
+        with Horizontal(id="checks-action"):
+            yield Static("", id="checks-command")
+            yield Button("Enable", id="checks-enable", variant="warning", disabled=True)
+        yield Static("", id="checks-progress")
+        yield Static("", id="checks-result")
+        yield BeforeAfterTable(id="checks-before-after")
+        yield Log(id="checks-output", max_lines=OUTPUT_MAX_LINES)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#checks-enable").display = not self.readonly
+        for widget in ("#checks-before-after", "#checks-output", "#checks-progress"):
+            self.query_one(widget).display = False
+        self.set_interval(1.0, self._tick, name="checks-progress")
+        if self.backend is None:
+            self.query_one("#checks-summary", Static).update(
+                Text("no cluster connection: the checks screen needs a live cluster", "yellow"))
+            return
+        self.action_reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "enable" and self.readonly:
+            return False  # hidden and unbound in read-only mode
+        return True
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def action_reload(self) -> None:
+        if self.backend is None or self.running:
+            return
+        self.run_worker(self._load(), group="checks-load", exclusive=True, exit_on_error=False)
+
+    async def _load(self) -> None:
+        assert self.backend is not None
+        report = await self.backend.report(hints_from(self.app) or self.hints)
+        self.show_report(report)
+
+    def show_report(self, report: ChecksReport) -> None:
+        self.report = report
+        now = self._now()
+        with self.app.batch_update():
+            self.query_one("#checks-summary", Static).update(summary_text(report))
+            self.query_one(ChecksMembersTable).show(report.members, now)
+            self.query_one("#checks-risk", Static).update(risk_text(report.members))
+            self.query_one("#checks-kubeone", Static).update(kubeone_text(report.kubeone))
+            self.query_one("#checks-backups", Static).update(backups_text(report.backups, now))
+            self.query_one("#checks-command", Static).update(
+                command_text(report.kubeone, self.context_label, self.readonly))
+            button = self.query_one("#checks-enable", Button)
+            button.disabled = bool(report.kubeone.blockers()) or self.running or not report.members
+            button.label = "Enable" if not report.all_on else "Enable (already on)"
+        self.reports_loaded += 1
+
+    def _now(self) -> float:
+        """Epoch seconds from the app's clock (fixed in tests and screenshots), for ages like "2h ago"."""
+        clock = getattr(self.app, "clock", None)
+        return float(clock().timestamp()) if callable(clock) else time.time()
+
+    # -- enabling ----------------------------------------------------------------------------------------
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "checks-enable":
+            self.action_enable()
+
+    def action_enable(self) -> None:
+        if self.readonly or self.running or self.backend is None or self.report is None:
+            return
+        blockers = self.report.kubeone.blockers()
+        if blockers:
+            self.notify(blockers[0], title="cannot enable", severity="error", timeout=10, markup=False)
+            return
+        dialog = ConfirmEnableScreen(context=self.context_label, command=self.report.kubeone.command,
+                                     members=[m.pod for m in self.report.members])
+        self.app.push_screen(dialog, callback=self._confirmed)
+
+    def _confirmed(self, yes: bool | None) -> None:
+        if yes:
+            self.run_worker(self._enable(), group="checks-enable", exclusive=True, exit_on_error=False)
+        else:
+            self.notify("not enabled: nothing was run", timeout=4, markup=False)
+
+    async def _enable(self) -> None:
+        assert self.backend is not None
+        self.running = True
+        self._started = time.monotonic()
+        self.query_one("#checks-enable", Button).disabled = True
+        output = self.query_one("#checks-output", Log)
+        output.clear()
+        output.display = True
+        self.query_one("#checks-progress").display = True
+        self.query_one("#checks-before-after").display = False
+        self.query_one("#checks-result", Static).update("")
+        try:
+            outcome = await self.backend.enable(on_output=self._output, on_plan=self._ask_plan,
+                                                on_progress=self._set_progress,
+                                                hints=hints_from(self.app) or self.hints)
+        except EnableRefused as exc:
+            self._finish(Text(f"✗ not started: {exc}", "bold red"))
+            return
+        except Exception as exc:  # noqa: BLE001 - shown, never a crash of the app
+            self._finish(Text(f"✗ {type(exc).__name__}: {exc}".splitlines()[0], "bold red"))
+            return
+        self.outcome = outcome
+        style = {ENABLED: "bold green", DECLINED: "bold yellow"}.get(outcome.status, "bold red")
+        mark = {ENABLED: "✓", DECLINED: "–"}.get(outcome.status, "✗")
+        self._finish(Text(f"{mark} {outcome.message}", style))
+        if outcome.changes:
+            table = self.query_one(BeforeAfterTable)
+            table.show(outcome.changes)
+            table.display = True
+        if outcome.after is not None:
+            self.show_report(outcome.after)
+        else:
+            self.action_reload()
+
+    def _finish(self, message: Text) -> None:
+        self.running = False
+        self.query_one("#checks-progress").display = False
+        self.query_one("#checks-result", Static).update(message)
+        if self.report is not None:
+            self.query_one("#checks-enable", Button).disabled = bool(self.report.kubeone.blockers())
+        self.notify(message.plain, title="corruption checks", timeout=10, markup=False,
+                    severity="information" if message.plain.startswith(("✓", "–")) else "error")
+
+    def _output(self, lines: Sequence[str]) -> None:
+        self.query_one("#checks-output", Log).write_lines(lines)
+
+    def _set_progress(self, text: str) -> None:
+        self._progress = text
+        self._tick()
+
+    def _tick(self) -> None:
+        if self.running and self._started is not None:
+            elapsed = time.monotonic() - self._started
+            self.query_one("#checks-progress", Static).update(f"⏳ {self._progress} · {elapsed:.0f} s")
+
+    async def _ask_plan(self, plan: Plan, prompt: str) -> bool:
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def done(value: bool | None) -> None:
+            if not answer.done():
+                answer.set_result(bool(value))
+
+        self.app.push_screen(PlanDialog(plan, prompt), callback=done)
+        return await answer
+
+    def action_back(self) -> None:
+        if self.running:
+            self.notify("kubeone is running: wait for it to finish", severity="warning", timeout=4, markup=False)
+            return
+        self.app.pop_screen()
