@@ -50,7 +50,7 @@ def fixture_lines() -> list[bytes]:
 
 def rss_mb() -> float:
     with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20  # MiB, like ru_maxrss
 
 
 def peak_rss_mb() -> float:
@@ -127,7 +127,7 @@ async def flood(rate: float, members: int, seconds: float) -> None:
               f"while scrolling/filtering p99 "
               f"{statistics.quantiles(user_lags, n=100)[98] * 1000:.1f} ms ({actions} user actions)")
         print(f"  CPU {cpu:.1f} s over {wall + 1:.1f} s wall ({100 * cpu / (wall + 1):.0f}% of one core)")
-        print(f"  RSS now {rss_mb():.0f} MB, peak {peak_rss_mb():.0f} MB; dropped lines {store.dropped_lines}; "
+        print(f"  RSS now {rss_mb():.0f} MiB, peak {peak_rss_mb():.0f} MiB; dropped lines {store.dropped_lines}; "
               f"late lines {store.late_lines}; screen repaints {screen.repaints}")
 
 
@@ -147,18 +147,16 @@ def retained(count: int) -> None:
         store.release(1.0)
     gc.collect()
     took = time.monotonic() - start
-    print(f"retained: {store.total_lines:,} lines, {store.total_bytes / 1e6:.0f} MB of text, ingested in "
+    print(f"retained: {store.total_lines:,} lines, {store.total_bytes / 2**20:.0f} MiB of text, ingested in "
           f"{took:.1f} s ({store.total_lines / took:,.0f} lines/s parse+classify+store)")
-    print(f"  RSS {rss_mb():.0f} MB (process before the store {base:.0f} MB), peak {peak_rss_mb():.0f} MB")
+    print(f"  RSS {rss_mb():.0f} MiB (process before the store {base:.0f} MiB), peak {peak_rss_mb():.0f} MiB")
     t = time.monotonic()
     store.set_filter(LogFilter(pattern="hash", regex=False))
-    print(f"  full refilter of 1M lines: {time.monotonic() - t:.2f} s (done in steps of 20k lines in the UI), "
+    print(f"  full refilter of 1M lines: {time.monotonic() - t:.2f} s (the UI does it in steps of 5k lines, yielding between), "
           f"{len(store):,} match")
 
 
-async def history(mb: float) -> None:
-    from etcdtui.cluster.kube import ClusterConnection
-    from etcdtui.engine.log_engine import LogEngine
+def history(mb: float) -> None:
     from etcdtui.lab.cli import start_lab, stop_lab
     from etcdtui.lab.layout import LabLayout
 
@@ -168,38 +166,41 @@ async def history(mb: float) -> None:
         start_lab(root)
         try:
             layout = LabLayout(root)
-            total = 0
             for pod in ("etcd-lab-cp-1", "etcd-lab-cp-2", "etcd-lab-cp-3"):
                 files = sorted(layout.container_logs_dir(pod).iterdir(), key=lambda p: p.stat().st_mtime)
-                target = files[-1]  # the current run's CRI file: grow it as a busy member would have
                 out: list[bytes] = []
                 size = 0
-                i = 0
                 stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z").encode()
                 while size < mb * 1e6:
-                    line = stamp + b" stderr F " + lines[i % len(lines)] + b"\n"
+                    line = stamp + b" stderr F " + lines[len(out) % len(lines)] + b"\n"
                     out.append(line)
                     size += len(line)
-                    i += 1
-                await asyncio.to_thread(_append, target, b"".join(out))
-                total += size
-            conn = await ClusterConnection.open(kubeconfig=str(layout.kubeconfig))
-            engine = LogEngine(conn)
-            t = time.monotonic()
-            await engine.start()
-            done = await engine.wait_history(60)
-            took = time.monotonic() - t
-            progress = engine.history_progress()
-            lines_read = sum(p[1] for p in progress.values())
-            bytes_read = sum(p[0] for p in progress.values())
-            findings = sum(c.findings for c in engine.store.counts.values())
-            print(f"history scan: {len(progress)} members, {bytes_read / 1e6:.1f} MB / {lines_read:,} lines fetched, "
-                  f"parsed, classified and merged in {took:.2f} s (complete: {done}); {findings} findings; "
-                  f"RSS {rss_mb():.0f} MB")
-            await engine.stop()
-            await conn.close()
+                _append(files[-1], b"".join(out))  # the current run's CRI file, grown as a busy member's
+            asyncio.run(_scan_history(layout.kubeconfig))
         finally:
             stop_lab(root)
+
+
+async def _scan_history(kubeconfig: Path) -> None:
+    from etcdtui.cluster.kube import ClusterConnection
+    from etcdtui.engine.log_engine import LogEngine
+
+    conn = await ClusterConnection.open(kubeconfig=str(kubeconfig))
+    engine = LogEngine(conn)
+    t = time.monotonic()
+    cpu = time.process_time()
+    await engine.start()
+    done = await engine.wait_history(60)
+    took = time.monotonic() - t
+    progress = engine.history_progress()
+    lines_read = sum(p[1] for p in progress.values())
+    bytes_read = sum(p[0] for p in progress.values())
+    findings = sum(c.findings for c in engine.store.counts.values())
+    print(f"history scan: {len(progress)} members, {bytes_read / 1e6:.1f} MB / {lines_read:,} lines fetched, "
+          f"parsed, classified and merged in {took:.2f} s (complete: {done}; CPU {time.process_time() - cpu:.2f} s); "
+          f"{len(engine.store):,} lines in the store, {findings} findings; RSS {rss_mb():.0f} MiB")
+    await engine.stop()
+    await conn.close()
 
 
 def _append(path: Path, data: bytes) -> None:
@@ -220,7 +221,7 @@ def main() -> int:
     if not args.skip_flood:
         asyncio.run(flood(args.rate, args.members, args.seconds))
     if args.history:
-        asyncio.run(history(args.mb))
+        history(args.mb)
     if args.retain:
         retained(args.retain)  # last: it makes the process big
     return 0

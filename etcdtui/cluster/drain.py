@@ -23,7 +23,7 @@ MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 DAEMONSET_WARNING = "ignoring DaemonSet-managed Pods"
 DAEMONSET_FATAL = "DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"
 LOCAL_STORAGE_FATAL = "Pods with local storage (use --delete-emptydir-data to override)"
-UNMANAGED_FATAL = "Pods that declare no controller (use --force to override)"
+UNMANAGED_FATAL = "cannot delete Pods that declare no controller (use --force to override)"  # sic, kubectl
 API_TIMEOUT = 15.0  # one request; the overall drain has its own limit
 WAIT_POLL = 1.0  # kubectl polls every second for the pod to be gone
 PROGRESS_LINE_EVERY = 10.0  # a "waiting for ..." line while pods are still going
@@ -180,6 +180,7 @@ class _Drain:
         self.result = DrainResult(node=node, ok=False)
         self.phase = "cordon"
         self.pending: dict[str, str] = {}  # ns/name -> what we wait for ("eviction" | "deletion")
+        self._daemonsets: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def line(self, text: str) -> None:
         if len(self.result.lines) < MAX_LINES:
@@ -268,14 +269,16 @@ class _Drain:
             else:
                 to_evict.append(pod)
         if errors:
-            joined = "; ".join(f"cannot delete {msg}: {', '.join(refs)}" for msg, refs in errors.items())
-            # kubectl (1.32, checked on the lab) wraps the message twice and prints the last line bare.
-            shown = "; ".join(f"cannot delete {part}" for part in joined.split("; "))
+            # kubectl 1.32's text (checked on the lab): "cannot delete <msg>: <pods>" per group, where the
+            # unmanaged message already starts with "cannot delete"; several groups print as Go's aggregate.
+            groups = [f"cannot delete {msg}: {', '.join(refs)}" for msg, refs in errors.items()]
+            shown = groups[0] if len(groups) == 1 else f"[{', '.join(groups)}]"
             self.line(f'error: unable to drain node "{self.node}" due to error: {shown}, continuing command...')
             self.line("There are pending nodes to be drained:")
             self.line(f" {self.node}")
-            self.line(shown)
-            raise _Stop(joined)
+            for group in groups:
+                self.line(group)
+            raise _Stop("; ".join(g.replace("cannot delete cannot delete", "cannot delete") for g in groups))
         if warnings:
             self.line("Warning: " + "; ".join(f"{msg}: {', '.join(refs)}" for msg, refs in warnings.items()))
         return to_evict
@@ -289,12 +292,14 @@ class _Drain:
         ).startswith("apps/"):
             if _terminal(pod):
                 return "evict", ""
-            doing = f"get daemonset {meta.get('namespace')}/{controller.get('name')}"
-            status, body = await _call(
-                self.conn, "GET", "/apis/apps/v1/namespaces/{namespace}/daemonsets/{name}",
-                {"namespace": str(meta.get("namespace", "")), "name": str(controller.get("name", ""))},
-                doing=doing, needs="get daemonsets",
-            )
+            key = f"{meta.get('namespace')}/{controller.get('name')}"
+            if key not in self._daemonsets:  # one GET per DaemonSet, not per pod
+                self._daemonsets[key] = await _call(
+                    self.conn, "GET", "/apis/apps/v1/namespaces/{namespace}/daemonsets/{name}",
+                    {"namespace": str(meta.get("namespace", "")), "name": str(controller.get("name", ""))},
+                    doing=f"get daemonset {key}", needs="get daemonsets",
+                )
+            status, body = self._daemonsets[key]
             if status != 200:
                 return "error", _message(body) or f"status {status}"  # kubectl without --force: an error too
             if not self.ignore_daemonsets:

@@ -335,6 +335,7 @@ class PodLogStream:
         if self._history_cancel.is_set() and not self.status.history_done:
             since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         query = [("follow", "true"), ("timestamps", "true"), ("sinceTime", since), ("container", self.container)]
+        self._started_wall = time.time()  # lines stamped after this are live, not history
         try:
             resp = await self._get(query, timeout_s=FOLLOW_TIMEOUT)
         except Exception as exc:
@@ -352,7 +353,7 @@ class PodLogStream:
                 self._history_skipped()
             if self.status.history_done:
                 self._set(StreamState.LIVE, "")  # connected again; a gap marker follows if lines were lost
-            expected = self._resume.last_ts if resume else None
+            expected = self._resume.last_ts if resume and not self.status.history_cancelled else None
             await self._pump(resp, Origin.HISTORY if not self.status.history_done else Origin.LIVE,
                              dedupe=resume, history=not self.status.history_done, expect_overlap=expected)
             return "eof"
@@ -437,7 +438,7 @@ class PodLogStream:
                 status.history_lines += len(lines)
                 if ts is not None and not status.history_done and origin is Origin.HISTORY:
                     epoch = epoch_of(ts)
-                    if epoch is not None and epoch >= self._started_wall - 1.0:
+                    if epoch is not None and epoch >= self._started_wall:
                         self.sink.lines(self.pod, lines, origin)
                         self._caught_up()
                         history, origin = False, Origin.LIVE

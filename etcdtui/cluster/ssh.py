@@ -271,6 +271,11 @@ class SshNode:
     def where(self) -> str:
         return f"{self.target.hop.user}@{self.target.hop.address}"
 
+    @property
+    def connection(self) -> asyncssh.SSHClientConnection:
+        """The verified connection, for byte streams (`backup.py` fetches a snapshot with `sudo cat`)."""
+        return self._conn
+
     async def start(
         self,
         argv: Sequence[str],

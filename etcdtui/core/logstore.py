@@ -21,9 +21,10 @@ pinned, bounded list (`pinned`) that survives the eviction of their lines.
 from __future__ import annotations
 
 import re
+import zlib
 from array import array
 from bisect import bisect_left, bisect_right
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -41,9 +42,12 @@ DEFAULT_MAX_LINES = 2_500_000
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_REORDER_WINDOW = 0.5
 DEFAULT_PINNED = 10_000
+UNPACKED_CHUNKS = 6  # decompressed chunks kept (about 1 MB each)
 
 # Findings that matter for the pinned pane: corruption evidence and corruption checks (passed/failed/inconclusive).
 PINNED_PREFIXES = ("corruption.", "check.", "storage.", "fatal.")
+# INFO findings kept on their line (and for "next finding"); other INFO kinds are dropped at ingest.
+KEPT_INFO = ("corruption.", "check.", "alarm.", "storage.", "fatal.")
 
 
 def level_code(level: str | None) -> int:
@@ -157,15 +161,46 @@ class _Predicate:
 
 
 class _Chunk:
-    __slots__ = ("first", "texts", "ts", "members", "levels", "nbytes")
+    """CHUNK lines, columnar. Once full it is sealed: the texts are joined and zlib-compressed (etcd's
+    JSON lines compress about 8:1), so a million retained lines cost tens of MB, not hundreds."""
+
+    __slots__ = ("first", "texts", "ts", "members", "levels", "nbytes", "packed", "ends", "count")
 
     def __init__(self, first: int) -> None:
         self.first = first
-        self.texts: list[str] = []
+        self.texts: list[str] | None = []
         self.ts = array("d")
         self.members = array("B")
         self.levels = array("b")
         self.nbytes = 0
+        self.packed: bytes | None = None
+        self.ends: array[int] | None = None  # end offset of each line in the joined text
+        self.count = 0
+
+    def seal(self) -> None:
+        texts = self.texts
+        if texts is None:
+            return
+        ends: array[int] = array("I")
+        pos = 0
+        for text in texts:
+            pos += len(text)
+            ends.append(pos)
+        self.packed = zlib.compress("".join(texts).encode("utf-8", "surrogatepass"), 1)
+        self.ends = ends
+        self.texts = None
+
+    def unpack(self) -> list[str]:
+        if self.texts is not None:
+            return self.texts
+        assert self.packed is not None and self.ends is not None
+        joined = zlib.decompress(self.packed).decode("utf-8", "surrogatepass")
+        out: list[str] = []
+        start = 0
+        for end in self.ends:
+            out.append(joined[start:end])
+            start = end
+        return out
 
 
 class LogStore:
@@ -205,6 +240,7 @@ class LogStore:
         self._predicate = _Predicate(self.filter)
         self._view: array[int] | None = None  # None = every line (no filter)
         self._view_head = 0
+        self._unpacked: OrderedDict[int, list[str]] = OrderedDict()
         self.version = 0  # bumps on every change the UI must repaint for
         self.filter_version = 0
 
@@ -290,14 +326,17 @@ class LogStore:
         else:
             self._last_ts = ts
         chunks = self._chunks
-        if not chunks or len(chunks[-1].texts) >= CHUNK:
+        if not chunks or chunks[-1].count >= CHUNK:
+            if chunks:
+                chunks[-1].seal()
             chunks.append(_Chunk(self._next_seq))
         chunk = chunks[-1]
         seq = self._next_seq
         self._next_seq += 1
         text = entry.text
         size = len(text) + 1
-        chunk.texts.append(text)
+        chunk.texts.append(text)  # type: ignore[union-attr]  # the last chunk is never sealed
+        chunk.count += 1
         chunk.ts.append(ts)
         chunk.members.append(self._member_index[entry.member])
         chunk.levels.append(entry.level)
@@ -308,6 +347,8 @@ class LogStore:
         counts.lines += 1
         counts.bytes += size
         finding = entry.finding
+        if finding is not None and finding.severity is Severity.INFO and not finding.kind.startswith(KEPT_INFO):
+            finding = None  # routine INFO findings (elections, slow applies…) are not worth an object per line
         if finding is not None:
             self.findings[seq] = finding
             self._finding_seqs.append(seq)
@@ -326,7 +367,8 @@ class LogStore:
         chunks = self._chunks
         while len(chunks) > 1 and (self._lines > self.max_lines or self._bytes > self.max_bytes):
             chunk = chunks.popleft()
-            n = len(chunk.texts)
+            n = chunk.count
+            self._unpacked.pop(chunk.first, None)
             self._lines -= n
             self._bytes -= chunk.nbytes
             self.dropped_lines += n
@@ -374,14 +416,28 @@ class LogStore:
             return None
         chunk = chunks[(seq - chunks[0].first) // CHUNK]
         i = seq - chunk.first
-        return Line(seq, self.members[chunk.members[i]], chunk.ts[i], chunk.levels[i], chunk.texts[i],
+        return Line(seq, self.members[chunk.members[i]], chunk.ts[i], chunk.levels[i], self._texts(chunk)[i],
                     self.findings.get(seq))
 
     def _text(self, seq: int) -> tuple[str, int, int]:
         chunks = self._chunks
         chunk = chunks[(seq - chunks[0].first) // CHUNK]
         i = seq - chunk.first
-        return chunk.texts[i], chunk.members[i], chunk.levels[i]
+        return self._texts(chunk)[i], chunk.members[i], chunk.levels[i]
+
+    def _texts(self, chunk: _Chunk) -> list[str]:
+        """The chunk's texts; sealed chunks are unpacked into a small LRU (rendering touches one or two)."""
+        if chunk.texts is not None:
+            return chunk.texts
+        cache = self._unpacked
+        texts = cache.get(chunk.first)
+        if texts is None:
+            texts = cache[chunk.first] = chunk.unpack()
+            while len(cache) > UNPACKED_CHUNKS:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(chunk.first)
+        return texts
 
     def time_window(self) -> tuple[float, float] | None:
         if not self._chunks:
@@ -445,8 +501,8 @@ class LogStore:
                 chunks = self._chunks
                 chunk = chunks[(seq - chunks[0].first) // CHUNK]
                 i = seq - chunk.first
-                stop = min(len(chunk.texts), i + (end - seq))
-                texts, cm, cl, base = chunk.texts, chunk.members, chunk.levels, chunk.first
+                stop = min(chunk.count, i + (end - seq))
+                texts, cm, cl, base = self._texts(chunk), chunk.members, chunk.levels, chunk.first
                 for j in range(i, stop):
                     if predicate(members[cm[j]], cl[j], texts[j]):
                         view.append(base + j)

@@ -20,12 +20,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from etcdtui.cluster.kube import ClusterConnection
 from etcdtui.cluster.pod_logs import Origin, PodLogStream, container_info
 from etcdtui.cluster.watch import ResourceWatch
-from etcdtui.core.findings import Finding
+from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.logstore import LogStore
 from etcdtui.core.scan import LogScanner
 from etcdtui.engine.log_ingest import marker_entry, to_entries
@@ -223,6 +224,20 @@ class LogEngine:
             self._pushed[member] = marker
             chosen: list[Finding] = [p.finding for p in reversed(store.pinned)
                                      if p.member == member and p.finding.is_corruption][:RING_FINDINGS_PER_MEMBER]
-            if counts.last_check is not None and counts.last_check not in chosen:
-                chosen.append(counts.last_check)
+            if counts.last_check is not None:
+                chosen.append(last_check_finding(counts.last_check, counts.last_check_ts))
             self.ring.set_log_findings(member, chosen)
+
+
+def check_outcome(finding: Finding) -> str:
+    if finding.is_corruption:
+        return "failed"
+    if finding.severity is Severity.OK:
+        return "passed"
+    return "inconclusive" if finding.severity >= Severity.WARNING else "unverified"
+
+
+def last_check_finding(finding: Finding, ts: float | None) -> Finding:
+    """The member's latest corruption-check result, marked for the ring view's "last check" column:
+    `fields["log-last-check"]` = passed/failed/inconclusive/unverified, `fields["log-ts"]` = epoch seconds."""
+    return replace(finding, fields={**finding.fields, "log-last-check": check_outcome(finding), "log-ts": ts})

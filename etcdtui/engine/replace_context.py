@@ -38,6 +38,7 @@ class ReplaceContext:
     row: MemberRow | None  # the target's row in the ring view
     node_ip: str | None  # the Node's InternalIP (or the host's private address when the Node is gone)
     host: ControlPlaneHost | None
+    hosts: tuple[ControlPlaneHost, ...]  # every control-plane host of kubeone.yaml/tf.json
     ssh: SshTarget | None
     kubeone: KubeOneFacts
     kubelet_version: str | None
@@ -125,6 +126,7 @@ async def gather_context(
     if tf_error:
         problems.append(tf_error)
     host = None
+    hosts: tuple[ControlPlaneHost, ...] = ()
     if facts.cluster is not None:
         hosts = effective_hosts(facts.cluster, tf_hosts)
         host = host_for_node(hosts, node, [node_ip] if node_ip else [])
@@ -159,7 +161,7 @@ async def gather_context(
         lines.append(f"ssh {ssh.hop.user}@{ssh.hop.address}{bastion}, host keys from {ssh.known_hosts}")
         if not await asyncio.to_thread(_exists, ssh.known_hosts):
             problems.append(f"known_hosts {ssh.known_hosts} does not exist: host keys cannot be verified")
-    return ReplaceContext(node, conn.context, conn.server, namespace, row, node_ip, host, ssh, facts, kubelet,
+    return ReplaceContext(node, conn.context, conn.server, namespace, row, node_ip, host, hosts, ssh, facts, kubelet,
                           tuple(dict.fromkeys(problems)), tuple(dict.fromkeys(warnings)), tuple(lines))
 
 

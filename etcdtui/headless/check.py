@@ -106,7 +106,6 @@ async def _evaluate(args: argparse.Namespace) -> RingSnapshot:
 
 
 LOG_BUDGET = 4 * 1024 * 1024  # etcd's startup lines are at the start of the current container's log
-LOG_FINDINGS_KEPT = 20
 STARTUP_CHECK = ("check.initial_passed", "check.initial_vacuous")  # etcd's verdict at the member's last start
 
 
@@ -122,7 +121,9 @@ async def _with_restart_logs(
     for pod in suspects:
         data = await _current_log(conn, namespace, pod)
         hits = await asyncio.to_thread(LogScanner(pod, pod).feed, data.splitlines())  # up to 4 MiB: off the loop
-        found[pod] = [h.finding for h in hits if h.finding.kind in STARTUP_CHECK or h.finding.is_corruption]
+        # The startup check's verdict, and the latest finding of each corruption kind (an alarm repeats hundreds of times).
+        latest = {h.finding.kind: h.finding for h in hits if h.finding.kind in STARTUP_CHECK or h.finding.is_corruption}
+        found[pod] = list(latest.values())
     if not any(found.values()):
         return snap
     updated: asyncio.Future[RingSnapshot] = asyncio.get_running_loop().create_future()
@@ -134,7 +135,7 @@ async def _with_restart_logs(
     remove = engine.on_update(first)  # registered right before the change: the next snapshot includes it
     try:
         for pod, findings in found.items():
-            engine.set_log_findings(pod, findings[-LOG_FINDINGS_KEPT:])
+            engine.set_log_findings(pod, findings)
         return await asyncio.wait_for(updated, 5.0)
     except TimeoutError:
         return snap

@@ -203,7 +203,7 @@ def _line_start(fd: int, pos: int, size: int) -> int:
             break
         newline = piece.find(b"\n")
         if newline >= 0:
-            return pos + newline + 1
+            return pos + newline
         pos += len(piece)
     return size
 
@@ -336,7 +336,7 @@ def _scan_parallel(scanner: LogScanner, path: str, jobs: int, collected: Collect
                 for hit in scanner.feed_digest(digest):
                     collected.add(hit)
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)  # on an error, workers stop after their stripe
+        pool.shutdown(wait=True, cancel_futures=True)  # on an error, each worker ends its stripe and exits
     scanner.summary.bytes = total
 
 

@@ -89,9 +89,9 @@ class Lab:
         except (RingError, PortInUse) as exc:
             raise LabStartError(str(exc)) from None
         await self._start_api()
+        self._write_kubeconfig()  # before node access: kubeone.yaml's apiEndpoint reads the API port from it
         await self._start_node_access()
         await self._start_control()
-        self._write_kubeconfig()
         self.write_state()
         self._state_task = asyncio.create_task(self._keep_state_fresh(), name="lab-state")
 

@@ -152,6 +152,7 @@ BINARIES = {
     "command": "command",
 }
 SUDO_FLAGS = {"-n", "-E", "-H", "-S", "--"}
+KUBEADM_DATA_DIR = "/var/lib/etcd"  # the etcd data dir kubeadm mounts into the etcd pod
 CHAIN_OPERATORS = {"&&", "||", ";"}
 MAX_STDIN_LINE = 4096
 
@@ -163,8 +164,11 @@ class _Writer:
         self._stream = stream
 
     async def __call__(self, text: str) -> None:
+        await self.raw(text.encode())
+
+    async def raw(self, data: bytes) -> None:
         with contextlib.suppress(Exception):
-            self._stream.write(text.encode())
+            self._stream.write(data)
             await self._stream.drain()
 
 
@@ -260,8 +264,45 @@ class NodeShell:
                 return data[:MAX_STDIN_LINE].decode(errors="replace")
 
             return await kubeadm_main(self._ring, self._node, args, root=root, out=out, err=err, read_line=read_line)
+        if name in {"cat", "rm"} and self._node is not None:
+            return await self._etcd_data_file(name, args, root, out, err)
         await err(f"bash: {name}: command not found\n")
         return 127
+
+    async def _etcd_data_file(self, name: str, args: list[str], root: bool, out: _Writer, err: _Writer) -> int:
+        """`cat FILE` / `rm -f FILE` for a file directly under the node's /var/lib/etcd (root only, like 0700).
+
+        What etcdtui's backup needs: etcdctl in the etcd pod saves a snapshot into the data dir, and it is
+        fetched and removed over ssh. Nothing else of the node's file system exists in the lab.
+        """
+        force = name == "rm" and args[:1] == ["-f"]
+        paths = args[1:] if force else args
+        if len(paths) != 1 or not paths[0].startswith(KUBEADM_DATA_DIR + "/") or "/" in paths[0][len(KUBEADM_DATA_DIR) + 1:]:
+            await err(f"{name}: lab nodes only serve `{name}{' -f' if name == 'rm' else ''} {KUBEADM_DATA_DIR}/FILE`\n")
+            return 1
+        if not root:
+            await err(f"{name}: {paths[0]}: Permission denied\n")
+            return 1
+        local = self._ring.member(self._node or "").data_dir / paths[0].rsplit("/", 1)[1]
+        if name == "rm":
+            try:
+                local.unlink()
+            except FileNotFoundError:
+                if not force:
+                    await err(f"rm: cannot remove '{paths[0]}': No such file or directory\n")
+                    return 1
+            return 0
+        try:
+            fh = await asyncio.to_thread(local.open, "rb")
+        except (FileNotFoundError, IsADirectoryError):
+            await err(f"cat: {paths[0]}: No such file or directory\n")
+            return 1
+        try:
+            while chunk := await asyncio.to_thread(fh.read, 256 * 1024):
+                await out.raw(chunk)
+        finally:
+            fh.close()
+        return 0
 
     async def _hostname(self, args: list[str], out: _Writer) -> int:
         ip = self._ring.member(self._node).host_ip if self._node else BASTION_HOST

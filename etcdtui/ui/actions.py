@@ -29,7 +29,6 @@ ACTIONS: tuple[Action, ...] = (
         "Replace",
         "replace the selected member (drain, reset, kubeone apply)",
         mutating=True,
-        pending="the replace feature",
     ),
     Action("ctrl+r", "refresh", "Refresh", "poll etcdctl now instead of waiting for the interval"),
     Action("question_mark", "help", "Help", "this help"),

@@ -178,9 +178,11 @@ async def _run(
             )
             from etcdtui.engine.checks import settings_for
 
-            binary, manifest, tfjson = kubeone
+            binary, manifest, tfjson = kubeone  # flags win over the config file, which wins over the lab's
+            paths = config.kubeone_for(context)
             app.kubeone_settings = settings_for(  # type: ignore[attr-defined]  # read by the checks screen
-                engine_args.get("kubeconfig"), binary=binary, manifest=manifest, tfjson=tfjson
+                engine_args.get("kubeconfig"), binary=binary or paths.binary,
+                manifest=manifest or paths.manifest, tfjson=tfjson or paths.tf,
             )
             result = await app.run_async()
             return int(result or exitcodes.OK)

@@ -22,9 +22,22 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class KubeOnePaths:
+    """`kubeone:` (top level or per context): where the checks screen finds kubeone and its files."""
+
+    binary: str | None = None
+    manifest: str | None = None
+    tf: str | None = None
+
+    def over(self, base: KubeOnePaths) -> KubeOnePaths:
+        return KubeOnePaths(self.binary or base.binary, self.manifest or base.manifest, self.tf or base.tf)
+
+
+@dataclass(frozen=True)
 class ContextSettings:
     accent: str | None = None
     readonly: bool | None = None
+    kubeone: KubeOnePaths = KubeOnePaths()
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,11 @@ class UiConfig:
     readonly: bool = False
     contexts: Mapping[str, ContextSettings] = field(default_factory=dict)
     path: Path | None = None
+    kubeone: KubeOnePaths = KubeOnePaths()
+
+    def kubeone_for(self, context: str) -> KubeOnePaths:
+        settings = self.contexts.get(context)
+        return settings.kubeone.over(self.kubeone) if settings else self.kubeone
 
     def accent_for(self, context: str) -> str | None:
         settings = self.contexts.get(context)
@@ -73,7 +91,7 @@ def parse_config(data: Any, path: Path | None = None) -> UiConfig:
         return UiConfig(path=path)
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level")
-    unknown = set(data) - {"theme", "readonly", "contexts"}
+    unknown = set(data) - {"theme", "readonly", "contexts", "kubeone"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     theme = data.get("theme")
@@ -86,7 +104,8 @@ def parse_config(data: Any, path: Path | None = None) -> UiConfig:
     if not isinstance(contexts_raw, dict):
         raise ConfigError(f"{where}: contexts must be a mapping of context name to settings")
     contexts = {str(name): _context(str(name), value, where) for name, value in contexts_raw.items()}
-    return UiConfig(theme=theme, readonly=readonly, contexts=contexts, path=path)
+    kubeone = _kubeone(data.get("kubeone"), f"{where}: kubeone")
+    return UiConfig(theme=theme, readonly=readonly, contexts=contexts, path=path, kubeone=kubeone)
 
 
 def _context(name: str, value: Any, where: str) -> ContextSettings:
@@ -94,7 +113,7 @@ def _context(name: str, value: Any, where: str) -> ContextSettings:
         return ContextSettings()
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: contexts.{name} must be a mapping")
-    unknown = set(value) - {"accent", "readonly"}
+    unknown = set(value) - {"accent", "readonly", "kubeone"}
     if unknown:
         raise ConfigError(f"{where}: contexts.{name}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     accent = value.get("accent")
@@ -106,4 +125,22 @@ def _context(name: str, value: Any, where: str) -> ContextSettings:
     readonly = value.get("readonly")
     if readonly is not None and not isinstance(readonly, bool):
         raise ConfigError(f"{where}: contexts.{name}.readonly must be true or false")
-    return ContextSettings(accent=accent, readonly=readonly)
+    kubeone = _kubeone(value.get("kubeone"), f"{where}: contexts.{name}.kubeone")
+    return ContextSettings(accent=accent, readonly=readonly, kubeone=kubeone)
+
+
+def _kubeone(value: Any, where: str) -> KubeOnePaths:
+    if value is None:
+        return KubeOnePaths()
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping with binary, manifest, tf")
+    unknown = set(value) - {"binary", "manifest", "tf"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    paths: dict[str, str | None] = {}
+    for key in ("binary", "manifest", "tf"):
+        item = value.get(key)
+        if item is not None and not isinstance(item, str):
+            raise ConfigError(f"{where}.{key} must be a path")
+        paths[key] = os.path.expanduser(item) if item else None
+    return KubeOnePaths(paths["binary"], paths["manifest"], paths["tf"])

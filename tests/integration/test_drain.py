@@ -223,3 +223,32 @@ async def test_cancelling_a_drain_stops_it_and_leaves_the_node_cordoned(api_lab:
     await asyncio.sleep(0.6)
     assert len(lines) == count  # no retry goes on behind our back
     assert api_lab.call(api_lab.store.get, "Node", "", NODE)["spec"]["unschedulable"] is True
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed: the comparison with kubectl needs it")
+@pytest.mark.parametrize(("ignore_daemonsets", "delete_emptydir_data", "flags", "refused"), [
+    (False, True, ["--delete-emptydir-data"], "DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"),
+    (True, False, ["--ignore-daemonsets"], "Pods with local storage (use --delete-emptydir-data to override)"),
+])
+async def test_without_kubectl_s_flags_the_same_pods_are_refused(
+    api_lab: ApiLab, conn: ClusterConnection, ignore_daemonsets: bool, delete_emptydir_data: bool,
+    flags: list[str], refused: str,
+) -> None:
+    lines: list[str] = []
+    result = await drain_node(conn, NODE, on_line=lines.append, timeout=10, ignore_daemonsets=ignore_daemonsets,
+                              delete_emptydir_data=delete_emptydir_data)
+    assert not result.ok and result.error is not None and result.error.startswith(f"cannot delete {refused}: ")
+    rc, theirs = await asyncio.to_thread(_kubectl, api_lab, "drain", NODE, *flags)
+    assert rc == 1
+    assert lines[1:] == theirs[1:]
+
+
+async def test_finished_pods_are_evicted_even_without_a_controller(api_lab: ApiLab, conn: ClusterConnection) -> None:
+    done = {**_bare_pod("finished-job", NODE), "status": {"phase": "Succeeded"}}
+    api_lab.call(api_lab.store.create, done)
+    lines: list[str] = []
+    result = await drain_node(conn, NODE, on_line=lines.append, timeout=60, retry_interval=0.5)
+    assert result.ok, result.error
+    assert "default/finished-job" in result.evicted and result.refused == []
+    assert "evicting pod default/finished-job" in lines and "pod/finished-job evicted" in lines
+    assert api_lab.call(api_lab.store.find, "Pod", "default", "finished-job") is None

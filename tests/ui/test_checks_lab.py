@@ -43,6 +43,30 @@ def _cells(table: ChecksMembersTable, column: str) -> list[str]:
     return [table.get_cell(p, column).plain for p in PODS]
 
 
+async def test_answering_no_in_the_dialog_leaves_the_lab_unchanged(lab: Path) -> None:
+    async with connected_engine(kubeconfig=str(lab), poll_interval=5) as engine:
+        app: EtcdTuiApp = make_app(engine, context_label=engine.conn.context)
+        service = ChecksService(engine.conn, settings_for(str(lab)))
+        app.checks_backend = service  # type: ignore[attr-defined]
+        before = {m.pod: (m.uid, m.command) for m in await service.audit()}
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("c")
+            screen = app.screen
+            assert isinstance(screen, ChecksScreen)
+            await _until(pilot, "the first report", lambda: screen.reports_loaded > 0, 20)
+            await pilot.press("e")
+            await _until(pilot, "the confirmation", lambda: isinstance(app.screen, ConfirmEnableScreen), 5)
+            await pilot.click("#confirm-run")
+            await _until(pilot, "KubeOne's plan", lambda: isinstance(app.screen, PlanDialog), 60)
+            await pilot.click("#plan-no")
+            await _until(pilot, "the outcome", lambda: screen.outcome is not None and not screen.running, 60)
+            result = str(screen.query_one("#checks-result").render())
+            assert "declined" in result and "the cluster is unchanged" in result
+            assert "Operation canceled." in "\n".join(screen.query_one("#checks-output", Log).lines)
+            assert _cells(screen.query_one(ChecksMembersTable), "initial") == ["off"] * 3
+        assert {m.pod: (m.uid, m.command) for m in await service.audit()} == before
+
+
 async def test_enable_through_the_dialogs_turns_every_check_on(lab: Path) -> None:
     async with connected_engine(kubeconfig=str(lab), poll_interval=5) as engine:
         app: EtcdTuiApp = make_app(engine, context_label=engine.conn.context)
@@ -85,6 +109,7 @@ async def test_enable_through_the_dialogs_turns_every_check_on(lab: Path) -> Non
             assert _cells(table, "periodic") == ["on, every 4h"] * 3
             assert _cells(table, "compaction") == ["n/a on 3.5.1"] * 3
             assert all(c.startswith("enabled (4h0m0s)") for c in _cells(table, "logs"))
+            assert outcome.after is not None and all(m.logs.enabled for m in outcome.after.members)
             assert all(c.restarted and "--experimental-initial-corrupt-check=true" in c.added
                        for c in outcome.changes)
             output = "\n".join(screen.query_one("#checks-output", Log).lines)

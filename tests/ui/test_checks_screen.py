@@ -247,3 +247,14 @@ async def test_blockers_are_explained(facts: dict[str, str], refuse: str | None,
                 if not screen.running and str(screen.query_one("#checks-result").render()):
                     break
             assert f"✗ not started: {refuse}" in str(screen.query_one("#checks-result").render())
+
+
+async def test_without_a_cluster_connection_the_screen_says_so() -> None:
+    app = fixed_app(fixtures.healthy_ring())  # FixedSource: no `conn`, so no ChecksService
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ChecksScreen) and screen.backend is None
+        assert "no cluster connection" in str(screen.query_one("#checks-summary").render())
+        assert screen.query_one("#checks-enable", Button).disabled

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
 from textual.app import App
+from textual.widgets import Input
 
-from etcdtui.core.logstore import LogStore
+from etcdtui.core.logstore import LEVEL_CODE, Entry, LogStore
 from etcdtui.engine.log_replay import store_from_files
 from etcdtui.ui.screens.logs import DetailScreen, LogsScreen, StoreSource
 from etcdtui.ui.widgets.log_view import LogView
@@ -121,7 +123,8 @@ async def test_member_filter_and_save(tmp_path: Path) -> None:
         target = tmp_path / "saved.log"
         await pilot.press("s")
         await pilot.pause()
-        await pilot.press("ctrl+u", *str(target), "enter")
+        app.screen.query_one("#save-path", Input).value = str(target)  # typing 60 keys costs seconds
+        await pilot.press("enter")
         for _ in range(50):
             await pilot.pause(0.02)
             if app.logs.last_saved:
@@ -141,6 +144,45 @@ async def test_member_filter_and_save(tmp_path: Path) -> None:
                              if line.strip()])
 
 
+def _live(store: LogStore, start: int, count: int) -> None:
+    now = time.time()
+    store.add([Entry("etcd-lab-cp-1", now + i / 1000, LEVEL_CODE["info"], f"live {start + i}")
+               for i in range(count)], time.monotonic())
+
+
+async def _released(pilot, store: LogStore) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if store.pending == 0:
+            break
+    await pilot.pause(0.1)
+
+
+async def test_follow_and_pause_with_live_lines() -> None:
+    store = corrupted_store()
+    app = LogsApp(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(pilot, app)
+        view = app.logs.query_one(LogView)
+        bottom = view.max_scroll_y
+        _live(store, 0, 50)  # live lines: released after the reordering window, then followed
+        await _released(pilot, store)
+        last = store.line(store.seq_at(len(store) - 1))  # type: ignore[arg-type]
+        assert last is not None and last.text == "live 49"
+        assert view.following and view.scroll_y == view.max_scroll_y > bottom
+        await pilot.press("space")  # pause: new lines are counted, the view stays
+        assert not view.following
+        where = view.scroll_y
+        _live(store, 50, 30)
+        await _released(pilot, store)
+        assert view.scroll_y == where and view.new_while_paused == 30
+        await pilot.press("space")  # follow again: jumps to the end
+        await pilot.pause()
+        assert view.following and view.scroll_y == view.max_scroll_y
+        await pilot.press("pageup")  # scrolling up pauses following
+        assert not view.following
+
+
 def test_snapshot_corruption_highlighted(snap_compare) -> None:  # type: ignore[no-untyped-def]
     """Fixed data: the victim's initial-check failure selected (red), findings pane newest first."""
 
@@ -153,3 +195,28 @@ def test_snapshot_corruption_highlighted(snap_compare) -> None:  # type: ignore[
         await pilot.pause()
 
     assert snap_compare(LogsApp(corrupted_store()), terminal_size=SIZE, run_before=select_corruption)
+
+
+async def test_wrap_and_timestamps_change_the_rendering() -> None:
+    store = corrupted_store()
+    app = LogsApp(store)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await _settle(pilot, app)
+        view = app.logs.query_one(LogView)
+        first_row = view.render_line(0).text
+        assert first_row[:2].isdigit()  # HH:MM:SS… timestamp column
+        await pilot.press("t")
+        await pilot.pause()
+        assert not view.render_line(0).text[:2].isdigit()
+        long_seq = next(line.seq for line in store.iter_view() if len(line.text) > 200)
+        await pilot.press("w")
+        view.go_to_seq(long_seq)
+        await pilot.pause()
+        assert view.wrap
+        rows = [view.render_line(y).text for y in range(view.size.height)]
+        assert all(len(row) <= view.size.width for row in rows)
+        # the long line continues on the next rows instead of being cut: its end is on screen
+        parts = view._strips(long_seq, view.size.width)
+        assert len(parts) >= 3
+        tail = parts[-1].text.strip()
+        assert any(tail and tail in row for row in rows)

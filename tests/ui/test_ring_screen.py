@@ -70,7 +70,7 @@ async def test_pending_feature_keys_say_so() -> None:
     notes = _notes(messages)
     assert "Logs of etcd-lab-cp-1: arrives with the logs feature." in notes
     assert "Logs of all members: arrives with the logs feature." in notes
-    assert "Replacing etcd-lab-cp-1: arrives with the replace feature." in notes
+    assert "replacing needs a live cluster connection" in notes  # fixed data: no cluster to change
 
 
 async def test_help_screen_opens_and_closes() -> None:

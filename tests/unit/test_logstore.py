@@ -169,3 +169,13 @@ def test_findings_index_pinned_and_last_check() -> None:
     assert store.line(1) is None
     assert store.next_finding(-1) is None
     assert len(store.pinned) == 2
+
+
+def test_sealed_chunks_read_back_exactly() -> None:
+    store = LogStore(reorder_window=0)
+    texts = [f"línea {i} ✓ \t {'x' * (i % 7)}" if i % 5 else "" for i in range(CHUNK * 2 + 10)]
+    store.add([entry("a", float(i), text) for i, text in enumerate(texts)], now=0.0)
+    store.release(1.0)
+    assert [line.text for line in store.iter_view()] == texts
+    store.set_filter(LogFilter(pattern="✓ \t xxxxxx"))
+    assert len(store) == len([t for t in texts if t.endswith("xxxxxx")])

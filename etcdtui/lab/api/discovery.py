@@ -42,6 +42,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("apps", "deployments", "Deployment", True, READ, ("deploy",)),
     Resource("apps", "replicasets", "ReplicaSet", True, READ, ("rs",)),
     Resource("policy", "poddisruptionbudgets", "PodDisruptionBudget", True, READ, ("pdb",)),
+    Resource("batch", "cronjobs", "CronJob", True, READ, ("cj",)),  # KubeOne's backups-restic, when a test adds it
 )
 SUBRESOURCES: dict[str, tuple[Obj, ...]] = {
     "v1": (
@@ -58,7 +59,7 @@ SUBRESOURCES: dict[str, tuple[Obj, ...]] = {
         },
     ),
 }
-GROUPS = ("apps", "policy")
+GROUPS = ("apps", "policy", "batch")
 
 
 def resource_for(group: str, plural: str) -> Resource | None:

@@ -161,7 +161,12 @@ class ChecksScreen(Screen[None]):
 
     async def _load(self) -> None:
         assert self.backend is not None
-        report = await self.backend.report(hints_from(self.app) or self.hints)
+        try:
+            report = await self.backend.report(hints_from(self.app) or self.hints)
+        except Exception as exc:  # noqa: BLE001 - shown on the screen, never a crash of the app
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            self.query_one("#checks-summary", Static).update(Text(f"cannot read the checks: {reason}", "bold red"))
+            return
         self.show_report(report)
 
     def show_report(self, report: ChecksReport) -> None:

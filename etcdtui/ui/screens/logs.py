@@ -388,6 +388,10 @@ class LogsScreen(Screen[None]):
         if seq is not None:
             self.app.push_screen(DetailScreen(describe_line(self.store, seq)))
 
+    @on(LogView.FollowChanged)
+    def _follow_changed(self, _event: LogView.FollowChanged) -> None:
+        self._update_status()  # at once, not at the next 4 Hz status tick
+
     @on(FindingsPane.Jump)
     def _jump(self, event: FindingsPane.Jump) -> None:
         if self.store.line(event.seq) is None:

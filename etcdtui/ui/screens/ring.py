@@ -192,8 +192,18 @@ class RingScreen(Screen[None]):
         if self.readonly:  # belt and braces: check_action already unbinds it
             return
         key = self._selected_or_warn()
-        if key:
-            self._pending(_ACTION_BY_NAME["replace"], f"Replacing {key}")
+        row = self.table.member(key) if key else None
+        node = (row.node_name or row.member_name) if row else None
+        if key and not node:
+            self.notify(f"{key}: no node to replace it on", severity="warning", timeout=4, markup=False)
+        elif node:
+            from etcdtui.ui.screens.replace import replace_screen_for
+
+            screen = replace_screen_for(self.app, node)
+            if screen is None:
+                self.notify("replacing needs a live cluster connection", severity="warning", markup=False)
+            else:
+                self.app.push_screen(screen)
 
     def action_refresh(self) -> None:
         refresh = getattr(self.app, "refresh_source", None)

@@ -198,7 +198,9 @@ class LogView(ScrollView, can_focus=True):
         self.cursor_seq = seq
         self.set_follow(False)
         top, height = int(self.scroll_y), self.size.height
-        if not top <= row < top + max(1, height - 1) or self.wrap:
+        if self.wrap:  # rows are not lines: put the line near the top so all its parts show
+            self.scroll_to(y=max(0, row - 2), animate=False, immediate=True)
+        elif not top <= row < top + max(1, height - 1):
             self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True)
         self.refresh()
 

@@ -1,0 +1,145 @@
+"""`etcdtui replace NODE [--dry-run]`: replace a corrupted etcd member (the checklist), or print its plan.
+
+`--dry-run` evaluates every gate and prints the plan (steps, exact commands and API calls, ssh target and
+bastion, gate results) without changing anything: exit 0 when the procedure may run, 2 when a gate refuses,
+3 when it could not evaluate. Without it, the app opens directly at the checklist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from etcdtui import exitcodes
+
+DRY_RUN_POLL_TIMEOUT = 30.0
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "replace",
+        help="replace a corrupted etcd member (KubeOne's procedure as a checklist)",
+        description="Replace the etcd member of NODE: drain, kubeadm reset, delete the Node, kubeone apply, "
+                    "verify. Every destructive step asks for the node name; the quorum gate is re-checked before "
+                    "each. --dry-run prints the plan and the gate results and changes nothing.",
+        epilog="exit codes (--dry-run): 0 the procedure may run, 2 a gate refuses, 3 could not evaluate",
+    )
+    p.add_argument("node", metavar="NODE", help="the Kubernetes Node whose etcd member is replaced")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and the gates; change nothing")
+    p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    p.add_argument("--context", help="kubeconfig context")
+    p.add_argument("--kubeone-manifest", metavar="M", help="kubeone.yaml (a lab's is found next to its kubeconfig)")
+    p.add_argument("--kubeone-tf", metavar="T", help="tf.json (terraform output -json)")
+    p.add_argument("--kubeone", metavar="PATH", help="the kubeone binary (default: the lab's, then PATH)")
+    p.add_argument("--known-hosts", metavar="FILE", help="known_hosts for the node and bastion host keys "
+                   "(default: the lab's, else ~/.ssh/known_hosts)")
+    p.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--readonly", action="store_true", help="read-only: the procedure is not available")
+    p.set_defaults(handler=_main)
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"etcdtui replace: {message.rstrip()}\n")
+
+
+def settings_from(args: Any) -> Any:
+    from etcdtui.engine.checks import settings_for
+    from etcdtui.engine.replace import ReplaceSettings
+
+    return ReplaceSettings(
+        node=args.node,
+        kubeone=settings_for(args.kubeconfig, binary=args.kubeone, manifest=args.kubeone_manifest,
+                             tfjson=args.kubeone_tf),
+        known_hosts=args.known_hosts,
+        state_dir=getattr(args, "state_dir", None),
+    )
+
+
+def _main(args: argparse.Namespace) -> int:
+    from etcdtui.core.names import InvalidNameError, validate_node_name
+
+    try:
+        validate_node_name(args.node)
+    except InvalidNameError as exc:
+        _fail(str(exc))
+        return exitcodes.UNKNOWN
+    if args.readonly:
+        _fail("read-only mode: the replace procedure is not available")
+        return exitcodes.CRITICAL
+    if args.dry_run:
+        return asyncio.run(_dry_run(args))
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        _fail("the checklist needs a terminal; use --dry-run in scripts")
+        return exitcodes.UNKNOWN
+    from etcdtui.ui.screens.replace import run_replace_app
+
+    return run_replace_app(args, settings_from(args))
+
+
+class _NoQuestions:
+    async def ask(self, question: Any) -> str | None:
+        return None  # a dry run answers no to everything (it never gets there: it runs no step)
+
+    def changed(self, step: Any) -> None:
+        pass
+
+
+async def _dry_run(args: argparse.Namespace) -> int:
+    from etcdtui.cluster.kube import ClusterError
+    from etcdtui.core.checklist import STEP_TITLES, StepId, alarm_note
+    from etcdtui.engine.replace import ReplaceProcedure, StepFailed
+    from etcdtui.ui.app import connected_engine
+
+    try:
+        async with connected_engine(kubeconfig=args.kubeconfig, context=args.context) as engine:
+            snap = await engine.wait_complete(DRY_RUN_POLL_TIMEOUT)
+            if not snap.rows or not snap.members_total:
+                # A member down leaves the view incomplete (no hash from it): that is for the gates to judge;
+                # no member list at all is not.
+                _fail(f"could not evaluate: {snap.incomplete_reason or 'no member list from etcd'}")
+                return exitcodes.UNKNOWN
+            proc = ReplaceProcedure(engine.conn, engine, settings_from(args), _NoQuestions())
+            ctx, snap = await proc.evaluate()
+    except ClusterError as exc:
+        _fail(exc.message)
+        return exitcodes.UNKNOWN
+    except StepFailed as exc:
+        _fail(f"could not evaluate: {exc}")
+        return exitcodes.UNKNOWN
+    out = sys.stdout.write
+    out(f"Replace the etcd member of {args.node} on context {ctx.context} ({ctx.server}) — dry run, nothing "
+        "changes\n\n")
+    for line in ctx.lines:
+        out(f"  {line}\n")
+    for warning in ctx.warnings:
+        out(f"  warning: {warning}\n")
+    out("\nGates:\n")
+    for gate in proc.gates.values():
+        out(f"  [{'ok' if gate.passed else 'REFUSED'}] {gate.name}: {gate.detail}\n")
+        for warning in gate.warnings:
+            out(f"        warning: {warning}\n")
+    note = alarm_note(snap.alarms)
+    if note:
+        out(f"  [note] alarm: {note}\n")
+    for problem in ctx.problems:
+        out(f"  [PROBLEM] context: {problem}\n")
+    out("\nSteps:\n")
+    for step in StepId:
+        marker = " (destructive: type the node name; quorum re-checked first)" if step in (
+            StepId.DRAIN, StepId.RESET, StepId.DELETE_NODE, StepId.APPLY) else ""
+        out(f"  {int(step)}. {STEP_TITLES[step]}{marker}\n")
+        for command in proc.commands(step):
+            out(f"       {command}\n")
+    refused = [g for g in proc.gates.values() if not g.passed]
+    if refused:
+        out(f"\nREFUSED: {refused[0].detail}\n")
+        _fail(f"refused: {refused[0].detail}")
+        return exitcodes.CRITICAL
+    if ctx.problems:
+        _fail(f"could not evaluate: {ctx.problems[0]}")
+        return exitcodes.UNKNOWN
+    out("\nThe procedure may run: `etcdtui replace " + args.node + "` (without --dry-run).\n")
+    return exitcodes.OK

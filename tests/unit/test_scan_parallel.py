@@ -1,0 +1,156 @@
+"""Block digests and the parallel reader must give exactly the full path's findings and summary, wherever a
+file is cut: between blocks, inside a startup sequence, inside a line (stripes), with real worker processes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from etcdtui.core.scan import LogScanner, digest_block
+from etcdtui.headless import scan_logs
+from tests.unit.test_scan_fastpath import ALL_LOGS, PREFIXES, _key, _summary
+
+pytestmark = pytest.mark.unit
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "etcd-logs"
+
+
+def _full(lines: list[bytes]) -> LogScanner:
+    scanner = LogScanner("s", "m", fast=False)
+    scanner.hits = scanner.feed(lines) + scanner.finish()  # type: ignore[attr-defined]
+    return scanner
+
+
+def _in_blocks(lines: list[bytes], cuts: list[int], *, through_pickle: bool = False) -> tuple[LogScanner, list]:
+    scanner = LogScanner("s", "m")
+    hits = []
+    for low, high in zip([0, *cuts], [*cuts, len(lines)], strict=True):
+        if low == high:
+            continue
+        digest = digest_block(b"\n".join(lines[low:high]))
+        if through_pickle:  # what the parallel path ships from a worker
+            digest = pickle.loads(pickle.dumps(digest))
+        hits += scanner.feed_digest(digest)
+    return scanner, hits + scanner.finish()
+
+
+def _startup_cuts(lines: list[bytes]) -> list[int]:
+    """Cut right after every startup line, so that startup sequences are split over many blocks."""
+    keys = (b'"msg":"Running: "', b'"msg":"starting an etcd server"', b'"msg":"newRaft ', b'"msg":"added remote peer"',
+            b'"msg":"starting initial corruption check"', b"etcd Version: ")
+    return [i + 1 for i, line in enumerate(lines) if any(key in line for key in keys)]
+
+
+@pytest.mark.parametrize("prefix", list(PREFIXES), ids=list(PREFIXES))
+@pytest.mark.parametrize("path", ALL_LOGS, ids=[p.name for p in ALL_LOGS])
+def test_digests_cut_anywhere_equal_full_path(path: Path, prefix: str) -> None:
+    lines = [PREFIXES[prefix] + line for line in path.read_bytes().splitlines()]
+    full = _full(lines)
+    startup = _startup_cuts(lines)
+    assert startup, "every fixture has startup lines (else this test proves little)"
+    for cuts in (startup, list(range(7, len(lines), 7)), [len(lines) // 2]):
+        scanner, hits = _in_blocks(lines, cuts, through_pickle=cuts is startup)
+        assert _key(hits) == _key(full.hits)  # type: ignore[attr-defined]
+        assert _summary(scanner) == _summary(full)
+        assert scanner.summary.fast_skipped > 0.5 * len(lines)
+
+
+def test_digest_edges_take_timestamps_from_unparsed_lines() -> None:
+    # First and last lines are routine or startup lines (not parsed): the block's first/last ts are theirs.
+    lines = [b'{"level":"info","ts":"2026-11-24T09:00:00.000Z","caller":"a","msg":"Running: ","args":[]}',
+             b"goroutine 1 [running]:",
+             b'{"level":"info","ts":"2026-11-24T09:30:00.000Z","caller":"a","msg":"slow fdatasync"}',
+             b"",
+             b'{"level":"info","ts":"2026-11-24T10:00:00.000Z","caller":"a","msg":"saved snapshot"}',
+             b"\tmain.go:12"]
+    digest = digest_block(b"\n".join(lines))
+    assert (digest.lines, digest.routine, digest.blank, digest.unparsed) == (6, 1, 1, 1)  # a Go frame
+    assert digest.last_ts is not None and digest.first_ts is not None
+    assert digest.last_ts - digest.first_ts == 3600
+    full = _full(lines)
+    scanner, hits = _in_blocks(lines, [2, 3])
+    assert _summary(scanner) == _summary(full) and _key(hits) == _key(full.hits)  # type: ignore[attr-defined]
+
+
+def test_read_blocks_cuts_the_same_lines_whatever_the_chunk_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scan_logs, "MAX_LINE", 300)
+    data = b"x" * 250 + b"\n" + b"a" * 700 + b"\nshort\n" + b"b" * 301 + b"\n" + b"c" * 300 + b"\nlast"
+    expected = [b"x" * 250, b"a" * 300, b"short", b"b" * 300, b"c" * 300, b"last"]
+    for chunk in (7, 100, 301, 1000, 1 << 20):
+        monkeypatch.setattr(scan_logs, "CHUNK", chunk)
+        blocks = list(scan_logs.read_blocks(io.BytesIO(data)))
+        assert b"\n".join(b for b, _, _ in blocks if b is not None).split(b"\n") == expected, chunk
+        assert sum(cut for _, _, cut in blocks) == 2, chunk
+        assert sum(n for _, n, _ in blocks) == len(data), chunk
+
+
+def _big_log(tmp_path: Path) -> Path:
+    """Every fixture scenario, kubectl-prefixed and plain, plus a blank line, garbage and an over-long line."""
+    parts = [path.read_bytes() for path in ALL_LOGS]
+    prefixed = b"".join(PREFIXES["kubectl"] + line + b"\n" for line in parts[0].splitlines())
+    log = tmp_path / "etcd-big.log"
+    log.write_bytes(b"".join(parts) + prefixed + b"\n\xff\xfe garbage\n" + b"z" * 5000 + b"\n" + parts[1])
+    return log
+
+
+def _scan_json(log: Path, jobs: int) -> dict[str, object]:
+    source = scan_logs.sources_for([str(log)], None)
+    collected, summaries, book = scan_logs.scan_sources(source, io.BytesIO(), jobs)
+    status = scan_logs.overall_status(collected, summaries)
+    document = scan_logs.to_json(status, collected, summaries, book, source)
+    for entry in document["summary"]["files"]:
+        # a speed counter: a block that starts with a kubectl prefix is matched with the prefixed pattern
+        assert entry.pop("fast_skipped") > entry["lines"] // 2
+    return document
+
+
+def test_parallel_workers_give_the_sequential_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real worker processes (fork) on stripes cut in the middle of lines and of startup sequences."""
+    log = _big_log(tmp_path)
+    monkeypatch.setattr(scan_logs, "MAX_LINE", 4096)
+    sequential = _scan_json(log, 1)
+    monkeypatch.setattr(scan_logs, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(scan_logs, "CHUNK", 50_000)
+    for stripe in (37_001, 250_000):
+        monkeypatch.setattr(scan_logs, "STRIPE", stripe)
+        assert scan_logs._parallel_jobs(str(log), 2) == 2
+        parallel = _scan_json(log, 2)
+        assert json.dumps(parallel, sort_keys=True) == json.dumps(sequential, sort_keys=True)
+    summary = sequential["summary"]
+    assert isinstance(summary, dict)
+    assert summary["files"][0]["truncated_lines"] == 1 and summary["files"][0]["bytes"] == log.stat().st_size
+    assert sequential["status"] == "CRITICAL"
+
+
+def test_small_files_stdin_and_one_cpu_are_read_here(tmp_path: Path) -> None:
+    log = _big_log(tmp_path)
+    assert scan_logs._parallel_jobs(str(log), 4) == 0  # smaller than PARALLEL_MIN
+    assert scan_logs._parallel_jobs("/dev/stdin", 4) == 0
+    assert scan_logs._parallel_jobs(str(log), 1) == 0
+
+
+def _die(path: str, start: int, end: int, size: int) -> object:
+    os._exit(7)  # a worker killed (e.g. by the OOM killer)
+
+
+def test_a_dead_worker_is_a_one_line_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _big_log(tmp_path)
+    monkeypatch.setattr(scan_logs, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(scan_logs, "STRIPE", 100_000)
+    monkeypatch.setattr(scan_logs, "digest_stripe", _die)
+    with pytest.raises(scan_logs.InputError, match="worker process died"):
+        _scan_json(log, 2)
+
+
+def test_jobs_must_be_a_positive_number(tmp_path: Path) -> None:
+    from tests.unit.test_scan_logs_cli import scan
+
+    for bad in ("0", "x"):
+        done = scan("--jobs", bad, _big_log(tmp_path))
+        assert done.returncode == 3 and len(done.stderr.strip().splitlines()) == 1 and "--jobs" in done.stderr
+    done = scan("--jobs", "2", FIXTURES / "3.5.1-corrupt-bbolt-leader.log")
+    assert done.returncode in (1, 2) and "Traceback" not in done.stderr
