@@ -3,7 +3,10 @@
 1. `etcdtui lab up` (checks off) -> the healthy ring         -> healthy-ring.svg
 2. `etcdtui lab up --corrupt-checks on` + `lab corrupt lab-cp-2`, wait for CORRUPTION -> corrupted-ring.svg
 3. `etcdtui lab up` -> the checks screen, then Enable through the lab's kubeone -> checks-before.svg, checks-after.svg
-   (`scripts/screenshots_checks.py`). `--only ring|checks` regenerates one group.
+   (`scripts/screenshots_checks.py`).
+4. `etcdtui lab up --corrupt-checks on` + `lab corrupt lab-cp-2` -> `R`, every step through the dialogs
+   -> replace-midrun.svg (kubeone apply running), replace-done.svg (`scripts/screenshots_replace.py`).
+`--only ring|checks|replace` regenerates one group.
 Each SVG also becomes a PNG when `rsvg-convert` is installed (Debian: librsvg2-bin, fonts-firacode).
 The app runs headless at 160x45 through `run_test`, exactly as the Pilot tests drive it.
 """
@@ -97,16 +100,22 @@ def to_png(svg: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
-    parser.add_argument("--only", choices=("ring", "checks"), help="regenerate one group of screenshots")
+    parser.add_argument("--only", choices=("ring", "checks", "replace"), help="regenerate one group of screenshots")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.only != "checks":
+    if args.only in (None, "ring"):
         shoot_ring(args.out)
-    if args.only != "ring":
+    if args.only in (None, "checks"):
         from screenshots_checks import shoot_checks  # scripts/ is on sys.path when run as a script
 
         with running_lab() as root:
             asyncio.run(shoot_checks(root / "kubeconfig", args.out, SIZE, to_png))
+    if args.only in (None, "replace"):
+        from screenshots_replace import shoot_replace
+
+        with running_lab("--corrupt-checks", "on") as root:
+            lab(root, "corrupt", "lab-cp-2")
+            asyncio.run(shoot_replace(root, args.out, SIZE, to_png))
     return 0
 
 

@@ -37,15 +37,26 @@ async def shoot_checks(kubeconfig: Path, out: Path, size: tuple[int, int], to_pn
             await _until(pilot, "the report", lambda: screen.reports_loaded > 0, 30)
             await pilot.pause(0.3)
             _save(app, out, "checks-before", to_png)
-            await pilot.click("#checks-enable")
+            await _click(pilot, "#checks-enable")
             await _until(pilot, "the confirmation", lambda: isinstance(app.screen, ConfirmEnableScreen), 10)
-            await pilot.click("#confirm-run")
+            await _click(pilot, "#confirm-run")
             await _until(pilot, "KubeOne's plan", lambda: isinstance(app.screen, PlanDialog), 60)
-            await pilot.click("#plan-yes")
+            await _click(pilot, "#plan-yes")
             await _until(pilot, "the outcome", lambda: screen.outcome is not None and not screen.running, 180)
             app.clear_notifications()
             await pilot.pause(0.3)
             _save(app, out, "checks-after", to_png)
+
+
+async def _click(pilot: Any, selector: str) -> None:
+    """Click once the widget is on the current screen and laid out."""
+    def ready() -> bool:
+        found = pilot.app.screen.query(selector)
+        return bool(found) and found.first().region.area > 0
+
+    await _until(pilot, selector, ready, 60)
+    await pilot.pause()
+    await pilot.click(selector)
 
 
 def _save(app: EtcdTuiApp, out: Path, name: str, to_png: Callable[[Path], None]) -> None:

@@ -72,6 +72,7 @@ from etcdtui.engine.replace_journal import Journal, JournalError, ProcedureLock
 from etcdtui.engine.snapshot import RingSnapshot
 
 FRESH_POLL_TIMEOUT = 30.0
+REUSE_POLL_S = 10.0  # steps 1 and 2 may use step 0's poll when it is this recent
 MEMBER_GONE_TIMEOUT = 20.0
 VERIFY_TIMEOUT = 180.0
 APPLY_TIMEOUT = 1800.0  # KubeOne documents "several minutes"; the lab takes seconds
@@ -133,9 +134,18 @@ class Paused(Exception):
 
 
 # -- fresh ring state -----------------------------------------------------------------------------------
-async def fresh_snapshot(engine: Any, timeout: float = FRESH_POLL_TIMEOUT) -> RingSnapshot:  # noqa: ASYNC109
-    """A snapshot from an etcdctl poll that started after this call (so gates never use stale health)."""
+async def fresh_snapshot(engine: Any, timeout: float = FRESH_POLL_TIMEOUT,  # noqa: ASYNC109
+                         max_age: float = 0.0) -> RingSnapshot:
+    """A snapshot from an etcdctl poll that ended after this call (so gates never use stale health).
+
+    `max_age` > 0 accepts the latest snapshot when its poll ended at most that many seconds ago (the
+    read-only steps 1 and 2 right after step 0; never the re-check before a destructive step).
+    """
     asked = time.time()
+    current: RingSnapshot | None = engine.latest
+    if max_age > 0 and current is not None and current.last_poll_at is not None and current.rows \
+            and asked - current.last_poll_at.timestamp() <= max_age:
+        return current
     engine.refresh_now()
     latest: RingSnapshot | None = engine.latest
     with contextlib.suppress(TimeoutError):
@@ -422,7 +432,7 @@ class ReplaceProcedure:
         step = StepId.EVIDENCE
         await self._ensure_context()
         self._start(step, self.commands(step))
-        snap = await fresh_snapshot(self.engine)
+        snap = await fresh_snapshot(self.engine, max_age=REUSE_POLL_S)
         facts = member_facts(snap)
         gate = evidence_gate(facts, self.node)
         self.gates["evidence"] = gate
@@ -441,7 +451,7 @@ class ReplaceProcedure:
         step = StepId.QUORUM
         await self._ensure_context()
         self._start(step, self.commands(step))
-        snap = await fresh_snapshot(self.engine)
+        snap = await fresh_snapshot(self.engine, max_age=REUSE_POLL_S)
         gate, decision = quorum_gate(member_facts(snap), self.node)
         self.gates["quorum"] = gate
         self.out(step, f"N={decision.voting}, quorum={decision.quorum_now}, after removal={decision.quorum_after}, "
@@ -776,9 +786,10 @@ class ReplaceProcedure:
 
 def _last_error(lines: Sequence[str]) -> str:
     """KubeOne's own reason: the last `Error:` line (v1.5+), else the last non-empty line."""
-    for line in reversed(lines):
-        if line.strip().startswith("Error:"):
-            return line.strip().removeprefix("Error:").strip()[:300]
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip().startswith("Error:"):
+            more = [ln.strip() for ln in lines[i + 1:i + 3] if ln.strip()]  # v1.5+: the cause on the next line
+            return " · ".join([lines[i].strip().removeprefix("Error:").strip(), *more])[:300]
     return next((ln.strip()[:300] for ln in reversed(lines) if ln.strip()), "")
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import json
 import random
 import secrets
@@ -287,11 +286,6 @@ def etcd_detections(layout: LabLayout, nodes: list[str], since: str) -> list[str
     return out
 
 
-def cri_now() -> str:
-    ns = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
-
-
 # == the scenario ===========================================================================================
 @dataclass
 class Kill:
@@ -374,7 +368,7 @@ class Incident13766:
                 kill = await self._cycle(etcd, load, cycle)
                 result.kills.append(kill)
                 result.load_stopped_at = time.time()
-                if await self._evaluate(etcd, etcdctl, kill, result):
+                if await self._evaluate(etcd, etcdctl, result):
                     break
             result.load = {"txns": load.counts.txns, "failed": load.counts.failed,
                            "seconds": round(load.counts.seconds, 2), "txn_per_s": round(load.counts.rate, 1)}
@@ -456,7 +450,7 @@ class Incident13766:
             await asyncio.sleep(0.2)
         raise IncidentError(f"members did not reach the same applied raft index within {SETTLE_TIMEOUT:.0f} s")
 
-    async def _evaluate(self, etcd: LabEtcd, etcdctl: Path, kill: Kill, result: IncidentResult) -> bool:
+    async def _evaluate(self, etcd: LabEtcd, etcdctl: Path, result: IncidentResult) -> bool:
         statuses = await self._settled(etcd)
         revision = min(s.revision for s in statuses)
         hashes = await asyncio.gather(*(etcd.hashkv(s.node, revision, etcdctl) for s in statuses))
@@ -484,10 +478,11 @@ class Incident13766:
         peer_keys = peers[0][1]
         result.lost_keys = [{"key": k, "create_revision": peer_keys[k]}
                             for k in sorted(set(peer_keys) - set(mine))][:20]
-        self._victim_restart_evidence(victim.node, kill, result)
+        self._victim_restart_evidence(victim.node, result)
         return True
 
-    def _victim_restart_evidence(self, node: str, kill: Kill, result: IncidentResult) -> None:
+    def _victim_restart_evidence(self, node: str, result: IncidentResult) -> None:
+        """From the victim's current run: the revision it restored from disk, and its startup check's verdict."""
         logs_dir = self.layout.container_logs_dir(etcd_pod_name(node))
         runs = sorted(logs_dir.glob("*.log"), key=lambda p: int(p.stem) if p.stem.isdigit() else -1)
         if not runs:
@@ -498,7 +493,6 @@ class Incident13766:
             result.restored_revision = int(restored[-1].get("current-rev", 0)) or None
         started = any(e["msg"] == "starting initial corruption check" for e in entries)
         result.initial_check_passed = any(e["msg"] == INITIAL_PASSED for e in entries) if started else None
-        del kill
 
 
 # == output ==================================================================================================
@@ -583,7 +577,5 @@ def cmd_incident(args: argparse.Namespace) -> int:
         for line in summary_lines(result):
             progress(line)
     if not result.diverged:
-        with contextlib.suppress(Exception):
-            sys.stderr.flush()
         return _fail(f"no divergence after {len(result.kills)} kill(s); run it again or raise --max-kills")
     return exitcodes.OK

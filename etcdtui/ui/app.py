@@ -73,6 +73,10 @@ class EtcdTuiApp(App[int]):
         self.push_screen(self.ring)
         self.title = f"etcdtui · {self.context_label or 'cluster'}" + (" · read-only" if self.readonly else "")
         self.run_worker(self._follow_source(), name="snapshots", group="snapshots", exit_on_error=False)
+        if not self.readonly:  # an interrupted replace procedure of this cluster is offered for resuming
+            from etcdtui.ui.widgets.checklist_resume import offer_resume
+
+            self.call_later(offer_resume, self)
 
     async def _follow_source(self) -> None:
         latest = self.source.latest

@@ -15,8 +15,6 @@ from typing import Any
 
 from etcdtui import exitcodes
 
-DRY_RUN_POLL_TIMEOUT = 30.0
-
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
@@ -95,14 +93,11 @@ async def _dry_run(args: argparse.Namespace) -> int:
 
     try:
         async with connected_engine(kubeconfig=args.kubeconfig, context=args.context) as engine:
-            snap = await engine.wait_complete(DRY_RUN_POLL_TIMEOUT)
-            if not snap.rows or not snap.members_total:
-                # A member down leaves the view incomplete (no hash from it): that is for the gates to judge;
-                # no member list at all is not.
-                _fail(f"could not evaluate: {snap.incomplete_reason or 'no member list from etcd'}")
-                return exitcodes.UNKNOWN
             proc = ReplaceProcedure(engine.conn, engine, settings_from(args), _NoQuestions())
-            ctx, snap = await proc.evaluate()
+            ctx, snap = await proc.evaluate()  # on a poll made now (a member down: incomplete, the gates judge)
+            if not snap.rows or not snap.members_total:
+                _fail(f"could not evaluate: {snap.incomplete_reason or snap.connection.text or 'no member list'}")
+                return exitcodes.UNKNOWN
     except ClusterError as exc:
         _fail(exc.message)
         return exitcodes.UNKNOWN

@@ -53,7 +53,6 @@ async def main() -> int:
     args = parser.parse_args()
     operator = AutoOperator(args.node, args.backup)
     async with connected_engine(kubeconfig=args.kubeconfig, poll_interval=2.0) as engine:
-        await engine.wait_complete(30)
         settings = ReplaceSettings(args.node, settings_for(args.kubeconfig), state_dir=args.state_dir,
                                    verify_timeout=90)
         proc = ReplaceProcedure(engine.conn, engine, settings, operator)

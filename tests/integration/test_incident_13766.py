@@ -11,7 +11,7 @@ import asyncio
 import base64
 import json
 import re
-import threading
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +21,10 @@ import pytest
 from _lab_cli import etcdctl, etcdtui
 from conftest import RunningLab
 
-from etcdtui.lab.incident import WRITE_PREFIX, LoadCounts, load_without_kill
+from etcdtui.cluster.kube import ClusterConnection
+from etcdtui.engine.ring_engine import RingEngine
+from etcdtui.engine.snapshot import RingSnapshot, Verdict
+from etcdtui.lab.incident import WRITE_PREFIX, load_without_kill
 
 pytestmark = pytest.mark.integration
 
@@ -101,33 +104,48 @@ def test_incident_makes_check_critical_naming_exactly_the_victim(
     assert re.search(r'^etcdtui_ring_verdict\{[^}]*verdict="CORRUPTION"[^}]*\} 1$', text, re.M), text
 
 
-def test_healthy_lab_under_the_same_load_is_never_reported_diverged(fresh_lab: Callable[..., RunningLab]) -> None:
+async def check_json_async(lab: RunningLab) -> dict[str, Any]:
+    """`etcdtui check --json` as a subprocess, without blocking the loop that runs the load and the engine."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "etcdtui", "check", "--kubeconfig", str(lab.kubeconfig), "--json", "--timeout", "20",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert b"Traceback" not in err, err
+    return dict(json.loads(out))
+
+
+async def test_healthy_lab_under_the_same_load_is_never_reported_diverged(
+    fresh_lab: Callable[..., RunningLab],
+) -> None:
+    """The same preload and range-compare load, no kill: neither `etcdtui check` (one poll each) nor the engine
+    polling every second (the UI's path, where the revision signal needs two agreeing polls) ever reports a
+    divergence while revisions move."""
     lab = fresh_lab(corrupt_checks="on")
-    outcome: dict[str, LoadCounts | BaseException] = {}
-
-    def load() -> None:
-        try:
-            outcome["counts"] = asyncio.run(load_without_kill(lab.layout, seconds=12.0))
-        except BaseException as exc:  # reported by the main thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=load, name="incident-load")
-    worker.start()
+    conn = await ClusterConnection.open(str(lab.kubeconfig))
+    snapshots: list[RingSnapshot] = []
     reports: list[dict[str, Any]] = []
     try:
-        time.sleep(2.5)  # past the preload: the range-compare transactions are running
-        while worker.is_alive() and len(reports) < 6:
-            reports.append(check_json(lab)[1])
+        async with RingEngine(conn, poll_interval=1.0) as engine:
+            engine.on_update(snapshots.append)
+            load = asyncio.create_task(load_without_kill(lab.layout, seconds=12.0))
+            await asyncio.sleep(2.5)  # past the preload: the range-compare transactions are running
+            while not load.done() and len(reports) < 6:
+                reports.append(await check_json_async(lab))
+            counts = await load
+            polls_under_load = engine.polls
+            reports.append(await check_json_async(lab))  # and once more, idle
     finally:
-        worker.join(60)
-    assert "error" not in outcome, outcome.get("error")
-    counts = outcome["counts"]
-    assert isinstance(counts, LoadCounts)
+        await conn.close()
     assert counts.txns > 500, counts  # revisions really moved while the checks ran
-    reports.append(check_json(lab)[1])  # and once more, idle
-    assert len(reports) >= 3
+    assert len(reports) >= 3 and polls_under_load >= 5, (len(reports), polls_under_load)
     for report in reports:
         assert report["status"] != "CORRUPTION", report
         assert not corruption_findings(report), corruption_findings(report)
         assert all(m["hash_agrees"] is not False for m in report["members"]), report["members"]
     assert all(m["hash_agrees"] is True for m in reports[-1]["members"])
+    polled = [s for s in snapshots if s.last_poll_at is not None]
+    assert len({s.common_revision for s in polled}) >= 3  # the engine hashed at moving revisions
+    for snap in polled:
+        assert snap.verdict is not Verdict.CORRUPTION, [f.message for f in snap.findings[:3]]
+        assert not [f for f in snap.findings if f.is_corruption], [f.message for f in snap.findings if f.is_corruption]

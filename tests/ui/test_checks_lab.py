@@ -39,6 +39,18 @@ async def _until(pilot, what: str, condition: Callable[[], bool], wait_s: float)
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def _click(pilot, selector: str, wait_s: float = 60) -> None:  # type: ignore[no-untyped-def]
+    """Click once the widget is on the current screen and laid out (a click on a screen that is still
+    mounting can land nowhere)."""
+    def ready() -> bool:
+        found = pilot.app.screen.query(selector)
+        return bool(found) and found.first().region.area > 0
+
+    await _until(pilot, selector, ready, wait_s)
+    await pilot.pause()
+    await pilot.click(selector)
+
+
 def _cells(table: ChecksMembersTable, column: str) -> list[str]:
     return [table.get_cell(p, column).plain for p in PODS]
 
@@ -56,9 +68,9 @@ async def test_answering_no_in_the_dialog_leaves_the_lab_unchanged(lab: Path) ->
             await _until(pilot, "the first report", lambda: screen.reports_loaded > 0, 20)
             await pilot.press("e")
             await _until(pilot, "the confirmation", lambda: isinstance(app.screen, ConfirmEnableScreen), 5)
-            await pilot.click("#confirm-run")
+            await _click(pilot, "#confirm-run")
             await _until(pilot, "KubeOne's plan", lambda: isinstance(app.screen, PlanDialog), 60)
-            await pilot.click("#plan-no")
+            await _click(pilot, "#plan-no")
             await _until(pilot, "the outcome", lambda: screen.outcome is not None and not screen.running, 60)
             result = str(screen.query_one("#checks-result").render())
             assert "declined" in result and "the cluster is unchanged" in result
@@ -88,11 +100,11 @@ async def test_enable_through_the_dialogs_turns_every_check_on(lab: Path) -> Non
             assert "not deployed" in str(screen.query_one("#checks-backups").render())
             assert "--force-upgrade" in str(screen.query_one("#checks-command").render())
 
-            await pilot.click("#checks-enable")
+            await _click(pilot, "#checks-enable")
             await _until(pilot, "the confirmation", lambda: isinstance(app.screen, ConfirmEnableScreen), 5)
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-cancel"
             assert engine.conn.context in str(app.screen.query_one("#confirm-text").render())
-            await pilot.click("#confirm-run")
+            await _click(pilot, "#confirm-run")
 
             await _until(pilot, "KubeOne's plan", lambda: isinstance(app.screen, PlanDialog), 60)
             dialog = app.screen
@@ -100,7 +112,7 @@ async def test_enable_through_the_dialogs_turns_every_check_on(lab: Path) -> Non
             assert dialog.plan.safe and sorted(dialog.plan.hosts) == ["lab-cp-1", "lab-cp-2", "lab-cp-3"]
             assert dialog.focused is not None and dialog.focused.id == "plan-yes"
             assert "Do you want to proceed (yes/no):" in str(dialog.query_one("#plan-text").render())
-            await pilot.click("#plan-yes")
+            await _click(pilot, "#plan-yes")
 
             await _until(pilot, "the outcome", lambda: screen.outcome is not None and not screen.running, 150)
             outcome = screen.outcome

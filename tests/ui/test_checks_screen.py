@@ -7,6 +7,7 @@ service with the real kubeone is tested in tests/integration/test_checks_enable.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -112,6 +113,21 @@ class FixedChecks:
                              _changes(_report(False).members, after.members), after)
 
 
+async def _wait_for(pilot, selector: str) -> None:  # type: ignore[no-untyped-def]
+    """Until the widget is on the current screen and laid out (a screen still mounting takes no click)."""
+    for _ in range(100):
+        found = pilot.app.screen.query(selector)
+        if found and found.first().region.area > 0:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+async def _click(pilot, selector: str) -> None:  # type: ignore[no-untyped-def]
+    await _wait_for(pilot, selector)
+    await pilot.click(selector)
+
+
 async def _open(pilot, backend: FixedChecks) -> ChecksScreen:  # type: ignore[no-untyped-def]
     app = pilot.app
     app.checks_backend = backend
@@ -139,14 +155,9 @@ def test_snapshot_checks_off_on_3_5_1(snap_compare) -> None:  # type: ignore[no-
 def test_snapshot_after_enabling(snap_compare) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         screen = await _open(pilot, FixedChecks(_report(False)))
-        await pilot.click("#checks-enable")
-        await pilot.pause()
-        await pilot.click("#confirm-run")
-        for _ in range(50):
-            await pilot.pause()
-            if isinstance(pilot.app.screen, PlanDialog):
-                break
-        await pilot.click("#plan-yes")
+        await _click(pilot, "#checks-enable")
+        await _click(pilot, "#confirm-run")
+        await _click(pilot, "#plan-yes")
         for _ in range(50):
             await pilot.pause()
             if screen.outcome is not None:
@@ -202,12 +213,8 @@ async def test_a_plan_with_more_than_force_upgrades_defaults_to_no() -> None:
         backend = FixedChecks(_report(False), plan=[*PLAN_OK[:-1], JOIN, ""])
         screen = await _open(pilot, backend)
         await pilot.press("e")
-        await pilot.pause()
-        await pilot.click("#confirm-run")
-        for _ in range(50):
-            await pilot.pause()
-            if isinstance(app.screen, PlanDialog):
-                break
+        await _click(pilot, "#confirm-run")
+        await _wait_for(pilot, "#plan-no")
         dialog = app.screen
         assert isinstance(dialog, PlanDialog) and not dialog.plan.safe
         assert dialog.focused is not None and dialog.focused.id == "plan-no"
@@ -240,8 +247,7 @@ async def test_blockers_are_explained(facts: dict[str, str], refuse: str | None,
             assert expected in str(screen.query_one("#checks-command").render())
         else:
             await pilot.press("e")
-            await pilot.pause()
-            await pilot.click("#confirm-run")
+            await _click(pilot, "#confirm-run")
             for _ in range(50):
                 await pilot.pause()
                 if not screen.running and str(screen.query_one("#checks-result").render()):
@@ -258,3 +264,39 @@ async def test_without_a_cluster_connection_the_screen_says_so() -> None:
         assert isinstance(screen, ChecksScreen) and screen.backend is None
         assert "no cluster connection" in str(screen.query_one("#checks-summary").render())
         assert screen.query_one("#checks-enable", Button).disabled
+
+
+class HangingChecks(FixedChecks):
+    """After "yes", kubeone never finishes (a task retrying for minutes); the process-group kill itself is the
+    runner's and is tested with real programs in tests/integration/test_runner.py."""
+
+    async def enable(self, *, on_output: OutputCallback, on_plan: PlanCallback, on_progress: ProgressCallback,
+                     hints: Mapping[str, tuple[bool | None, str | None]] | None = None) -> EnableOutcome:
+        await on_plan(parse_plan(self.plan_lines), "Do you want to proceed (yes/no): ")
+        on_progress("KubeOne is restarting the members one by one")
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_x_stops_a_running_kubeone_and_says_what_to_check() -> None:
+    app = fixed_app(fixtures.healthy_ring())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open(pilot, HangingChecks(_report(False)))
+        assert not screen.check_action("stop", ())
+        await pilot.press("e")
+        await _click(pilot, "#confirm-run")
+        await _click(pilot, "#plan-yes")
+        for _ in range(50):
+            await pilot.pause()
+            if "restarting" in str(screen.query_one("#checks-progress").render()):
+                break
+        assert screen.running and screen.check_action("stop", ())
+        await pilot.press("escape")  # refused while running
+        assert app.screen is screen
+        await pilot.press("x")
+        for _ in range(50):
+            await pilot.pause()
+            if not screen.running:
+                break
+        assert "kubeone was stopped" in str(screen.query_one("#checks-result").render())
+        assert not screen.query_one("#checks-enable", Button).disabled

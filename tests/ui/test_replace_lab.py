@@ -9,6 +9,8 @@ Its own lab (the procedure is destructive).
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +22,7 @@ from ui_lab import lab_cli, running_lab
 from ui_support import SIZE
 
 from etcdtui.core.checklist import StepId, StepStatus
+from etcdtui.core.findings import Severity
 from etcdtui.engine.checks import settings_for
 from etcdtui.engine.replace import Outcome, fresh_snapshot
 from etcdtui.engine.snapshot import Verdict
@@ -110,11 +113,17 @@ async def test_replace_a_corrupted_member_end_to_end_through_the_app(tmp_path: P
                 assert any('+ join control plane node "lab-cp-2"' in ln for ln in steps[StepId.APPLY].output)
                 verify = "\n".join(steps[StepId.VERIFY].output)
                 assert "enabled corruption checking" in verify and "expected, a fresh member" in verify
-                assert steps[StepId.BACKUP].reason and Path(steps[StepId.BACKUP].reason).stat().st_size > 0
+                backup = steps[StepId.BACKUP].reason or ""
+                assert backup and await asyncio.to_thread(os.path.getsize, backup) > 0
                 assert any(f"{NODE} replaced" in (s.reason or "") for s in steps)
             snap = await fresh_snapshot(engine)
             voting = [r for r in snap.rows if r.member_id and not r.is_learner]
-            assert snap.verdict is Verdict.HEALTHY, [f.message for f in snap.findings[:3]]
+            # The verdict is what a never-corrupted lab gets: HEALTHY but for etcd 3.5.1's own version risk
+            # (`version.*` findings make a fresh 3.5.1 lab WARNING too); no corruption evidence is left.
+            assert snap.verdict in (Verdict.HEALTHY, Verdict.WARNING), [f.message for f in snap.findings[:3]]
+            assert not [f.kind for f in snap.findings if f.is_corruption]
+            assert all(f.kind.startswith(("version.", "checks.")) for f in snap.findings
+                       if f.severity >= Severity.WARNING), [f.kind for f in snap.findings]
             assert len(voting) == 3 and all(r.healthy for r in voting)
             assert len({r.hash for r in voting}) == 1 and not snap.alarms
             assert {r.node_name for r in voting} == {"lab-cp-1", "lab-cp-2", "lab-cp-3"}

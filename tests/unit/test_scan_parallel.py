@@ -76,6 +76,32 @@ def test_digest_edges_take_timestamps_from_unparsed_lines() -> None:
     assert _summary(scanner) == _summary(full) and _key(hits) == _key(full.hits)  # type: ignore[attr-defined]
 
 
+def _zap(msg: str, **fields: object) -> bytes:
+    return json.dumps({"level": "info", "ts": "2026-11-24T09:26:18.724Z", "caller": "x.go:1", "msg": msg, **fields},
+                      separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(("peers", "added", "kind"), [
+    ("", ["9e92b4c499372fc9"], "check.initial_passed"),  # peers only from `added remote peer`
+    ("9e92b4c499372fc9,eb15eab424be100e", [], "check.initial_passed"),  # only from newRaft (itself excluded)
+    ("eb15eab424be100e", [], "check.initial_vacuous"),
+    ("", [], "check.initial_vacuous"),
+])
+def test_startup_context_read_by_regex_gives_the_full_paths_verdict(peers: str, added: list[str], kind: str) -> None:
+    lines = [_zap("kvstore restored"), _zap("Running: ", args=["etcd"]), _zap("starting an etcd server"),
+             _zap(f"newRaft eb15eab424be100e [peers: [{peers}], term: 0, commit: 0]"),
+             *[_zap("added remote peer", **{"local-member-id": "eb15eab424be100e", "remote-peer-id": peer})
+               for peer in added],
+             _zap("starting initial corruption check", **{"local-member-id": "eb15eab424be100e"}),
+             _zap("initial corruption checking passed; no corruption")]
+    full = _full(lines)
+    assert [h.finding.kind for h in full.hits] == [kind]  # type: ignore[attr-defined]
+    for cuts in ([], [3], list(range(1, len(lines)))):  # one block; cut inside; every line its own block
+        scanner, hits = _in_blocks(lines, cuts)
+        assert _key(hits) == _key(full.hits) and _summary(scanner) == _summary(full)  # type: ignore[attr-defined]
+        assert scanner.summary.fast_skipped == 1  # the startup lines were read by regex, not parsed
+
+
 def test_read_blocks_cuts_the_same_lines_whatever_the_chunk_size(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scan_logs, "MAX_LINE", 300)
     data = b"x" * 250 + b"\n" + b"a" * 700 + b"\nshort\n" + b"b" * 301 + b"\n" + b"c" * 300 + b"\nlast"
@@ -118,8 +144,9 @@ def test_parallel_workers_give_the_sequential_result(tmp_path: Path, monkeypatch
     for stripe in (37_001, 250_000):
         monkeypatch.setattr(scan_logs, "STRIPE", stripe)
         assert scan_logs._parallel_jobs(str(log), 2) == 2
-        parallel = _scan_json(log, 2)
-        assert json.dumps(parallel, sort_keys=True) == json.dumps(sequential, sort_keys=True)
+        parallel, expected = json.dumps(_scan_json(log, 2), sort_keys=True), json.dumps(sequential, sort_keys=True)
+        differ = next((i for i, (x, y) in enumerate(zip(parallel, expected, strict=False)) if x != y), None)
+        assert parallel == expected, f"stripe {stripe}: differs at {differ}: {parallel[(differ or 0) - 80:][:200]}"
     summary = sequential["summary"]
     assert isinstance(summary, dict)
     assert summary["files"][0]["truncated_lines"] == 1 and summary["files"][0]["bytes"] == log.stat().st_size

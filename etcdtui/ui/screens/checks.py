@@ -7,6 +7,7 @@ confirmation naming the context, then KubeOne's own plan and prompt) and shows k
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -89,6 +90,7 @@ class ChecksScreen(Screen[None]):
         Binding("q", "back", "Back", show=False),
         Binding("r", "reload", "Re-read"),
         Binding("e", "enable", "Enable"),
+        Binding("x", "stop", "Stop kubeone"),
     ]
 
     DEFAULT_CSS = """
@@ -151,6 +153,8 @@ class ChecksScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "enable" and self.readonly:
             return False  # hidden and unbound in read-only mode
+        if action == "stop":
+            return self.running  # only while kubeone runs
         return True
 
     # -- reading -----------------------------------------------------------------------------------------
@@ -215,6 +219,7 @@ class ChecksScreen(Screen[None]):
     async def _enable(self) -> None:
         assert self.backend is not None
         self.running = True
+        self.refresh_bindings()
         self._started = time.monotonic()
         self.query_one("#checks-enable", Button).disabled = True
         output = self.query_one("#checks-output", Log)
@@ -227,6 +232,12 @@ class ChecksScreen(Screen[None]):
             outcome = await self.backend.enable(on_output=self._output, on_plan=self._ask_plan,
                                                 on_progress=self._set_progress,
                                                 hints=hints_from(self.app) or self.hints)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):  # the app may be closing: nothing left to show it on
+                self._finish(Text("✗ kubeone was stopped (SIGTERM to its process group): KubeOne may have left a "
+                                  "node cordoned or a member restarting; check the ring view and the nodes",
+                                  "bold red"))
+            raise
         except EnableRefused as exc:
             self._finish(Text(f"✗ not started: {exc}", "bold red"))
             return
@@ -248,6 +259,7 @@ class ChecksScreen(Screen[None]):
 
     def _finish(self, message: Text) -> None:
         self.running = False
+        self.refresh_bindings()
         self.query_one("#checks-progress").display = False
         self.query_one("#checks-result", Static).update(message)
         if self.report is not None:
@@ -277,8 +289,13 @@ class ChecksScreen(Screen[None]):
         self.app.push_screen(PlanDialog(plan, prompt), callback=done)
         return await answer
 
+    def action_stop(self) -> None:
+        if self.running:
+            self.workers.cancel_group(self, "checks-enable")
+
     def action_back(self) -> None:
         if self.running:
-            self.notify("kubeone is running: wait for it to finish", severity="warning", timeout=4, markup=False)
+            self.notify("kubeone is running: wait for it, or stop it with x", severity="warning", timeout=4,
+                        markup=False)
             return
         self.app.pop_screen()

@@ -32,6 +32,8 @@ from etcdtui.ui.widgets.log_view import LogView, short_member
 
 REFRESH = 1 / 20
 STATUS_EVERY = 0.25
+FLOOD_LINES = 300  # new lines since the last repaint that make it a flood
+FLOOD_REFRESH = 0.1
 
 
 class LogSource(Protocol):
@@ -168,6 +170,8 @@ class LogsScreen(Screen[None]):
         self._status_key: tuple[object, ...] = ()
         self.repaints = 0
         self._status_at = 0.0
+        self._synced_at = 0.0
+        self._synced_seq = 0
         self.last_saved: Path | None = None
 
     def compose(self) -> ComposeResult:
@@ -191,12 +195,17 @@ class LogsScreen(Screen[None]):
 
     # -- the 20 Hz drain ----------------------------------------------------------------------------
     def _drain(self) -> None:
-        self.store.release(time.monotonic())
-        changed = self.view.sync()
-        self.query_one(FindingsPane).sync()
-        if changed:
-            self.repaints += 1
         now = time.monotonic()
+        store = self.store
+        store.release(now)
+        view = self.view
+        flood = view.following and store.next_seq - self._synced_seq > FLOOD_LINES
+        if not flood or now - self._synced_at >= FLOOD_REFRESH:
+            # Under a flood every visible line is new at each frame: 10 Hz is as readable and costs half.
+            if view.sync():
+                self.repaints += 1
+            self._synced_seq, self._synced_at = store.next_seq, now
+        self.query_one(FindingsPane).sync()
         if now - self._status_at >= STATUS_EVERY:  # counters at 4 Hz are plenty; repaints cost a frame
             self._status_at = now
             self._update_status()

@@ -268,37 +268,12 @@ def replace_screen_for(app: Any, node: str) -> ReplaceScreen | None:
     return ReplaceScreen(conn=conn, engine=source, settings=settings, context=conn.context)
 
 
-def offer_resume(app: Any) -> None:
-    """At startup: an unfinished procedure of this cluster is offered for resuming (never started silently)."""
-    source = getattr(app, "source", None)
-    conn = getattr(source, "conn", None)
-    if conn is None or getattr(app, "readonly", False):
-        return
-    pending = ReplaceProcedure.pending_journal(conn.context, conn.server, getattr(app, "replace_state_dir", None))
-    if pending is None:
-        return
-    nxt = pending.next_step()
-    where = f"step {int(nxt)} ({STEP_TITLES[nxt]})" if nxt is not None else "the end"
-
-    def decided(yes: bool | None) -> None:
-        screen = replace_screen_for(app, pending.node) if yes else None
-        if screen is not None:
-            app.push_screen(screen)
-
-    app.push_screen(YesNoDialog(
-        title=f"Resume the replacement of {pending.node}?",
-        text=f"An unfinished replace procedure of {pending.node} was interrupted at {where}. Resume it there?",
-        context=conn.context, yes="Resume", no="Not now"), decided)
-
-
-def run_replace_app(args: Any, settings: ReplaceSettings) -> int:
-    """`etcdtui replace NODE`: the app opened directly at the checklist."""
-    from etcdtui import exitcodes
-    from etcdtui.cluster.kube import ClusterError
-    from etcdtui.ui.app import EtcdTuiApp, connected_engine
+def make_replace_app(engine: Any, settings: ReplaceSettings) -> Any:
+    """The app opened directly at the checklist of `settings.node` (the ring view underneath, Esc goes there)."""
+    from etcdtui.ui.app import EtcdTuiApp
 
     class ReplaceApp(EtcdTuiApp):
-        def on_mount(self) -> None:
+        def on_mount(self) -> None:  # runs after EtcdTuiApp.on_mount (Textual dispatches along the MRO)
             self.call_later(self._open_checklist)
 
         def _open_checklist(self) -> None:
@@ -306,12 +281,21 @@ def run_replace_app(args: Any, settings: ReplaceSettings) -> int:
             if screen is not None:
                 self.push_screen(screen)
 
+    app = ReplaceApp(engine, context_label=engine.conn.context)
+    app.replace_settings = settings  # type: ignore[attr-defined]
+    return app
+
+
+def run_replace_app(args: Any, settings: ReplaceSettings) -> int:
+    """`etcdtui replace NODE`: the app opened directly at the checklist."""
+    from etcdtui import exitcodes
+    from etcdtui.cluster.kube import ClusterError
+    from etcdtui.ui.app import connected_engine
+
     async def main() -> int:
         try:
             async with connected_engine(kubeconfig=args.kubeconfig, context=args.context) as engine:
-                app = ReplaceApp(engine, context_label=engine.conn.context)
-                app.replace_settings = settings  # type: ignore[attr-defined]
-                result = await app.run_async()
+                result = await make_replace_app(engine, settings).run_async()
                 return int(result or exitcodes.OK)
         except ClusterError as exc:
             import sys
@@ -322,4 +306,4 @@ def run_replace_app(args: Any, settings: ReplaceSettings) -> int:
     return asyncio.run(main())
 
 
-__all__ = ["ReplaceScreen", "offer_resume", "replace_screen_for", "run_replace_app"]
+__all__ = ["ReplaceScreen", "make_replace_app", "replace_screen_for", "run_replace_app"]

@@ -71,6 +71,19 @@ def format_ts(ts: float) -> str:
 
 
 _HIDDEN_FIELDS = frozenset({"level", "ts", "caller"})
+TS_STYLE = Style(dim=True)
+NO_LEVEL_STYLE = Style(dim=True)
+_MEMBER_STYLES = [Style(color=c, bold=True) for c in MEMBER_COLOURS]
+# Control characters (escape sequences in a raw line) must never reach the terminal.
+_CONTROLS = {c: "\ufffd" for c in [*range(0x20), 0x7F]}
+
+
+def _member_style(index: int) -> Style:
+    return _MEMBER_STYLES[index % len(_MEMBER_STYLES)]
+
+
+def printable(text: str) -> str:
+    return text if text.isprintable() else text.translate(_CONTROLS)
 
 
 def readable(raw: str) -> str:
@@ -263,16 +276,46 @@ class LogView(ScrollView, can_focus=True):
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        text = self._text(seq)
-        console: Console = self.app.console
         if wrap_width:
+            text = self._text(seq)
+            console: Console = self.app.console
             lines = text.wrap(console, max(10, wrap_width), overflow="fold", no_wrap=False)
             strips = [Strip(list(line.render(console))) for line in lines] or [Strip([])]
         else:
-            segments = [seg for seg in text.render(console) if seg.text != "\n"]
-            strips = [Strip(segments, sum(Segment.get_line_length([s]) for s in segments))]
+            strips = [Strip(self._segments(seq))]
         self._cache[key] = strips
         return strips
+
+    def _segments(self, seq: int) -> list[Segment]:
+        """One unwrapped line as segments, built directly: no Rich Text layout on the hot path (a flood
+        renders every visible line new each frame)."""
+        store = self.store
+        line = store.line(seq)
+        if line is None:
+            return []
+        out: list[Segment] = []
+        if self.show_ts:
+            out.append(Segment(format_ts(line.ts) + " ", TS_STYLE))
+        member_index = store.members.index(line.member) if line.member in store.members else 0
+        out.append(Segment(short_member(line.member).ljust(self._gutter), _member_style(member_index)))
+        body = printable(readable(line.text))
+        body = body if len(body) <= MAX_LINE else body[:MAX_LINE] + "…"
+        if line.level == MARKER:
+            out.append(Segment(body, MARKER_STYLE))
+            return out
+        level = LEVELS[line.level] if line.level >= 0 else None
+        out.append(Segment(f"{level or '-':<6}", LEVEL_STYLES.get(level or "", NO_LEVEL_STYLE)))
+        style = finding_style(line.finding)
+        spans = self.finder.spans(body) if self.finder.active else []
+        pos = 0
+        for a, b in spans:
+            if a > pos:
+                out.append(Segment(body[pos:a], style))
+            out.append(Segment(body[a:b], (style + MATCH_STYLE) if style else MATCH_STYLE))
+            pos = b
+        if pos < len(body):
+            out.append(Segment(body[pos:], style))
+        return out
 
     def _text(self, seq: int) -> Text:
         store = self.store
@@ -285,7 +328,7 @@ class LogView(ScrollView, can_focus=True):
         member_index = store.members.index(line.member) if line.member in store.members else 0
         text.append(short_member(line.member).ljust(self._gutter), style=Style(color=member_colour(member_index),
                                                                                    bold=True))
-        body = readable(line.text)
+        body = printable(readable(line.text))
         body = body if len(body) <= MAX_LINE else body[:MAX_LINE] + "…"
         if line.level == MARKER:
             text.append(body, style=MARKER_STYLE)
