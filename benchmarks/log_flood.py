@@ -152,8 +152,41 @@ def retained(count: int) -> None:
     print(f"  RSS {rss_mb():.0f} MiB (process before the store {base:.0f} MiB), peak {peak_rss_mb():.0f} MiB")
     t = time.monotonic()
     store.set_filter(LogFilter(pattern="hash", regex=False))
-    print(f"  full refilter of 1M lines: {time.monotonic() - t:.2f} s (the UI does it in steps of 5k lines, yielding between), "
-          f"{len(store):,} match")
+    print(f"  full refilter of 1M lines: {time.monotonic() - t:.2f} s (the UI does it in steps of 5k lines, "
+          f"yielding between), {len(store):,} match")
+    store.set_filter(LogFilter())
+    asyncio.run(_browse(store))
+
+
+async def _browse(store: LogStore, seconds: float = 15.0) -> None:
+    """The real app on the retained store: scroll, filter, find, jump, while a 10 ms timer measures lag."""
+    app = make_app(fixtures.FixedSource([fixtures.healthy_ring()]), context_label="bench", clock=fixtures.clock)
+    screen = LogsScreen(StoreSource(store, dict.fromkeys(store.members, "live")), context="bench")
+    probe = LagProbe()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await app.push_screen(screen)
+        await pilot.pause()
+        task = asyncio.create_task(probe.run())
+        end = time.monotonic() + seconds
+        actions = 0
+        while time.monotonic() < end:
+            step = actions % 5
+            if step == 0:
+                await pilot.press("home", "pagedown", "pagedown", "end", "pageup")
+            elif step == 1:
+                screen.apply_filter(LogFilter(pattern=r"hash|alarm", regex=True))
+            elif step == 2:
+                screen.set_find("peer")
+                await pilot.press("n", "N")
+            elif step == 3:
+                await pilot.press("right_square_bracket", "left_square_bracket")
+            else:
+                screen.apply_filter(LogFilter())
+            actions += 1
+            await asyncio.sleep(0.5)
+        task.cancel()
+    print(f"  app on the 1M-line store, {actions} user actions in {seconds:.0f} s: loop lag p99 {probe.p99_ms():.1f} ms, "
+          f"max {max(probe.lags) * 1000:.1f} ms; RSS {rss_mb():.0f} MiB, peak {peak_rss_mb():.0f} MiB")
 
 
 def history(mb: float) -> None:

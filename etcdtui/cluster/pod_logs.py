@@ -12,6 +12,9 @@ One `PodLogStream` per member:
    If the last line seen does not come back, lines between may be missing: a gap marker says so.
 4. **Restarts.** The kubelet ends a follow when the container exits. The pod's `containerID` then tells a
    restart (inline marker, the new container's log from its first line) from a plain disconnect (resume).
+   The old container's tail is read from `previous=true` (de-duplicated); if more than one restart happened
+   while we were away, that container is gone: a gap marker says so.
+5. **Same pod again** (a mirror pod deleted and re-created): `resume_from` continues without re-reading history.
 
 Every request goes through `rawapi.get_raw` (the aiohttp response, read in chunks with `readany`).
 Stream state per member: connecting, history, live, quiet, reconnecting, waiting, ended, error, with a reason.
@@ -135,6 +138,12 @@ class _Resume:
         return self.last_ts.decode()[:19] + "Z"  # whole seconds: what every API server accepts
 
 
+@dataclass(frozen=True)
+class ResumePoint:
+    resume: _Resume
+    container_id: str | None
+
+
 def _ts_prefix(line: bytes) -> bytes | None:
     space = line.find(b" ", 0, 40)
     if space < 20 or line[4:5] != b"-":
@@ -168,6 +177,7 @@ class PodLogStream:
         container: str | None = None,
         chunk_size: int = 1 << 16,
         clock: Callable[[], float] = time.monotonic,
+        resume_from: ResumePoint | None = None,
     ) -> None:
         self.conn = conn
         self.namespace = namespace
@@ -183,6 +193,15 @@ class PodLogStream:
         self._started_wall = time.time()
         self._following_id: str | None = None
         self._response: Any = None
+        self._resume_from = resume_from
+        if resume_from is not None:  # the same pod seen again (mirror pod re-created): no history re-read
+            self._resume = resume_from.resume
+            self.status.history_done = True
+
+    @property
+    def resume_point(self) -> ResumePoint:
+        """Where this stream is: enough for a later stream of the same pod to continue without duplicates."""
+        return ResumePoint(self._resume, self._following_id)
 
     # -- control ----------------------------------------------------------------------------------
     def cancel_history(self) -> None:
@@ -217,9 +236,16 @@ class PodLogStream:
         info = await self._container_info_retrying()
         if info is None:
             return
-        await self._read_previous(info)
-        delay = BACKOFF_MIN
         resume = False  # False: read the current container from its first line
+        if self._resume_from is None:
+            await self._read_previous(info)
+        else:
+            self._following_id = self._resume_from.container_id
+            if info.container_id and self._following_id and info.container_id != self._following_id:
+                await self._restarted(info)
+            else:
+                resume = self._resume.last_ts is not None
+        delay = BACKOFF_MIN
         while True:
             self._container_changed.clear()
             self._following_id = self.status.container_id = info.container_id if info else None

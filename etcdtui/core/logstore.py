@@ -21,6 +21,7 @@ pinned, bounded list (`pinned`) that survives the eviction of their lines.
 from __future__ import annotations
 
 import re
+import sys
 import zlib
 from array import array
 from bisect import bisect_left, bisect_right
@@ -29,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from etcdtui.core.classify import RULES
 from etcdtui.core.findings import Finding, Severity
 
 CHUNK = 4096
@@ -41,7 +43,7 @@ MARKER = -2  # engine markers (restart, gap, resume, history skipped)
 DEFAULT_MAX_LINES = 2_500_000
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_REORDER_WINDOW = 0.5
-DEFAULT_PINNED = 10_000
+DEFAULT_PINNED = 2_000
 UNPACKED_CHUNKS = 6  # decompressed chunks kept (about 1 MB each)
 
 # Findings that matter for the pinned pane: corruption evidence and corruption checks (passed/failed/inconclusive).
@@ -232,8 +234,12 @@ class LogStore:
         self._pending: deque[tuple[float, Entry]] = deque()  # (arrival, entry), arrival non-decreasing
         self._bulk = 0
         self._bulk_entries: list[Entry] = []
-        self.findings: dict[int, Finding] = {}
+        # The per-line finding index is columnar (seq, severity, interned kind): no object per finding, so
+        # a flood of corruption lines does not make every full garbage collection longer. Full `Finding`s
+        # (message, fields) live only in the bounded `pinned` list.
         self._finding_seqs = array("q")
+        self._finding_sev = array("b")
+        self._finding_kinds: list[str] = []
         self._finding_head = 0
         self.pinned: deque[Pinned] = deque(maxlen=max_pinned)
         self.filter = LogFilter()
@@ -350,8 +356,9 @@ class LogStore:
         if finding is not None and finding.severity is Severity.INFO and not finding.kind.startswith(KEPT_INFO):
             finding = None  # routine INFO findings (elections, slow applies…) are not worth an object per line
         if finding is not None:
-            self.findings[seq] = finding
             self._finding_seqs.append(seq)
+            self._finding_sev.append(int(finding.severity))
+            self._finding_kinds.append(sys.intern(finding.kind))
             counts.findings += 1
             if finding.is_corruption:
                 counts.corruption += 1
@@ -377,16 +384,17 @@ class LogStore:
                 self.counts[self.members[member_index]].dropped_lines += 1
             end = chunk.first + n
             seqs = self._finding_seqs
-            while self._finding_head < len(seqs) and seqs[self._finding_head] < end:
-                self.findings.pop(seqs[self._finding_head], None)
-                self._finding_head += 1
+            self._finding_head = bisect_left(seqs, end, self._finding_head)
             if self._view is not None:
                 self._view_head = bisect_left(self._view, end, self._view_head)
         self._compact()
 
     def _compact(self) -> None:
         if self._finding_head > 4096 and self._finding_head * 2 > len(self._finding_seqs):
-            del self._finding_seqs[: self._finding_head]
+            head = self._finding_head
+            del self._finding_seqs[:head]
+            del self._finding_sev[:head]
+            del self._finding_kinds[:head]
             self._finding_head = 0
         if self._view is not None and self._view_head > 65536 and self._view_head * 2 > len(self._view):
             del self._view[: self._view_head]
@@ -417,7 +425,7 @@ class LogStore:
         chunk = chunks[(seq - chunks[0].first) // CHUNK]
         i = seq - chunk.first
         return Line(seq, self.members[chunk.members[i]], chunk.ts[i], chunk.levels[i], self._texts(chunk)[i],
-                    self.findings.get(seq))
+                    self.finding_at(seq))
 
     def _text(self, seq: int) -> tuple[str, int, int]:
         chunks = self._chunks
@@ -521,6 +529,21 @@ class LogStore:
         self.version += 1
 
     # --- findings ----------------------------------------------------------------------------------
+
+    def finding_at(self, seq: int) -> Finding | None:
+        """The finding of a line, as kind and severity (the message is the rule's title; re-classify the
+        line for the full text and fields)."""
+        seqs = self._finding_seqs
+        i = bisect_left(seqs, seq, self._finding_head)
+        if i >= len(seqs) or seqs[i] != seq:
+            return None
+        kind = self._finding_kinds[i]
+        rule = RULES.get(kind)
+        return Finding(kind, Severity(self._finding_sev[i]), rule.title if rule else kind)
+
+    @property
+    def findings_retained(self) -> int:
+        return len(self._finding_seqs) - self._finding_head
 
     def next_finding(self, after_seq: int, *, backwards: bool = False) -> int | None:
         """The seq of the next (previous) line with a finding that is in the view."""

@@ -31,6 +31,7 @@ import re
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import compress, count
 from operator import not_
 from typing import Any
@@ -94,15 +95,16 @@ class _BlockPatterns:
     """
 
     first: re.Pattern[bytes]  # the first line of a block is routine
-    run: re.Pattern[bytes]
+    run: re.Pattern[bytes]  # the next other line starts at group "line"; "msg" is set if it is a startup line
     context: re.Pattern[bytes]
 
     @classmethod
     def build(cls, prefix: bytes) -> _BlockPatterns:
         loose = (prefix + _QUIET + rb'"ts":(?:"[^"]*"|[0-9.e+-]+),(?:"logger":"[^"]*",)?"caller":"[^"]*",'
                  + _ROUTINE_MSG + _REST + rb"(?=\n|\Z)")
-        return cls(re.compile(loose), re.compile(rb"(?:\n" + loose + rb")*+\n"),
-                   re.compile(prefix + _QUIET + _HEADER + _CONTEXT_MSG + rb"(?=" + _REST + rb"(?:\n|\Z))"))
+        context = prefix + _QUIET + _HEADER + _CONTEXT_MSG + rb"(?=" + _REST + rb"(?:\n|\Z))"
+        return cls(re.compile(loose), re.compile(rb"(?:\n" + loose + rb")*+\n(?P<line>)(?:" + context + rb")?"),
+                   re.compile(context))
 
 
 _PLAIN = _BlockPatterns.build(b"")
@@ -110,6 +112,7 @@ _PREFIXED = _BlockPatterns.build(rb"(?:" + _KUBECTL_PREFIX + rb")?")
 
 
 _STARTUP_MSGS = frozenset({"Running: ", "starting an etcd server"})
+_peer_id = lru_cache(maxsize=1024)(ids.try_normalize)  # a few member IDs, in thousands of startup lines
 
 
 @dataclass(slots=True)
@@ -129,13 +132,13 @@ class StartupDelta:
             self.peers = set()
         elif msg.startswith("newRaft "):
             head, _, rest = msg[8:].partition(" [peers: [")
-            self.local_known, self.local_id = True, ids.try_normalize(head)
+            self.local_known, self.local_id = True, _peer_id(head)
             for peer in rest.partition("]")[0].split(","):
-                member = ids.try_normalize(peer)
+                member = _peer_id(peer)
                 if member and member != self.local_id:
                     self.peers.add(member)
-        elif msg == "added remote peer":
-            member = ids.try_normalize(remote_peer)
+        elif msg == "added remote peer" and isinstance(remote_peer, str):
+            member = _peer_id(remote_peer)
             if member:
                 self.peers.add(member)
         elif msg == "starting initial corruption check":
@@ -163,12 +166,13 @@ class Digest:
     events: list[Event]
 
 
-def digest_block(block: bytes) -> Digest:
-    """Digest complete lines joined by newlines (no newline at the end): classify every line that is not
-    routine. The result does not depend on where a file is cut into blocks."""
+def digest_block(block: bytes | bytearray, size: int | None = None) -> Digest:
+    """Digest complete lines joined by newlines (no newline at the end), `block[:size]` (a reader may pass
+    its reused buffer): classify every line that is not routine. Wherever a file is cut into blocks, the
+    digests give the same findings. Nothing in the digest refers to `block`."""
+    size = len(block) if size is None else size
     patterns = _PREFIXED if block[:1].isdigit() else _PLAIN
     run, context_line = patterns.run.match, patterns.context.match
-    size = len(block)
     count, find = block.count, block.find
     formats: Counter[str] = Counter()
     events: list[Event] = []
@@ -178,26 +182,27 @@ def digest_block(block: bytes) -> Digest:
     first_ts = last_ts = None
     delta: StartupDelta | None = None
     index = prev = 0  # line index and offset of the last line looked at
-    routine_head = patterns.first.match(block)
+    routine_head = patterns.first.match(block, 0, size)
     start = -1 if routine_head else 0
     end = routine_head.end() if routine_head else 0
+    found = None if routine_head else context_line(block, 0, size)
     while True:
         if start < 0:  # find the next line that is not routine
-            found = run(block, end)
+            found = run(block, end, size)
             if found is None:
                 break  # the rest is routine (or there is no rest)
-            start = found.end()
+            start = found.start("line")
         index += count(b"\n", prev, start)
         prev = start
-        end = find(b"\n", start)
+        end = find(b"\n", start, size)
         if end < 0:
             end = size
-        context = context_line(block, start)
-        if context is not None:
-            msg = context["msg"].decode("utf-8", "replace")
+        startup = None if found is None else found["msg"]
+        if found is not None and startup is not None:  # a startup line, read by regex (to after its msg)
+            msg = startup.decode("utf-8", "replace")
             peer = None
             if msg == "added remote peer":
-                peer_id = _REMOTE_PEER_ID.search(block, context.end(), end)
+                peer_id = _REMOTE_PEER_ID.search(block, found.end(), end)
                 peer = peer_id[1].decode("utf-8", "replace") if peer_id else None
             if delta is None:
                 delta = StartupDelta()
@@ -223,20 +228,20 @@ def digest_block(block: bytes) -> Digest:
                     events.append((index, record, result, None))
                     delta = None
         start = -1
-    lines = index + count(b"\n", prev) + 1
+    lines = index + count(b"\n", prev, size) + 1
     if context_lines:
         formats[ZAP] += context_lines
     if first_at != 0:
-        edge = _edge_ts(block, parsed, first_at if first_at >= 0 else lines, forward=True)
+        edge = _edge_ts(block, size, parsed, first_at if first_at >= 0 else lines, forward=True)
         first_ts = first_ts if edge is None else edge
     if last_at != lines - 1:
-        edge = _edge_ts(block, parsed, last_at, forward=False)
+        edge = _edge_ts(block, size, parsed, last_at, forward=False)
         last_ts = last_ts if edge is None else edge
     routine = lines - len(parsed) - context_lines
     return Digest(lines, size + 1, routine, formats, blank, unparsed, first_ts, last_ts, events)
 
 
-def _edge_ts(block: bytes, parsed: list[int], until: int, *, forward: bool) -> float | None:
+def _edge_ts(block: bytes | bytearray, size: int, parsed: list[int], until: int, *, forward: bool) -> float | None:
     """The timestamp of the first (last) line before (after) line `until` that has one, if any.
 
     Routine and startup lines are not parsed, so the block's first/last timestamp may be on one of them;
@@ -244,12 +249,12 @@ def _edge_ts(block: bytes, parsed: list[int], until: int, *, forward: bool) -> f
     if forward:
         pos, index, step, skip = 0, 0, 1, iter(parsed)
     else:
-        pos, index, step, skip = len(block), block.count(b"\n"), -1, reversed(parsed)
+        pos, index, step, skip = size, block.count(b"\n", 0, size), -1, reversed(parsed)
     next_parsed = next(skip, None)
     while index != until:
         if forward:
-            end = block.find(b"\n", pos)
-            line, after = block[pos : len(block) if end < 0 else end], end + 1
+            end = block.find(b"\n", pos, size)
+            line, after = block[pos : size if end < 0 else end], end + 1
         else:
             begin = block.rfind(b"\n", 0, pos) + 1
             line, after = block[begin:pos], begin - 1
@@ -379,11 +384,11 @@ class LogScanner:
         summary.lines = base + len(lines)
         return hits
 
-    def feed_block(self, block: bytes) -> list[ScanHit]:
-        """Scan complete lines joined by newlines (no partial last line); the fastest way in."""
+    def feed_block(self, block: bytes | bytearray, size: int | None = None) -> list[ScanHit]:
+        """Scan complete lines joined by newlines (no partial last line), `block[:size]`; the fastest way in."""
         if not self.fast:
-            return self.feed(block.split(b"\n"))
-        return self.feed_digest(digest_block(block))
+            return self.feed(bytes(block[:size]).split(b"\n"))
+        return self.feed_digest(digest_block(block, size))
 
     def feed_digest(self, digest: Digest) -> list[ScanHit]:
         """Scan the next block of lines, digested by `digest_block` (here or in another process)."""

@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from etcdtui.cluster.kube import ClusterConnection
-from etcdtui.cluster.pod_logs import Origin, PodLogStream, container_info
+from etcdtui.cluster.pod_logs import Origin, PodLogStream, ResumePoint, container_info
 from etcdtui.cluster.watch import ResourceWatch
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.logstore import LogStore
@@ -37,6 +37,7 @@ HISTORY_TIMEOUT = 20.0
 TICK = 0.1
 RING_PUSH_EVERY = 1.0
 RING_FINDINGS_PER_MEMBER = 20
+MAX_GONE = 64  # resume points kept for removed pods
 
 
 class LogEngine:
@@ -67,6 +68,7 @@ class LogEngine:
         self._watch: ResourceWatch | None = None
         self._background: list[asyncio.Task[None]] = []
         self._pushed: dict[str, tuple[int, Finding | None]] = {}
+        self._gone: dict[str, ResumePoint] = {}
         self._started = False
         self.state_version = 0  # bumps when a stream's state changes (UI status line)
 
@@ -146,7 +148,11 @@ class LogEngine:
                 self._remove_stream(name)
 
     def _add_stream(self, name: str) -> None:
-        stream = PodLogStream(self.conn, self.namespace, name, self)
+        resume_from = self._gone.pop(name, None)
+        stream = PodLogStream(self.conn, self.namespace, name, self, resume_from=resume_from)
+        if resume_from is not None:
+            self.store.add([marker_entry(name, "── pod re-created: stream continues from the last line seen",
+                                         time.time())], self._clock())
         self.streams[name] = stream
         if self.store.in_bulk:
             self._history_pending.add(name)
@@ -158,9 +164,14 @@ class LogEngine:
         task = self._tasks.pop(name, None)
         if task is not None:
             task.cancel()
-        self.streams.pop(name, None)
+        stream = self.streams.pop(name, None)
+        if stream is not None:
+            # A pod deleted and re-created under the same name (a mirror pod) continues where it was.
+            self._gone[name] = stream.resume_point
+            while len(self._gone) > MAX_GONE:
+                self._gone.pop(next(iter(self._gone)))
         self._history_pending.discard(name)
-        self.store.add([marker_entry(name, "pod removed from the ring: stream stopped", time.time())], self._clock())
+        self.store.add([marker_entry(name, "pod removed: stream stopped (it continues without duplicates if the pod comes back)", time.time())], self._clock())
         self._check_bulk()
         self.state_version += 1
 

@@ -14,6 +14,8 @@ from etcdtui.core.logstore import LogStore
 from etcdtui.core.scan import LogScanner
 from etcdtui.engine.log_ingest import to_entries
 
+CHUNK_LINES = 300
+
 
 def read_lines(path: Path) -> list[bytes]:
     return [line for line in path.read_bytes().split(b"\n") if line.strip()]
@@ -60,10 +62,10 @@ class Replay:
         while (elapsed := self.clock() - start) < seconds:
             target = int(elapsed * self.rate)
             for member in self.members:
-                n = target - self._pos[member]
-                if n <= 0:
-                    continue
-                self._feed(member, n)
+                # Like a real stream: at most one read chunk (~64 KB, ~300 lines) per step of the loop.
+                while (n := min(target - self._pos[member], CHUNK_LINES)) > 0:
+                    self._feed(member, n)
+                    await asyncio.sleep(0)
             self.offered = int(elapsed * self.rate) * len(self.members)
             due += self.interval
             await asyncio.sleep(max(0.0, start + due - self.clock()))

@@ -24,6 +24,11 @@ def _iso(ts: float) -> str:
 
 def header(store: LogStore, *, context: str, filtered: bool, now: datetime | None = None) -> str:
     window = store.time_window()
+    if filtered:
+        first, last = store.seq_at(0), store.seq_at(len(store) - 1)
+        first_line = store.line(first) if first is not None else None
+        last_line = store.line(last) if last is not None else None
+        window = (first_line.ts, last_line.ts) if first_line and last_line else None
     flt: LogFilter = store.filter if filtered else LogFilter()
     lines = [
         "# etcdtui logs",

@@ -587,7 +587,20 @@ class ReplaceProcedure:
                 stderr.extend(b.lines)
             self.out(step, *b.lines)
 
-        result = await node.run(argv, on_batch=batch)
+        cmd = await node.start(argv)
+        try:
+            async for ev in cmd.events():
+                if isinstance(ev, OutputBatch):
+                    batch(ev)
+            result = await cmd.wait()
+        except asyncio.CancelledError:
+            # Ctrl+C: stop the remote command too (signal, then close the channel), not only our reading.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(cmd.cancel())
+            raise
+        if result.error is not None:
+            self._ssh = None  # the connection is gone: the retry reconnects
+            raise StepFailed(f"kubeadm reset on {self.node}: {result.error}; retry the step (reset is idempotent)")
         if result.exit_code != 0:
             raise StepFailed(f"kubeadm reset failed: {result.describe()}")
         if any("failed to remove etcd member" in line.lower() for line in stderr):
@@ -747,7 +760,12 @@ class ReplaceProcedure:
                 raise StepFailed(f"the alarm stays set ({missing.removeprefix('alarm:').strip()}): disarm it later")
             shown, out = await self.etcdctl(["alarm", "disarm", "-w", "json"], snap)
             self.out(step, shown)
-            missing, snap = await self._verify_once(expected, pod_name)
+            for _ in range(10):  # the next polls must show it gone (and everything still green)
+                missing, snap = await self._verify_once(expected, pod_name)
+                if not missing:
+                    break
+                self.out(step, f"after disarming: {missing}")
+                await asyncio.sleep(1.0)
             if missing:
                 raise StepFailed(f"after disarming: {missing}")
         self.out(step, f"node {self.node} Ready, pod {pod_name} Running, {expected} members healthy, hashes agree, "

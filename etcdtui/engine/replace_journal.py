@@ -139,12 +139,14 @@ class ProcedureLock:
                 fd = _open_0600(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
             except FileExistsError:
                 owner = self.owner()
-                if owner is not None and _pid_alive(owner) and owner != os.getpid():
+                if owner == os.getpid():
+                    raise JournalError("the replace procedure of this cluster is already open in this etcdtui") from None
+                if owner is not None and _pid_alive(owner):
                     raise JournalError(
                         f"another replace procedure runs on this cluster (pid {owner}, lock {self.path})"
                     ) from None
                 with contextlib.suppress(FileNotFoundError):
-                    self.path.unlink()  # stale: its process is gone (or it is ours from before)
+                    self.path.unlink()  # stale: its process is gone
                 continue
             try:
                 os.write(fd, f"{os.getpid()}\n".encode())

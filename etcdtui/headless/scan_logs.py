@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol, cast
 
 from etcdtui import exitcodes
 from etcdtui.core.classify import RULES
@@ -40,6 +40,7 @@ CHUNK = 4 << 20  # bytes per read
 MAX_LINE = 1 << 20  # longer lines are cut (binary garbage without newlines must not fill memory)
 PARALLEL_MIN = 64 << 20  # smaller files are not worth starting workers for
 STRIPE = 16 << 20  # bytes of a file per worker task
+HEAVY_EVENTS_PER_MB = 200  # a healthy or realistic log gives ~20; an incident-only log ~450 (see _scan_parallel)
 PER_KIND = 200  # findings kept per kind; the rest are counted
 SHOWN_PER_KIND = 5  # occurrences printed per kind without --all
 
@@ -119,62 +120,86 @@ def _check_readable(name: str) -> None:
 
 
 def read_blocks(stream: _Readable) -> Iterator[tuple[bytes | None, int, int]]:
-    """Yield (complete lines joined by newlines or None if there is none yet, bytes read, lines cut).
+    """Yield (complete lines joined by newlines or None if there is none yet, bytes read, lines cut):
+    `read_regions` with each region copied out of the reused buffer."""
+    for data, end, nbytes, cut in read_regions(stream):
+        yield (None if data is None else bytes(data[:end])), nbytes, cut
+
+
+def read_regions(stream: _Readable) -> Iterator[tuple[bytes | bytearray | None, int, int, int]]:
+    """Yield (data or None if no line is complete yet, end, bytes read, lines cut): `data[:end]` holds
+    complete lines joined by newlines, valid until the next step (one buffer is reused: no new memory
+    per read).
 
     Memory stays near CHUNK + MAX_LINE: a line longer than MAX_LINE bytes is cut there (its head is kept,
     the rest dropped and the cut counted), e.g. binary garbage without newlines. Where the reads fall
     does not change what is cut, so a file read in stripes gives the same lines as read whole.
     """
-    carry = b""
+    buffer = bytearray(CHUNK + MAX_LINE + 1)
+    view = memoryview(buffer)
+    held = 0  # bytes of an unfinished line kept at the front of the buffer
     skipping = False  # inside an over-long line whose head was already emitted
-    while True:
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            break
-        nbytes = len(chunk)
-        if skipping:
-            newline = chunk.find(b"\n")
-            if newline < 0:
-                yield None, nbytes, 0
+    try:
+        while True:
+            nbytes = stream.readinto(view[held : held + CHUNK]) or 0
+            if not nbytes:
+                break
+            total = held + nbytes
+            if skipping:  # held is 0
+                newline = buffer.find(b"\n", 0, total)
+                if newline < 0:
+                    yield None, 0, nbytes, 0
+                    continue
+                total -= newline + 1
+                buffer[:total] = view[newline + 1 : newline + 1 + total]
+                skipping = False
+            end = buffer.rfind(b"\n", 0, total)
+            data, region_end, cut = _cut_long_lines(buffer, end) if end > MAX_LINE else (buffer, end, 0)
+            if total - end - 1 > MAX_LINE:  # the unfinished line is already too long: emit its head
+                head = view[end + 1 : end + 1 + MAX_LINE]
+                if data is buffer:  # the head follows the lines in the buffer
+                    region_end = end + 1 + MAX_LINE
+                else:
+                    data = bytes(data[:region_end]) + b"\n" + bytes(head)
+                    region_end = len(data)
+                held, skipping = 0, True
+                yield data, region_end, nbytes, cut + 1
                 continue
-            chunk, skipping = chunk[newline + 1 :], False
-        data = carry + chunk if carry else chunk
-        end = data.rfind(b"\n")
-        block, carry = (data[:end], data[end + 1 :]) if end >= 0 else (None, data)
-        cut = 0
-        if block is not None and len(block) > MAX_LINE:
-            block, cut = _cut_long_lines(block)
-        if len(carry) > MAX_LINE:
-            head = carry[:MAX_LINE]
-            block = head if block is None else block + b"\n" + head
-            carry, skipping = b"", True
-            cut += 1
-        yield block, nbytes, cut
-    if carry:
-        yield carry, 0, 0
+            if end < 0:
+                held = total
+                yield None, 0, nbytes, 0
+                continue
+            yield data, region_end, nbytes, cut
+            held = total - end - 1
+            buffer[:held] = view[end + 1 : total]
+        if held:
+            yield buffer, held, 0, 0
+    finally:
+        view.release()
 
 
-def _cut_long_lines(block: bytes) -> tuple[bytes, int]:
-    """Cut the lines of a block that are longer than MAX_LINE (rare: checked with a few C-speed rfinds)."""
-    pos, size = 0, len(block)
+def _cut_long_lines(data: bytes | bytearray, end: int) -> tuple[bytes | bytearray, int, int]:
+    """Cut the lines of `data[:end]` that are longer than MAX_LINE: (data, end, lines cut). The common
+    case (no such line) is checked with a few C-speed rfinds and returns `data` as it is."""
+    pos = kept_from = 0
     parts: list[bytes] = []
-    kept_from = 0
-    while size - pos > MAX_LINE:
-        newline = block.rfind(b"\n", pos, pos + MAX_LINE + 1)
+    while end - pos > MAX_LINE:
+        newline = data.rfind(b"\n", pos, pos + MAX_LINE + 1)
         if newline >= 0:  # every line that starts before it is short enough
             pos = newline + 1
             continue
-        parts.append(block[kept_from : pos + MAX_LINE])
-        end = block.find(b"\n", pos + MAX_LINE)
-        kept_from = pos = size if end < 0 else end  # from its newline on
+        parts.append(bytes(data[kept_from : pos + MAX_LINE]))
+        newline = data.find(b"\n", pos + MAX_LINE, end)
+        kept_from = pos = end if newline < 0 else newline  # from its newline on
     if not parts:
-        return block, 0
-    parts.append(block[kept_from:])
-    return b"".join(parts), len(parts) - 1
+        return data, end, 0
+    parts.append(bytes(data[kept_from:end]))
+    joined = b"".join(parts)
+    return joined, len(joined), len(parts) - 1
 
 
 class _Readable(Protocol):
-    def read(self, size: int, /) -> bytes: ...
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 class _Stripe:
@@ -183,13 +208,13 @@ class _Stripe:
     def __init__(self, fd: int, start: int, end: int) -> None:
         self.fd, self.pos, self.end = fd, start, end
 
-    def read(self, size: int, /) -> bytes:
-        size = min(size, self.end - self.pos)
+    def readinto(self, buffer: memoryview, /) -> int:
+        size = min(len(buffer), self.end - self.pos)
         if size <= 0:
-            return b""
-        data = os.pread(self.fd, size, self.pos)
-        self.pos += len(data)
-        return data
+            return 0
+        read = os.preadv(self.fd, [buffer[:size]], self.pos)
+        self.pos += read
+        return read
 
 
 def _line_start(fd: int, pos: int, size: int) -> int:
@@ -203,7 +228,7 @@ def _line_start(fd: int, pos: int, size: int) -> int:
             break
         newline = piece.find(b"\n")
         if newline >= 0:
-            return pos + newline
+            return pos + newline + 1
         pos += len(piece)
     return size
 
@@ -215,11 +240,11 @@ def digest_stripe(path: str, start: int, end: int, size: int) -> tuple[list[Dige
     try:
         low, high = _line_start(fd, start, size), _line_start(fd, end, size)
         digests, nbytes, cut = [], 0, 0
-        for block, read, cut_here in read_blocks(_Stripe(fd, low, high)):
+        for data, end, read, cut_here in read_regions(_Stripe(fd, low, high)):
             nbytes += read
             cut += cut_here
-            if block is not None:
-                digests.append(digest_block(block))
+            if data is not None:
+                digests.append(digest_block(data, end))
         return digests, nbytes, cut
     finally:
         os.close(fd)
@@ -274,7 +299,7 @@ class Collected:
             self.dropped += 1
 
 
-def scan_sources(sources: list[Source], stdin: IO[bytes], jobs: int | None = None
+def scan_sources(sources: list[Source], stdin: _Readable, jobs: int | None = None
                  ) -> tuple[Collected, list[ScanSummary], CompactionHashBook]:
     book = CompactionHashBook()
     collected = Collected()
@@ -302,22 +327,25 @@ def scan_sources(sources: list[Source], stdin: IO[bytes], jobs: int | None = Non
     return collected, summaries, book
 
 
-def _scan_stream(scanner: LogScanner, stream: IO[bytes], collected: Collected) -> None:
+def _scan_stream(scanner: LogScanner, stream: _Readable, collected: Collected) -> None:
     total = 0
-    for block, nbytes, cut in read_blocks(stream):
+    for data, end, nbytes, cut in read_regions(stream):
         total += nbytes
         scanner.summary.truncated_lines += cut
-        if block is None:
+        if data is None:
             continue
-        for hit in scanner.feed_block(block):
+        for hit in scanner.feed_block(data, end):
             collected.add(hit)
     scanner.summary.bytes = total  # exact count (feed() estimates from the lines)
 
 
 def _scan_parallel(scanner: LogScanner, path: str, jobs: int, collected: Collected) -> None:
+    """Digest stripes in workers, feed them here in file order. If the log turns out to be mostly
+    findings (`HEAVY_EVENTS_PER_MB`), shipping them from the workers costs more than digesting them
+    here: the rest of the file is then read here."""
     size = os.stat(path).st_size
     stripes = iter(range(0, size, STRIPE))
-    total = 0
+    done = 0  # bytes fed: the stripes fed so far end on a line start
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init)
     try:
         pending: deque[Future[tuple[list[Digest], int, int]]] = deque()
@@ -327,17 +355,29 @@ def _scan_parallel(scanner: LogScanner, path: str, jobs: int, collected: Collect
                 break
         while pending:
             digests, nbytes, cut = pending.popleft().result()
+            done += nbytes
+            scanner.summary.truncated_lines += cut
+            events = 0
+            for digest in digests:
+                events += len(digest.events)
+                for hit in scanner.feed_digest(digest):
+                    collected.add(hit)
+            if events > HEAVY_EVENTS_PER_MB * nbytes / 1e6 and done < size:
+                break
             start = next(stripes, -1)
             if start >= 0:
                 pending.append(pool.submit(digest_stripe, path, start, min(start + STRIPE, size), size))
-            total += nbytes
-            scanner.summary.truncated_lines += cut
-            for digest in digests:
-                for hit in scanner.feed_digest(digest):
-                    collected.add(hit)
+        else:
+            scanner.summary.bytes = done
+            return
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # on an error, each worker ends its stripe and exits
-    scanner.summary.bytes = total
+    fd = os.open(path, os.O_RDONLY)  # heavy: the rest here
+    try:
+        _scan_stream(scanner, _Stripe(fd, done, os.fstat(fd).st_size), collected)
+    finally:
+        os.close(fd)
+    scanner.summary.bytes += done
 
 
 def _worker_init() -> None:
@@ -530,7 +570,8 @@ def _totals(summaries: list[ScanSummary]) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         sources = sources_for(list(args.files), args.member)
-        collected, summaries, book = scan_sources(sources, sys.stdin.buffer, args.jobs)
+        stdin = cast(_Readable, sys.stdin.buffer)  # a BufferedReader: it has readinto
+        collected, summaries, book = scan_sources(sources, stdin, args.jobs)
     except InputError as exc:
         sys.stderr.write(f"etcdtui scan-logs: error: {exc}\n")
         return exitcodes.UNKNOWN

@@ -261,8 +261,40 @@ class Ring:
             self._ensure_node_object(m)
             self._set_node_ready(node, True)
             self._start_member(m, fresh_pod=True)
-        await self._wait_healthy([node], MEMBER_START_TIMEOUT)
+        await self._wait_joined(node, MEMBER_START_TIMEOUT)
         await self._refresh_member_ids()
+
+    async def _wait_joined(self, node: str, within: float) -> None:
+        """What kubeadm join waits for: the new member started and answers the etcd client (`endpoint status`)
+        with its raft applied index caught up with a peer's. Not `/health`: that stays false while any alarm
+        (a leftover CORRUPT) is active, although the member works, and the join would time out."""
+        m = self._member(node)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        mine = peer = None
+        while True:
+            failure = self._startup_failure(m)
+            if failure:
+                raise RingError(f"etcd on {node} failed to start: {failure}")
+            via = self._healthy_node(exclude=node)
+            peer = await self._applied_index(via) if via else None  # the peer first: ours must reach it
+            mine = await self._applied_index(node)
+            if mine is not None and peer is not None and mine >= peer:
+                return
+            if loop.time() >= deadline:
+                raise RingError(f"etcd on {node} did not catch up within {within:.0f} s "
+                                f"(applied index {mine}, a peer's {peer})")
+            await asyncio.sleep(0.2)
+
+    async def _applied_index(self, node: str) -> int | None:
+        rc, out, _ = await run_argv(self.etcdctl_argv(node, "endpoint", "status", "--command-timeout=2s", "-w", "json"))
+        if rc != 0:
+            return None
+        try:
+            status = json.loads(out)[0]["Status"]
+            return int(status.get("raftAppliedIndex") or status["raftIndex"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            return None
 
     async def restart_with_flags(self, node: str, flags: list[str]) -> None:
         """Like kubelet after a static pod manifest changed: stop the old pod, start a new one."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -149,3 +151,35 @@ async def test_healthy_lab_under_the_same_load_is_never_reported_diverged(
     for snap in polled:
         assert snap.verdict is not Verdict.CORRUPTION, [f.message for f in snap.findings[:3]]
         assert not [f for f in snap.findings if f.is_corruption], [f.message for f in snap.findings if f.is_corruption]
+
+
+REPLACE_DRIVER = Path(__file__).with_name("replace_driver.py")
+
+
+def test_replacing_the_named_member_restores_agreement_and_the_lost_key(
+    fresh_lab: Callable[..., RunningLab], tmp_path: Path
+) -> None:
+    """Incident → the member etcdtui names is replaced with the real procedure (headless driver: typed node
+    name, backup skipped, KubeOne's plan accepted) → every hash agrees and the lost key is on every member."""
+    lab = fresh_lab(corrupt_checks="on")
+    run = etcdtui("lab", "incident", "13766", "--dir", str(lab.root), "--max-kills", "10", "--json", timeout=400)
+    assert run.returncode == 0, run.stderr
+    incident = json.loads(run.stdout)
+    lost = incident["lost_keys"][0]["key"]
+    _, before = check_json(lab)
+    named = {f["member"] for f in corruption_findings(before) if f["kind"] == "corruption.hash_mismatch"}
+    assert named == {incident["victim"]}
+
+    driver = subprocess.run(
+        [sys.executable, str(REPLACE_DRIVER), str(lab.kubeconfig), incident["victim"], str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert driver.returncode == 0 and "OUTCOME done" in driver.stdout, driver.stdout[-2000:] + driver.stderr[-2000:]
+
+    keys = {node: serializable_keys(lab.root, node) for node in lab.nodes}
+    assert all(lost in k for k in keys.values()), {n: lost in k for n, k in keys.items()}
+    assert len({frozenset(k) for k in keys.values()}) == 1, {n: len(k) for n, k in keys.items()}
+    code, after = check_json(lab)
+    assert after["status"] != "CORRUPTION" and not corruption_findings(after), after
+    assert all(m["hash_agrees"] is True for m in after["members"]), after["members"]

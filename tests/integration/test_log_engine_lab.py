@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -65,6 +66,7 @@ async def test_log_engine_on_the_lab(fresh_lab) -> None:  # type: ignore[no-unty
     try:
         await _scenario(running, conn)
         await _previous_history(conn)
+        await _cancelled_history(running, conn)
     finally:
         await conn.close()
 
@@ -100,6 +102,16 @@ async def _scenario(running: Any, conn: ClusterConnection) -> None:
         await until(lambda: all(s.status.state.value == "live" for s in engine.streams.values()),
                     40, "all streams live again after the outage")
         await until(lambda: markers(engine, CP3, "gap"), 20, "a gap marker for cp-3 (two restarts in the outage)")
+
+        # a member's pod deleted (the mirror pod comes back at once): removed, re-added, no history re-read
+        await asyncio.to_thread(
+            subprocess.run, ["kubectl", "--kubeconfig", str(running.kubeconfig), "-n", "kube-system", "delete", "pod",
+                             CP2], capture_output=True, timeout=30, check=True)
+        await until(lambda: [t for t in (line.text for line in engine.store.iter_view()
+                                         if line.member == CP2 and line.level == MARKER) if "pod re-created" in t],
+                    20, "cp-2's stream re-created")
+        await until(lambda: CP2 in engine.streams and engine.streams[CP2].status.state.value == "live", 20,
+                    "cp-2 live again")
         await asyncio.sleep(2)
         assert duplicated_lines(engine) == []
         assert markers(engine, CP1, "gap") == [] and markers(engine, CP2, "gap") == []
@@ -139,3 +151,33 @@ async def _previous_history(conn: ClusterConnection) -> None:
         assert any(line.finding is not None and line.finding.kind == "check.enabled" for line in before)
     finally:
         await fresh.stop()
+
+
+async def _cancelled_history(running: Any, conn: ClusterConnection) -> None:
+    """A long history (cp-1's current log grown by 40 MB of real etcd lines) is cancelled mid-way: the
+    stream goes live at once, says what it skipped, and the store holds only what was read."""
+    logs = sorted(running.layout.container_logs_dir(CP1).iterdir(), key=lambda p: p.stat().st_mtime)
+    line = b'{"level":"info","ts":"2026-11-24T09:26:18.750Z","caller":"x","msg":"apply request took too long"}'
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z").encode()
+    block = (stamp + b" stderr F " + line + b"\n") * 20_000
+    await asyncio.to_thread(_append, logs[-1], block, 17)  # ~45 MB
+    engine = LogEngine(conn)
+    try:
+        await engine.start()
+        await until(lambda: CP1 in engine.streams and engine.streams[CP1].status.history_bytes > 1_000_000, 20,
+                    "cp-1's history scan under way")
+        engine.cancel_history()
+        assert engine.history_complete  # the store shows what was read, at once
+        await until(lambda: engine.streams[CP1].status.state.value == "live", 20, "cp-1 live after the cancel")
+        status = engine.streams[CP1].status
+        assert status.history_cancelled and status.history_bytes < 17 * len(block)
+        skipped = await until(lambda: markers(engine, CP1, "gap"), 5, "the history-skipped marker")
+        assert "history skipped" in skipped[0]
+    finally:
+        await engine.stop()
+
+
+def _append(path: Any, block: bytes, times: int) -> None:
+    with open(path, "ab") as fh:
+        for _ in range(times):
+            fh.write(block)

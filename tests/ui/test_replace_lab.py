@@ -57,6 +57,8 @@ async def answer_dialogs(pilot: Any, app: EtcdTuiApp, screen: ReplaceScreen, wai
     while time.monotonic() < deadline and screen.outcome is None:
         await pilot.pause(0.1)
         dialog = app.screen
+        if dialog is not screen and app.focused is None:
+            continue  # a dialog that is not mounted yet (its on_mount sets the focus)
         if isinstance(dialog, TypedConfirmDialog):
             assert app.focused is dialog.query_one("#typed-cancel", Button), "Cancel must have the default focus"
             assert dialog.context == app.context_label

@@ -102,15 +102,21 @@ def test_startup_context_read_by_regex_gives_the_full_paths_verdict(peers: str, 
         assert scanner.summary.fast_skipped == 1  # the startup lines were read by regex, not parsed
 
 
-def test_read_blocks_cuts_the_same_lines_whatever_the_chunk_size(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("data", "expected", "cut"), [
+    (b"x" * 250 + b"\n" + b"a" * 700 + b"\nshort\n" + b"b" * 301 + b"\n" + b"c" * 300 + b"\nlast",
+     [b"x" * 250, b"a" * 300, b"short", b"b" * 300, b"c" * 300, b"last"], 2),
+    # a long line among complete ones and an unfinished long one in the same read
+    (b"x\n" + b"a" * 700 + b"\n" + b"b" * 900, [b"x", b"a" * 300, b"b" * 300], 2),
+    (b"\n\n" + b"a" * 5000, [b"", b"", b"a" * 300], 1),
+])
+def test_read_blocks_cuts_the_same_lines_whatever_the_chunk_size(
+        monkeypatch: pytest.MonkeyPatch, data: bytes, expected: list[bytes], cut: int) -> None:
     monkeypatch.setattr(scan_logs, "MAX_LINE", 300)
-    data = b"x" * 250 + b"\n" + b"a" * 700 + b"\nshort\n" + b"b" * 301 + b"\n" + b"c" * 300 + b"\nlast"
-    expected = [b"x" * 250, b"a" * 300, b"short", b"b" * 300, b"c" * 300, b"last"]
-    for chunk in (7, 100, 301, 1000, 1 << 20):
+    for chunk in (7, 100, 301, 1000, 2000, 1 << 20):
         monkeypatch.setattr(scan_logs, "CHUNK", chunk)
         blocks = list(scan_logs.read_blocks(io.BytesIO(data)))
         assert b"\n".join(b for b, _, _ in blocks if b is not None).split(b"\n") == expected, chunk
-        assert sum(cut for _, _, cut in blocks) == 2, chunk
+        assert sum(c for _, _, c in blocks) == cut, chunk
         assert sum(n for _, n, _ in blocks) == len(data), chunk
 
 
@@ -135,18 +141,21 @@ def _scan_json(log: Path, jobs: int) -> dict[str, object]:
 
 
 def test_parallel_workers_give_the_sequential_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Real worker processes (fork) on stripes cut in the middle of lines and of startup sequences."""
+    """Real worker processes (fork) on stripes cut in the middle of lines and of startup sequences; and the
+    switch to reading here when the log is mostly findings."""
     log = _big_log(tmp_path)
     monkeypatch.setattr(scan_logs, "MAX_LINE", 4096)
     sequential = _scan_json(log, 1)
     monkeypatch.setattr(scan_logs, "PARALLEL_MIN", 0)
     monkeypatch.setattr(scan_logs, "CHUNK", 50_000)
-    for stripe in (37_001, 250_000):
+    for stripe, heavy in ((37_001, 10_000), (250_000, 10_000), (37_001, 0)):  # 0: the rest read here at once
         monkeypatch.setattr(scan_logs, "STRIPE", stripe)
+        monkeypatch.setattr(scan_logs, "HEAVY_EVENTS_PER_MB", heavy)
         assert scan_logs._parallel_jobs(str(log), 2) == 2
         parallel, expected = json.dumps(_scan_json(log, 2), sort_keys=True), json.dumps(sequential, sort_keys=True)
         differ = next((i for i, (x, y) in enumerate(zip(parallel, expected, strict=False)) if x != y), None)
-        assert parallel == expected, f"stripe {stripe}: differs at {differ}: {parallel[(differ or 0) - 80:][:200]}"
+        same = parallel == expected  # (not in the assert: pytest's diff of 350 kB of JSON takes minutes)
+        assert same, f"stripe {stripe}: differs at {differ}: {parallel[max(0, (differ or 0) - 80):][:200]}"
     summary = sequential["summary"]
     assert isinstance(summary, dict)
     assert summary["files"][0]["truncated_lines"] == 1 and summary["files"][0]["bytes"] == log.stat().st_size

@@ -23,7 +23,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
 
-from etcdtui.core.classify import RULES
+from etcdtui.core.classify import RULES, classify
 from etcdtui.core.logline import parse_line
 from etcdtui.core.logstore import LEVELS, NO_LEVEL, FilterError, Finder, LogFilter, LogStore
 from etcdtui.engine.log_save import save
@@ -119,7 +119,10 @@ def describe_line(store: LogStore, seq: int) -> str:
     out = json.dumps(data, indent=2, default=str, ensure_ascii=False)
     if line.finding is not None:
         rule = RULES.get(line.finding.kind)
-        out += f"\n\nfinding: {line.finding.kind} ({line.finding.severity.label})\n{line.finding.message}"
+        # The store keeps kind and severity; the full finding is pinned, or the line classified again.
+        full = next((p.finding for p in store.pinned if p.seq == seq), None) or classify(record)
+        message = full.message if full is not None and full.kind == line.finding.kind else line.finding.message
+        out += f"\n\nfinding: {line.finding.kind} ({line.finding.severity.label})\n{message}"
         if rule is not None:
             out += f"\n\nwhy it matters: {rule.why}"
     return out + f"\n\nraw:\n{line.text}"
@@ -187,7 +190,7 @@ class LogsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         _freeze_startup_objects()
-        if not self.filter.is_empty:
+        if self.store.filter != self.filter:  # the store is shared: `L` after `l` shows all members again
             self.apply_filter(self.filter)
         self.set_interval(REFRESH, self._drain, name="logs-drain")
         self.view.focus()

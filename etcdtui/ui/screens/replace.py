@@ -10,7 +10,9 @@ journaled as failed ("stopped by the operator"), so Enter retries it.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -140,6 +142,7 @@ class ReplaceScreen(Screen[None]):
         if current is not None:
             self.query_one("#replace-command", Static).update(
                 Text("\n".join(f"$ {c}" for c in current.commands) if current.commands else ""))
+        wrote = False
         for s in checklist.steps:
             if s.started_at is None:
                 continue
@@ -150,6 +153,7 @@ class ReplaceScreen(Screen[None]):
                                + "──")
                 for c in s.commands:
                     log.write_line(f"$ {c}")
+                wrote = True
             total = s.dropped_lines + len(s.output)
             new = total - self._shown.get(key, 0)
             if new > 0:
@@ -158,6 +162,9 @@ class ReplaceScreen(Screen[None]):
                     log.write_line(f"[{new - len(s.output)} lines not shown]")
                 log.write_lines(lines)
                 self._shown[key] = total
+                wrote = True
+        if wrote:
+            log.scroll_end(animate=False)  # follow the live output (the newest step is at the bottom)
 
     @staticmethod
     def _latest_started(checklist: Checklist) -> Any:
@@ -273,6 +280,9 @@ def make_replace_app(engine: Any, settings: ReplaceSettings) -> Any:
     from etcdtui.ui.app import EtcdTuiApp
 
     class ReplaceApp(EtcdTuiApp):
+        # CSS_PATH is relative to the defining module: point at the app's own stylesheet.
+        CSS_PATH = str(Path(inspect.getfile(EtcdTuiApp)).with_name(str(EtcdTuiApp.CSS_PATH)))
+
         def on_mount(self) -> None:  # runs after EtcdTuiApp.on_mount (Textual dispatches along the MRO)
             self.call_later(self._open_checklist)
 
