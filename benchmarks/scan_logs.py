@@ -222,8 +222,12 @@ def main() -> int:
     print(f"{os.cpu_count()} CPUs; {load()} at start")
     results = {mix: run(mix, args.size_mb, args.rounds, jobs, args.keep)
                for mix in ("realistic", "dense") if args.only in (None, mix)}
-    met = results.get("realistic", True)
-    print("RESULT:", "targets met on the realistic log" if met else "TARGET MISSED on the realistic log")
+    if "realistic" not in results:
+        print("RESULT: the targets apply to the realistic log, which was not run")
+        return 0
+    met = results["realistic"]
+    print("RESULT:", "targets met on the realistic log (best of each; see the medians and the load above)" if met
+          else "TARGET MISSED on the realistic log (best of each; see the medians and the load above)")
     return 0 if met else 1
 
 

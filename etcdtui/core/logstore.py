@@ -45,6 +45,7 @@ DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_REORDER_WINDOW = 0.5
 DEFAULT_PINNED = 2_000
 UNPACKED_CHUNKS = 6  # decompressed chunks kept (about 1 MB each)
+CHUNK_COST = 1_000  # unpacking a chunk costs about as much as searching this many lines
 
 # Findings that matter for the pinned pane: corruption evidence and corruption checks (passed/failed/inconclusive).
 PINNED_PREFIXES = ("corruption.", "check.", "storage.", "fatal.")
@@ -486,7 +487,7 @@ class LogStore:
         for _ in self.refilter_steps(flt):
             pass
 
-    def refilter_steps(self, flt: LogFilter, step: int = 5_000) -> Iterator[int]:
+    def refilter_steps(self, flt: LogFilter, step: int = 2_000) -> Iterator[int]:
         """Rebuild the view for `flt`, yielding the lines checked so far every `step` lines.
 
         The new view is swapped in only when the generator finishes; lines added meanwhile are caught up
@@ -509,7 +510,7 @@ class LogStore:
                 chunks = self._chunks
                 chunk = chunks[(seq - chunks[0].first) // CHUNK]
                 i = seq - chunk.first
-                stop = min(chunk.count, i + (end - seq))
+                stop = min(chunk.count, i + (end - seq), i + step - since_yield)
                 texts, cm, cl, base = self._texts(chunk), chunk.members, chunk.levels, chunk.first
                 for j in range(i, stop):
                     if predicate(members[cm[j]], cl[j], texts[j]):
@@ -598,40 +599,65 @@ class Finder:
             return []
         return [m.span() for m in self._search.finditer(text) if m.end() > m.start()]
 
-    def next_row(self, from_row: int, *, backwards: bool = False, limit: int = 200_000) -> int | None:
-        """The next view row after (before) `from_row` whose text matches, within `limit` rows (wraps)."""
-        if self._search is None:
-            return None
-        store = self.store
-        total = len(store)
-        if total == 0:
-            return None
-        search = self._search.search
-        step = -1 if backwards else 1
-        row = from_row
-        for _ in range(min(total, limit)):
-            row = (row + step) % total
-            seq = store.seq_at(row)
-            if seq is not None and search(store._text(seq)[0]) is not None:
-                return row
-        return None
+    def next_row(self, from_row: int, *, backwards: bool = False) -> int | None:
+        """The next view row after (before) `from_row` whose text matches (wraps around once), in one go."""
+        result: int | None = None
+        for result in self.next_row_steps(from_row, backwards=backwards, step=1 << 62):
+            if result is not None:
+                break
+        return result if result is not None and result >= 0 else None
 
-    def count_steps(self, step: int = 5_000) -> Iterator[int | None]:
+    def next_row_steps(self, from_row: int, *, backwards: bool = False, step: int = 2_000) -> Iterator[int | None]:
+        """Search in bounded steps: yields None after every `step` rows, then the row, or -1 for no match."""
+        if self._search is None:
+            yield -1
+            return
+        store = self.store
+        search = self._search.search
+        direction = -1 if backwards else 1
+        row = from_row
+        checked = budget = 0
+        last_chunk = -1
+        while checked < len(store):
+            total = len(store)
+            row = (row + direction) % total
+            seq = store.seq_at(row)
+            if seq is not None:
+                if seq // CHUNK != last_chunk:  # a sparse view crosses a packed chunk every few rows
+                    last_chunk = seq // CHUNK
+                    budget += CHUNK_COST
+                if search(store._text(seq)[0]) is not None:
+                    yield row
+                    return
+            checked += 1
+            budget += 1
+            if budget >= step:
+                budget = 0
+                yield None
+        yield -1
+
+    def count_steps(self, step: int = 2_000) -> Iterator[int | None]:
         """Count matches in the view in bounded steps: yields None while counting, then the count."""
         if self._search is None:
             yield 0
             return
         search = self._search.search
         store = self.store
-        found = 0
+        found = budget = 0
+        last_chunk = -1
         row = 0
         while row < len(store):
-            end = min(len(store), row + step)
-            for r in range(row, end):
-                seq = store.seq_at(r)
-                if seq is not None and search(store._text(seq)[0]) is not None:
-                    found += 1
-            row = end
-            if row < len(store):
+            seq = store.seq_at(row)
+            row += 1
+            budget += 1
+            if seq is None:
+                continue
+            if seq // CHUNK != last_chunk:  # unpacking a chunk costs about as much as CHUNK_COST lines
+                last_chunk = seq // CHUNK
+                budget += CHUNK_COST
+            if search(store._text(seq)[0]) is not None:
+                found += 1
+            if budget >= step:
+                budget = 0
                 yield None
         yield found

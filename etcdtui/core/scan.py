@@ -1,8 +1,8 @@
 """Streaming scan of one log source (a file, stdin, a live stream): lines in, findings with line numbers out.
 
 Pure and constant-memory: the caller does the I/O and feeds lists of lines (`feed`, bytes, newline
-optional) or blocks of complete lines (`feed_block`). Besides classifying each line (`classify.py`) the scanner keeps the little context a single
-line cannot give:
+optional) or blocks of complete lines (`feed_block`). Besides classifying each line (`classify.py`) the
+scanner keeps the little context a single line cannot give:
 
 * **Initial-check verdict.** `initial corruption checking passed` does not say how many peers were
   compared (etcd-facts §1.6). The scanner remembers, since the last startup (`Running: ` / `starting an
@@ -19,10 +19,15 @@ line cannot give:
 Speed: most lines of a real log are routine zap lines (`classify.ROUTINE_MSGS` at debug/info/warn level),
 which `classify` maps to None whatever their fields say. One compiled regex recognises such a line from
 its first bytes (`{"level":"info","ts":"…",["logger":"…",]"caller":"…","msg":"<routine>"`), so it is
-counted without being decoded or parsed; `feed_block` applies the regex to a whole block at C speed
-(`re.subn` blanks the routine lines, keeping line numbers). Anything the regex does not recognise takes
-the full path, so the fast path can only skip lines that the full path would also ignore;
-`tests/unit/test_scan_fastpath.py` checks both give the same findings on every fixture.
+counted without being decoded or parsed. `feed_block` goes through `digest_block`: a possessive regex
+walks over runs of routine lines in C and stops only at the other lines (~5 % of a long-running log);
+startup lines are read by regex too, and only the rest is parsed and classified. The digest holds no
+scanner state (`Digest`: counts, first/last timestamps, and in order the findings, the records `_track`
+uses and the folded startup lines), so it can be made in worker processes on stripes of a big file
+(`etcdtui/headless/scan_logs.py`) and fed here in file order (`feed_digest`). Anything the regex does not
+recognise takes the full path, so the fast path can only skip lines that the full path would also
+ignore; `tests/unit/test_scan_fastpath.py` and `tests/unit/test_scan_parallel.py` check they give the
+same findings and summary on every fixture, however the lines are cut into blocks.
 """
 
 from __future__ import annotations
@@ -199,15 +204,15 @@ def digest_block(block: bytes | bytearray, size: int | None = None) -> Digest:
             end = size
         startup = None if found is None else found["msg"]
         if found is not None and startup is not None:  # a startup line, read by regex (to after its msg)
-            msg = startup.decode("utf-8", "replace")
-            peer = None
-            if msg == "added remote peer":
-                peer_id = _REMOTE_PEER_ID.search(block, found.end(), end)
-                peer = peer_id[1].decode("utf-8", "replace") if peer_id else None
             if delta is None:
                 delta = StartupDelta()
                 events.append((index, None, None, delta))
-            delta.add(msg, peer)
+            if startup == b"added remote peer":  # the most frequent: thousands in a long log
+                peer_id = _REMOTE_PEER_ID.search(block, found.end(), end)
+                if peer_id:
+                    delta.add("added remote peer", peer_id[1].decode("utf-8", "replace"))
+            else:
+                delta.add(startup.decode("utf-8", "replace"), None)
             context_lines += 1
         else:
             parsed.append(index)

@@ -22,6 +22,7 @@ import os
 import shlex
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -188,7 +189,7 @@ class ReplaceProcedure:
         self._exec = EtcdctlExec(conn)
         self._ssh: SshNode | None = None
         self._last_flush = 0.0
-        self._task: asyncio.Task[Outcome] | None = None
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replace-journal")
 
     # -- lifecycle --------------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -209,6 +210,8 @@ class ReplaceProcedure:
             self._write(self.checklist.begin_record(self.clock()))
 
     async def close(self) -> None:
+        await self._flush()
+        self._io.shutdown(wait=False)
         if self._ssh is not None:
             await self._ssh.close()
             self._ssh = None
@@ -225,10 +228,15 @@ class ReplaceProcedure:
 
     def abandon(self) -> None:
         self._write(self.checklist.end("abandoned", self.clock()))
-        self.journal.discard()
+        self._io.submit(self.journal.discard)
 
     def _write(self, record: dict[str, Any]) -> None:
-        self.journal.append(record)
+        """Append in the journal's own thread (fsync never blocks the loop); FIFO keeps the order."""
+        self._io.submit(self.journal.append, record)
+
+    async def _flush(self) -> None:
+        """Everything written so far is on disk (before an action that must be resumable)."""
+        await asyncio.wrap_future(self._io.submit(lambda: None))
 
     # -- running -----------------------------------------------------------------------------------------
     async def run(self) -> Outcome:
@@ -237,6 +245,7 @@ class ReplaceProcedure:
             step = self.checklist.next_step()
             if step is None:
                 self._write(self.checklist.end("replaced", self.clock()))
+                await self._flush()
                 await asyncio.to_thread(self.journal.archive)
                 self.ui.changed(None)
                 return Outcome.DONE
@@ -521,6 +530,7 @@ class ReplaceProcedure:
         await self._gate_again(step)
         confirmation = await self._confirm(step, f"Drain {self.node}: cordon it and evict its pods.")
         self._start(step, self.commands(step), confirmation)
+        await self._flush()  # the confirmation and "running" are on disk before anything changes
         if await read_node(self.conn, self.node) is None:
             self.out(step, f'Error from server (NotFound): nodes "{self.node}" not found: already deleted')
             self._done(step, "the Node is already deleted (nothing to drain)")
@@ -578,6 +588,7 @@ class ReplaceProcedure:
         confirmation = await self._confirm(step, f"Run `{shlex.join(argv)}` on {self.node}: its etcd member is "
                                                  "removed and its data wiped.", argv)
         self._start(step, self.commands(step), confirmation)
+        await self._flush()  # the confirmation and "running" are on disk before anything changes
         node = await self._open_ssh(step)
         self.out(step, f"$ {shlex.join(argv)}")
         stderr: list[str] = []
@@ -632,6 +643,7 @@ class ReplaceProcedure:
         await self._gate_again(step)
         confirmation = await self._confirm(step, f"Delete the Node object {self.node} (kubectl delete node).")
         self._start(step, self.commands(step), confirmation)
+        await self._flush()  # the confirmation and "running" are on disk before anything changes
         if await delete_node(self.conn, self.node):
             self.out(step, f'node "{self.node}" deleted')
         else:
@@ -676,6 +688,7 @@ class ReplaceProcedure:
             step, f"Run `{shlex.join(argv)}`: KubeOne re-joins {self.node}. Its plan is shown before `yes` is sent.",
             argv)
         self._start(step, self.commands(step), confirmation)
+        await self._flush()  # the confirmation and "running" are on disk before anything changes
         kept: list[str] = []
         verdicts: list[str] = []
 
@@ -708,6 +721,7 @@ class ReplaceProcedure:
             raise StepFailed(f"kubeone: {exc}") from None
         # Journaled so that a resume after a crash waits for this kubeone before deciding anything.
         self._write(self.checklist.note("kubeone_pid", cmd.pid, self.clock()))
+        await self._flush()
         try:
             async with asyncio.timeout(APPLY_TIMEOUT), cmd:
                 async for ev in cmd.events():

@@ -122,6 +122,8 @@ async def gather_context(
     problems += [p for p in (facts.binary_error, facts.version_error, facts.manifest_error, facts.tfjson_error) if p]
     if facts.version is not None:
         lines.append(f"kubeone {facts.version.git_version} ({facts.binary})")
+        if facts.support is not None and facts.support.supported is not True:
+            warnings.append(facts.support.reason)  # < 1.4.1: the re-joined member gets no corruption checks
     tf_hosts, tf_error = await asyncio.to_thread(_load_tf, facts.tfjson) if facts.tfjson else ((), None)
     if tf_error:
         problems.append(tf_error)

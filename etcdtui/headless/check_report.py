@@ -36,11 +36,20 @@ def exit_code(snap: RingSnapshot) -> int:
     return code
 
 
-def status_word(snap: RingSnapshot) -> str:
-    """The `status` of `--json`: the ring verdict, or UNKNOWN when the check could not complete."""
+def verdict_word(snap: RingSnapshot) -> str:
+    """The `verdict` of `--json`: the ring verdict, or UNKNOWN when the check could not complete."""
     if exit_code(snap) == exitcodes.UNKNOWN:
         return Verdict.UNKNOWN.value
     return snap.verdict.value
+
+
+STATUS_FOR_EXIT = {exitcodes.OK: "OK", exitcodes.WARNING: "WARNING", exitcodes.CRITICAL: "CRITICAL",
+                   exitcodes.UNKNOWN: "UNKNOWN"}
+
+
+def status_word(snap: RingSnapshot) -> str:
+    """The `status` of `--json`: the Nagios word of the exit code, as `scan-logs --json` prints it."""
+    return STATUS_FOR_EXIT[exit_code(snap)]
 
 
 # -- JSON ----------------------------------------------------------------------------------------
@@ -77,6 +86,7 @@ def check_json(snap: RingSnapshot) -> dict[str, Any]:
         ring_findings.insert(0, Finding("check.incomplete", Severity.WARNING, snap.incomplete_reason))
     return {
         "status": status_word(snap),
+        "verdict": verdict_word(snap),
         "context": snap.context,
         "members": [member_json(r) for r in snap.rows],
         "findings": [finding_json(f) for f in ring_findings],
@@ -103,7 +113,7 @@ def text_report(snap: RingSnapshot) -> str:
     lines: list[str] = []
     ft = "?" if snap.fault_tolerance is None else str(snap.fault_tolerance)
     lines.append(
-        f"etcd ring: {status_word(snap)}   context {snap.context} ({snap.server})   "
+        f"etcd ring: {verdict_word(snap)}   context {snap.context} ({snap.server})   "
         f"members {snap.members_total}  quorum {snap.quorum or '?'}  tolerates {ft} failure(s)"
     )
     if not snap.complete and snap.incomplete_reason:
@@ -172,7 +182,7 @@ def prometheus_text(snap: RingSnapshot, now: float | None = None) -> str:
 
     add("etcdtui_ring_status", exit_code(snap))
     for verdict in Verdict:
-        add("etcdtui_ring_verdict", 1 if status_word(snap) == verdict.value else 0, verdict=verdict.value)
+        add("etcdtui_ring_verdict", 1 if verdict_word(snap) == verdict.value else 0, verdict=verdict.value)
     add("etcdtui_ring_members", snap.members_total)
     if snap.fault_tolerance is not None:
         add("etcdtui_ring_fault_tolerance", snap.fault_tolerance)

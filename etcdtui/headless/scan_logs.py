@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import signal
 import stat
 import sys
 from collections import Counter, deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 from etcdtui import exitcodes
 from etcdtui.core.classify import RULES
@@ -39,8 +39,9 @@ from etcdtui.core.scan import Digest, LogScanner, ScanHit, ScanSummary, digest_b
 CHUNK = 4 << 20  # bytes per read
 MAX_LINE = 1 << 20  # longer lines are cut (binary garbage without newlines must not fill memory)
 PARALLEL_MIN = 64 << 20  # smaller files are not worth starting workers for
-STRIPE = 16 << 20  # bytes of a file per worker task
-HEAVY_EVENTS_PER_MB = 200  # a healthy or realistic log gives ~20; an incident-only log ~450 (see _scan_parallel)
+STRIPE = 8 << 20  # bytes of a file per worker task
+SAMPLE = 8 << 20  # bytes read here first, to see whether the log is mostly findings
+HEAVY_PER_MB = 200  # findings per MB: a long-running log gives ~20, an incident-only log ~450 (_scan_parallel)
 PER_KIND = 200  # findings kept per kind; the rest are counted
 SHOWN_PER_KIND = 5  # occurrences printed per kind without --all
 
@@ -81,6 +82,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 class InputError(Exception):
     """A file that cannot be scanned: one line for the operator, exit code 3."""
+
+
+class WorkerDied(Exception):
+    """A worker process ended without a result (killed, e.g. by the OOM killer)."""
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -151,7 +156,7 @@ def read_regions(stream: _Readable) -> Iterator[tuple[bytes | bytearray | None, 
                     yield None, 0, nbytes, 0
                     continue
                 total -= newline + 1
-                buffer[:total] = view[newline + 1 : newline + 1 + total]
+                buffer[:total] = bytes(view[newline + 1 : newline + 1 + total])  # (no overlapping copy)
                 skipping = False
             end = buffer.rfind(b"\n", 0, total)
             data, region_end, cut = _cut_long_lines(buffer, end) if end > MAX_LINE else (buffer, end, 0)
@@ -171,7 +176,7 @@ def read_regions(stream: _Readable) -> Iterator[tuple[bytes | bytearray | None, 
                 continue
             yield data, region_end, nbytes, cut
             held = total - end - 1
-            buffer[:held] = view[end + 1 : total]
+            buffer[:held] = bytes(view[end + 1 : total])  # the unfinished line (short) to the front
         if held:
             yield buffer, held, 0, 0
     finally:
@@ -269,7 +274,7 @@ def default_jobs() -> int:
 
 def _parallel_jobs(path: str, jobs: int) -> int:
     """How many workers to use for this file: 0 means read it here (stdin-like, small, or one CPU)."""
-    if jobs < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs < 2 or not hasattr(os, "fork"):  # workers are forked: they start at once, nothing re-imported
         return 0
     try:
         info = os.stat(path)
@@ -309,15 +314,15 @@ def scan_sources(sources: list[Source], stdin: _Readable, jobs: int | None = Non
         scanner = LogScanner(source.label, source.member, compactions=book)
         try:
             if source.path is None:
-                _scan_stream(scanner, stdin, collected)
+                scanner.summary.bytes = _scan_stream(scanner, stdin, collected)
             elif workers := _parallel_jobs(source.path, jobs):
-                _scan_parallel(scanner, source.path, workers, collected)
+                scanner.summary.bytes = _scan_parallel(scanner, source.path, workers, collected)
             else:
                 with open(source.path, "rb", buffering=0) as stream:
-                    _scan_stream(scanner, stream, collected)
+                    scanner.summary.bytes = _scan_stream(scanner, stream, collected)
         except OSError as exc:
             raise InputError(f"{source.label}: read failed: {exc.strerror or exc}") from None
-        except BrokenProcessPool:
+        except WorkerDied:
             raise InputError(f"{source.label}: a worker process died (out of memory?); try --jobs 1") from None
         for hit in scanner.finish():
             collected.add(hit)
@@ -327,7 +332,8 @@ def scan_sources(sources: list[Source], stdin: _Readable, jobs: int | None = Non
     return collected, summaries, book
 
 
-def _scan_stream(scanner: LogScanner, stream: _Readable, collected: Collected) -> None:
+def _scan_stream(scanner: LogScanner, stream: _Readable, collected: Collected) -> int:
+    """Scan a stream here; returns the bytes read (exact, unlike `feed`'s estimate)."""
     total = 0
     for data, end, nbytes, cut in read_regions(stream):
         total += nbytes
@@ -336,48 +342,58 @@ def _scan_stream(scanner: LogScanner, stream: _Readable, collected: Collected) -
             continue
         for hit in scanner.feed_block(data, end):
             collected.add(hit)
-    scanner.summary.bytes = total  # exact count (feed() estimates from the lines)
+    return total
 
 
-def _scan_parallel(scanner: LogScanner, path: str, jobs: int, collected: Collected) -> None:
-    """Digest stripes in workers, feed them here in file order. If the log turns out to be mostly
-    findings (`HEAVY_EVENTS_PER_MB`), shipping them from the workers costs more than digesting them
-    here: the rest of the file is then read here."""
-    size = os.stat(path).st_size
-    stripes = iter(range(0, size, STRIPE))
-    done = 0  # bytes fed: the stripes fed so far end on a line start
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init)
+def _scan_parallel(scanner: LogScanner, path: str, jobs: int, collected: Collected) -> int:
+    """Digest stripes of the file in `jobs` workers and feed them here in file order; returns bytes read.
+
+    A log that is mostly findings (more than `HEAVY_PER_MB` findings or digest events per MB) is read
+    here instead: shipping its findings from the workers costs more than digesting them. The first
+    `SAMPLE` bytes are read here (while the workers start on the next stripes) to decide; a stripe that
+    turns out heavy later makes the rest be read here too."""
+    import multiprocessing  # here: only big files pay for importing these
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    fd = os.open(path, os.O_RDONLY)
     try:
-        pending: deque[Future[tuple[list[Digest], int, int]]] = deque()
-        for start in stripes:  # keep 2 stripes per worker queued: bounded memory, no idle worker
-            pending.append(pool.submit(digest_stripe, path, start, min(start + STRIPE, size), size))
-            if len(pending) >= 2 * jobs:
-                break
-        while pending:
-            digests, nbytes, cut = pending.popleft().result()
-            done += nbytes
-            scanner.summary.truncated_lines += cut
-            events = 0
-            for digest in digests:
-                events += len(digest.events)
-                for hit in scanner.feed_digest(digest):
-                    collected.add(hit)
-            if events > HEAVY_EVENTS_PER_MB * nbytes / 1e6 and done < size:
-                break
-            start = next(stripes, -1)
-            if start >= 0:
-                pending.append(pool.submit(digest_stripe, path, start, min(start + STRIPE, size), size))
-        else:
-            scanner.summary.bytes = done
-            return
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # on an error, each worker ends its stripe and exits
-    fd = os.open(path, os.O_RDONLY)  # heavy: the rest here
-    try:
-        _scan_stream(scanner, _Stripe(fd, done, os.fstat(fd).st_size), collected)
+        size = os.fstat(fd).st_size
+        done = _line_start(fd, SAMPLE, size)  # the sample ends on a line start
+        stripes = iter(range(done, size, STRIPE))
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init)
+        try:
+            pending: deque[Future[tuple[list[Digest], int, int]]] = deque()
+            for low in stripes:  # workers start now; at most 2 stripes per worker queued: bounded memory
+                pending.append(pool.submit(digest_stripe, path, low, min(low + STRIPE, size), size))
+                if len(pending) >= jobs:
+                    break
+            _scan_stream(scanner, _Stripe(fd, 0, done), collected)
+            if sum(scanner.summary.by_kind.values()) <= HEAVY_PER_MB * done / 1e6:
+                while pending:
+                    while len(pending) < 2 * jobs and (low := next(stripes, -1)) >= 0:
+                        pending.append(pool.submit(digest_stripe, path, low, min(low + STRIPE, size), size))
+                    digests, nbytes, cut = pending.popleft().result()
+                    done += nbytes
+                    scanner.summary.truncated_lines += cut
+                    events = 0
+                    for digest in digests:
+                        events += len(digest.events)
+                        for hit in scanner.feed_digest(digest):
+                            collected.add(hit)
+                    if events > HEAVY_PER_MB * nbytes / 1e6:
+                        break
+            for future in pending:
+                future.cancel()
+            total = done + (_scan_stream(scanner, _Stripe(fd, done, os.fstat(fd).st_size), collected)
+                            if done < size else 0)
+        except BrokenProcessPool:
+            raise WorkerDied() from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # on an error, each worker ends its stripe and exits
     finally:
         os.close(fd)
-    scanner.summary.bytes += done
+    return total
 
 
 def _worker_init() -> None:

@@ -54,7 +54,7 @@ def test_json_on_healthy_lab_exits_1_naming_every_member(lab) -> None:  # type: 
     assert result.returncode == 1, (result.stdout, result.stderr)
     report = json.loads(result.stdout)
     assert set(report) == {"status", "context", "members", "findings"}
-    assert report["status"] == "WARNING" and report["context"] == "etcdtui-lab"
+    assert report["status"] == "WARNING" and report["verdict"] == "WARNING" and report["context"] == "etcdtui-lab"
     assert [m["pod"] for m in report["members"]] == PODS
     for m in report["members"]:
         assert set(m) == {"pod", "node", "member_id", "version", "leader", "healthy", "hash_agrees", "checks", "findings"}

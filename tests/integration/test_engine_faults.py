@@ -106,7 +106,7 @@ def test_corruption_with_checks_on_is_critical_and_names_the_member(fresh_lab) -
 
     rc, before = check()
     # All hashes equal: not critical (3.5.1 cannot run the compaction check, which the audit may warn about).
-    assert rc in (0, 1) and before["status"] in ("HEALTHY", "WARNING"), before
+    assert rc in (0, 1) and before["verdict"] in ("HEALTHY", "WARNING"), before
     assert all(m["hash_agrees"] is True and m["checks"]["initial"] is True for m in before["members"])
     subprocess.run([sys.executable, "-m", "etcdtui", "lab", "corrupt", "--dir", str(lab.root), "lab-cp-2"],
                    check=True, capture_output=True, timeout=60)
@@ -117,7 +117,7 @@ def test_corruption_with_checks_on_is_critical_and_names_the_member(fresh_lab) -
             break
         time.sleep(1)
     assert rc == 2, report
-    assert report["status"] == "CORRUPTION"
+    assert report["verdict"] == "CORRUPTION" and report["status"] == "CRITICAL"
     by_pod = {m["pod"]: m for m in report["members"]}
     assert by_pod["etcd-lab-cp-2"]["hash_agrees"] is False
     assert by_pod["etcd-lab-cp-1"]["hash_agrees"] is True and by_pod["etcd-lab-cp-3"]["hash_agrees"] is True

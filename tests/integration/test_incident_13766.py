@@ -85,7 +85,7 @@ def test_incident_makes_check_critical_naming_exactly_the_victim(
     code, report = check_json(lab)
     detected_after = time.time() - incident["load_stopped_at"]
     assert code == 2, report
-    assert report["status"] == "CORRUPTION"
+    assert report["verdict"] == "CORRUPTION" and report["status"] == "CRITICAL"
     rows = {m["node"]: m for m in report["members"]}
     assert rows[victim]["hash_agrees"] is False
     assert all(rows[n]["hash_agrees"] is True for n in lab.nodes if n != victim), rows
@@ -142,7 +142,7 @@ async def test_healthy_lab_under_the_same_load_is_never_reported_diverged(
     assert counts.txns > 500, counts  # revisions really moved while the checks ran
     assert len(reports) >= 3 and polls_under_load >= 5, (len(reports), polls_under_load)
     for report in reports:
-        assert report["status"] != "CORRUPTION", report
+        assert report["verdict"] != "CORRUPTION", report
         assert not corruption_findings(report), corruption_findings(report)
         assert all(m["hash_agrees"] is not False for m in report["members"]), report["members"]
     assert all(m["hash_agrees"] is True for m in reports[-1]["members"])
@@ -181,5 +181,5 @@ def test_replacing_the_named_member_restores_agreement_and_the_lost_key(
     assert all(lost in k for k in keys.values()), {n: lost in k for n, k in keys.items()}
     assert len({frozenset(k) for k in keys.values()}) == 1, {n: len(k) for n, k in keys.items()}
     code, after = check_json(lab)
-    assert after["status"] != "CORRUPTION" and not corruption_findings(after), after
+    assert after["verdict"] != "CORRUPTION" and not corruption_findings(after), after
     assert all(m["hash_agrees"] is True for m in after["members"]), after["members"]

@@ -97,6 +97,7 @@ async def test_filter_find_follow_and_findings(tmp_path: Path) -> None:
         # expand the line to its fields
         await pilot.press("enter")
         assert isinstance(app.screen, DetailScreen)
+        assert '"msg":' in app.screen.body and f"finding: {line.finding.kind}" in app.screen.body
         await pilot.press("escape")
         assert app.screen is screen
 

@@ -63,7 +63,8 @@ def snapshot(verdict: Verdict = Verdict.HEALTHY, complete: bool = True, **kw: ob
 def test_exit_code_and_status(verdict: Verdict, complete: bool, code: int, status: str) -> None:
     snap = snapshot(verdict, complete)
     assert report.exit_code(snap) == code
-    assert report.check_json(snap)["status"] == status
+    assert report.check_json(snap)["verdict"] == status
+    assert report.check_json(snap)["status"] == ["OK", "WARNING", "CRITICAL", "UNKNOWN"][code]
 
 
 def test_json_splits_member_and_ring_findings() -> None:

@@ -1,21 +1,15 @@
-"""The replace journal (JSONL, 0600, resume) and the per-cluster lock (stale-lock detection by pid).
-
-Real files in a temp dir and real processes for the lock owner (a child that exits leaves a stale lock).
-"""
+"""The replace journal (JSONL, 0600, resume): real files in a temp dir. The lock: test_replace_lock.py."""
 
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from etcdtui.core.checklist import Checklist, StepId, StepStatus
-from etcdtui.engine.replace_journal import Journal, JournalError, ProcedureLock, cluster_key, state_dir
+from etcdtui.engine.replace_journal import Journal, cluster_key, state_dir
 
 pytestmark = pytest.mark.unit
 
@@ -59,31 +53,3 @@ def test_cluster_keys_differ_per_server_and_are_file_safe() -> None:
 def test_state_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     assert state_dir() == tmp_path / "etcdtui" / "replace"
-
-
-def test_lock_refuses_a_second_procedure_and_takes_over_a_stale_lock(tmp_path: Path) -> None:
-    lock = ProcedureLock(tmp_path, "k")
-    child = subprocess.run(  # another process takes the lock and dies without releasing it
-        [sys.executable, "-c", "import sys; from pathlib import Path; from etcdtui.engine.replace_journal import "
-         "ProcedureLock; ProcedureLock(Path(sys.argv[1]), 'k').acquire()", str(tmp_path)],
-        check=True, capture_output=True, text=True,
-    )
-    assert child.returncode == 0 and lock.path.exists()
-    stale_owner = lock.owner()
-    assert stale_owner is not None and stale_owner != os.getpid()
-    lock.acquire()  # the owner is gone: stale, taken over
-    assert lock.owner() == os.getpid() and stat.S_IMODE(lock.path.stat().st_mode) == 0o600
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from etcdtui.engine.replace_journal "
-         "import ProcedureLock; ProcedureLock(Path(sys.argv[1]), 'k2').acquire(); print('held', flush=True); "
-         "time.sleep(30)", str(tmp_path)], stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(JournalError, match=f"pid {holder.pid}"):
-            ProcedureLock(tmp_path, "k2").acquire()
-    finally:
-        holder.kill()
-        holder.wait()
-    lock.release()
-    assert not lock.path.exists()

@@ -7,27 +7,44 @@ import io
 import json
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from etcdtui.core.scan import LogScanner, digest_block
+from etcdtui.core.scan import LogScanner, ScanHit, digest_block
 from etcdtui.headless import scan_logs
-from tests.unit.test_scan_fastpath import ALL_LOGS, PREFIXES, _key, _summary
 
 pytestmark = pytest.mark.unit
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "etcd-logs"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "etcd-logs"
+ALL_LOGS = sorted([*FIXTURES.glob("*.log"), *FIXTURES.parent.joinpath("etcd-13766").glob("*.log")])
+PREFIXES = {"plain": b"", "kubectl": b"2026-11-24T09:25:53.123456789Z ", "cri": b"2026-11-24T09:25:53.1Z stderr F "}
 
 
-def _full(lines: list[bytes]) -> LogScanner:
+def _key(hits: list[ScanHit]) -> list[tuple[object, ...]]:
+    return [(h.line, h.finding.kind, h.finding.severity, h.finding.message, h.finding.member,
+             json.dumps(h.finding.fields, sort_keys=True, default=str), h.ts) for h in hits]
+
+
+def _summary(scanner: LogScanner) -> dict[str, object]:
+    data = scanner.summary.to_dict()
+    data.pop("fast_skipped")  # a speed counter
+    data.pop("bytes")  # estimated by `feed`
+    return data
+
+
+def _full(lines: list[bytes]) -> tuple[LogScanner, list[ScanHit]]:
+    """The reference: every line parsed and classified, no fast path."""
     scanner = LogScanner("s", "m", fast=False)
-    scanner.hits = scanner.feed(lines) + scanner.finish()  # type: ignore[attr-defined]
-    return scanner
+    return scanner, scanner.feed(lines) + scanner.finish()
 
 
-def _in_blocks(lines: list[bytes], cuts: list[int], *, through_pickle: bool = False) -> tuple[LogScanner, list]:
+def _in_blocks(lines: list[bytes], cuts: list[int], *, through_pickle: bool = False
+               ) -> tuple[LogScanner, list[ScanHit]]:
     scanner = LogScanner("s", "m")
-    hits = []
+    hits: list[ScanHit] = []
     for low, high in zip([0, *cuts], [*cuts, len(lines)], strict=True):
         if low == high:
             continue
@@ -49,12 +66,12 @@ def _startup_cuts(lines: list[bytes]) -> list[int]:
 @pytest.mark.parametrize("path", ALL_LOGS, ids=[p.name for p in ALL_LOGS])
 def test_digests_cut_anywhere_equal_full_path(path: Path, prefix: str) -> None:
     lines = [PREFIXES[prefix] + line for line in path.read_bytes().splitlines()]
-    full = _full(lines)
+    full, full_hits = _full(lines)
     startup = _startup_cuts(lines)
     assert startup, "every fixture has startup lines (else this test proves little)"
     for cuts in (startup, list(range(7, len(lines), 7)), [len(lines) // 2]):
         scanner, hits = _in_blocks(lines, cuts, through_pickle=cuts is startup)
-        assert _key(hits) == _key(full.hits)  # type: ignore[attr-defined]
+        assert _key(hits) == _key(full_hits)
         assert _summary(scanner) == _summary(full)
         assert scanner.summary.fast_skipped > 0.5 * len(lines)
 
@@ -71,9 +88,9 @@ def test_digest_edges_take_timestamps_from_unparsed_lines() -> None:
     assert (digest.lines, digest.routine, digest.blank, digest.unparsed) == (6, 1, 1, 1)  # a Go frame
     assert digest.last_ts is not None and digest.first_ts is not None
     assert digest.last_ts - digest.first_ts == 3600
-    full = _full(lines)
+    full, full_hits = _full(lines)
     scanner, hits = _in_blocks(lines, [2, 3])
-    assert _summary(scanner) == _summary(full) and _key(hits) == _key(full.hits)  # type: ignore[attr-defined]
+    assert _summary(scanner) == _summary(full) and _key(hits) == _key(full_hits)
 
 
 def _zap(msg: str, **fields: object) -> bytes:
@@ -94,11 +111,11 @@ def test_startup_context_read_by_regex_gives_the_full_paths_verdict(peers: str, 
                for peer in added],
              _zap("starting initial corruption check", **{"local-member-id": "eb15eab424be100e"}),
              _zap("initial corruption checking passed; no corruption")]
-    full = _full(lines)
-    assert [h.finding.kind for h in full.hits] == [kind]  # type: ignore[attr-defined]
+    full, full_hits = _full(lines)
+    assert [h.finding.kind for h in full_hits] == [kind]
     for cuts in ([], [3], list(range(1, len(lines)))):  # one block; cut inside; every line its own block
         scanner, hits = _in_blocks(lines, cuts)
-        assert _key(hits) == _key(full.hits) and _summary(scanner) == _summary(full)  # type: ignore[attr-defined]
+        assert _key(hits) == _key(full_hits) and _summary(scanner) == _summary(full)
         assert scanner.summary.fast_skipped == 1  # the startup lines were read by regex, not parsed
 
 
@@ -148,9 +165,13 @@ def test_parallel_workers_give_the_sequential_result(tmp_path: Path, monkeypatch
     sequential = _scan_json(log, 1)
     monkeypatch.setattr(scan_logs, "PARALLEL_MIN", 0)
     monkeypatch.setattr(scan_logs, "CHUNK", 50_000)
-    for stripe, heavy in ((37_001, 10_000), (250_000, 10_000), (37_001, 0)):  # 0: the rest read here at once
+    size = log.stat().st_size
+    # heavy 0: the rest is read here after the first stripe (sample 0), or right after the sample
+    for sample, stripe, heavy in ((0, 37_001, 10_000), (100_001, 250_000, 10_000), (0, 37_001, 0),
+                                  (size // 3, 50_000, 0)):
+        monkeypatch.setattr(scan_logs, "SAMPLE", sample)
         monkeypatch.setattr(scan_logs, "STRIPE", stripe)
-        monkeypatch.setattr(scan_logs, "HEAVY_EVENTS_PER_MB", heavy)
+        monkeypatch.setattr(scan_logs, "HEAVY_PER_MB", heavy)
         assert scan_logs._parallel_jobs(str(log), 2) == 2
         parallel, expected = json.dumps(_scan_json(log, 2), sort_keys=True), json.dumps(sequential, sort_keys=True)
         differ = next((i for i, (x, y) in enumerate(zip(parallel, expected, strict=False)) if x != y), None)
@@ -177,14 +198,18 @@ def test_a_dead_worker_is_a_one_line_input_error(tmp_path: Path, monkeypatch: py
     log = _big_log(tmp_path)
     monkeypatch.setattr(scan_logs, "PARALLEL_MIN", 0)
     monkeypatch.setattr(scan_logs, "STRIPE", 100_000)
+    monkeypatch.setattr(scan_logs, "SAMPLE", 0)
     monkeypatch.setattr(scan_logs, "digest_stripe", _die)
     with pytest.raises(scan_logs.InputError, match="worker process died"):
         _scan_json(log, 2)
 
 
-def test_jobs_must_be_a_positive_number(tmp_path: Path) -> None:
-    from tests.unit.test_scan_logs_cli import scan
+def scan(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "etcdtui", "scan-logs", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
 
+
+def test_jobs_must_be_a_positive_number(tmp_path: Path) -> None:
     for bad in ("0", "x"):
         done = scan("--jobs", bad, _big_log(tmp_path))
         assert done.returncode == 3 and len(done.stderr.strip().splitlines()) == 1 and "--jobs" in done.stderr

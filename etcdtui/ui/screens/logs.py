@@ -34,6 +34,7 @@ REFRESH = 1 / 20
 STATUS_EVERY = 0.25
 FLOOD_LINES = 300  # new lines since the last repaint that make it a flood
 FLOOD_REFRESH = 0.1
+FIND_STEP = 2_000  # rows searched per step of the loop
 
 
 class LogSource(Protocol):
@@ -271,7 +272,7 @@ class LogsScreen(Screen[None]):
     @work(exclusive=True, group="refilter", exit_on_error=False)
     async def _refilter(self, steps: Any) -> None:
         for _ in steps:
-            await asyncio.sleep(0)  # let the loop breathe between steps of 5k lines
+            await asyncio.sleep(0)  # let the loop breathe between steps of 2k lines (a few ms each)
         self.view.sync(force=True)
         self._recount()
 
@@ -362,11 +363,26 @@ class LogsScreen(Screen[None]):
         start = view.cursor_row
         if start is None:
             start = len(self.store) if backwards else -1
-        row = self.finder.next_row(start, backwards=backwards)
-        if row is None:
-            self.notify("no match (searched up to 200,000 lines)", timeout=2, markup=False)
+        steps = self.finder.next_row_steps(start, backwards=backwards, step=FIND_STEP)
+        first = next(steps)  # a near match is found at once; a far one in a worker, in steps
+        if first is None:
+            self._find_on(steps)
+        else:
+            self._found(first)
+
+    @work(exclusive=True, group="find", exit_on_error=False)
+    async def _find_on(self, steps: Any) -> None:
+        for result in steps:
+            if result is not None:
+                self._found(result)
+                return
+            await asyncio.sleep(0)
+
+    def _found(self, row: int) -> None:
+        if row < 0:
+            self.notify("no match", timeout=2, markup=False)
             return
-        view.go_to_row(row)
+        self.view.go_to_row(row)
 
     def action_toggle_follow(self) -> None:
         view = self.view

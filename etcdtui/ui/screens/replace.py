@@ -29,6 +29,7 @@ from etcdtui.ui.widgets.checklist_dialogs import BackupDialog, TypedConfirmDialo
 from etcdtui.ui.widgets.checklist_steps import ChecklistSteps
 
 OUTPUT_MAX_LINES = 5000  # the on-screen log; the journal keeps the last 200 per step
+_closing: set[asyncio.Task[None]] = set()
 
 
 class ReplaceScreen(Screen[None]):
@@ -101,8 +102,9 @@ class ReplaceScreen(Screen[None]):
     def on_unmount(self) -> None:
         if self.proc is not None:
             self.proc.lock.release()
-            proc = self.proc
-            asyncio.get_running_loop().create_task(proc.close())
+            task = asyncio.get_running_loop().create_task(self.proc.close())
+            _closing.add(task)  # keep a reference until done (the loop holds tasks only weakly)
+            task.add_done_callback(_closing.discard)
 
     # -- Interaction (called by the procedure) -----------------------------------------------------------
     async def ask(self, question: Question) -> str | None:
