@@ -72,9 +72,9 @@ async def _lab(root: Path, *args: str) -> tuple[int, str, str]:
 
 async def test_killed_during_reset_and_during_apply_then_resumed_to_the_same_end_state(tmp_path: Path) -> None:
     root, state = tmp_path / "lab", tmp_path / "state"
-    rc, _, err = await _lab(root, "up", "--corrupt-checks", "on")
-    assert rc == 0, err
-    try:
+    try:  # `lab down` even when `lab up` fails half-way: no daemon may outlive the test
+        rc, _, err = await _lab(root, "up", "--corrupt-checks", "on")
+        assert rc == 0, err
         rc, _, err = await _lab(root, "corrupt", NODE)
         assert rc == 0, err
         kubeconfig = root / "kubeconfig"
@@ -115,6 +115,8 @@ async def test_killed_during_reset_and_during_apply_then_resumed_to_the_same_end
 async def test_refuses_at_the_quorum_gate_with_another_member_down(tmp_path: Path) -> None:
     root, state = tmp_path / "lab", tmp_path / "state"
     rc, _, err = await _lab(root, "up")
+    if rc != 0:
+        await _lab(root, "down")
     assert rc == 0, err
     # lab-cp-3's etcd hangs (SIGSTOP): down for its peers and etcdctl, and the lab's kubelet does not restart
     # it (a `lab kill` would be restarted within a second or two).

@@ -221,3 +221,20 @@ async def test_wrap_and_timestamps_change_the_rendering() -> None:
         assert len(parts) >= 3
         tail = parts[-1].text.strip()
         assert any(tail and tail in row for row in rows)
+
+
+async def test_save_full_buffer_ignores_the_filter_and_overwrites_as_0600(tmp_path: Path) -> None:
+    from etcdtui.core.logstore import LogFilter
+    from etcdtui.engine.log_save import save
+
+    store = corrupted_store()
+    store.set_filter(LogFilter(pattern="hash"))
+    target = tmp_path / "all.log"
+    target.write_text("old\n")
+    target.chmod(0o644)  # an existing file is truncated and made private
+    count = await save(store, target, context="lab", filtered=False)
+    assert count == store.total_lines
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    text = target.read_text()
+    assert "# filter: none (full buffer)" in text and "old" not in text.splitlines()[-1]
+    assert len([line for line in text.splitlines() if not line.startswith("#")]) == store.total_lines

@@ -60,7 +60,7 @@ async def answer_dialogs(pilot: Any, app: EtcdTuiApp, screen: ReplaceScreen, wai
         dialog = app.screen
         if dialog is screen or id(dialog) in answered:
             continue  # nothing asked, or the dialog answered a moment ago is still closing
-        if app.focused is None:
+        if app.focused is None or app.focused.screen is not dialog:
             continue  # a dialog that is not mounted yet (its on_mount sets the focus)
         answered.add(id(dialog))
         if isinstance(dialog, TypedConfirmDialog):
