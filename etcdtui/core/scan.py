@@ -107,7 +107,7 @@ class _BlockPatterns:
     def build(cls, prefix: bytes) -> _BlockPatterns:
         loose = (prefix + _QUIET + rb'"ts":(?:"[^"]*"|[0-9.e+-]+),(?:"logger":"[^"]*",)?"caller":"[^"]*",'
                  + _ROUTINE_MSG + _REST + rb"(?=\n|\Z)")
-        context = prefix + _QUIET + _HEADER + _CONTEXT_MSG + rb"(?=" + _REST + rb"(?:\n|\Z))"
+        context = prefix + _QUIET + _HEADER + _CONTEXT_MSG + _REST + rb"(?=\n|\Z)"  # to the end of the line
         return cls(re.compile(loose), re.compile(rb"(?:\n" + loose + rb")*+\n(?P<line>)(?:" + context + rb")?"),
                    re.compile(context))
 
@@ -197,24 +197,27 @@ def digest_block(block: bytes | bytearray, size: int | None = None) -> Digest:
             if found is None:
                 break  # the rest is routine (or there is no rest)
             start = found.start("line")
-        index += count(b"\n", prev, start)
-        prev = start
-        end = find(b"\n", start, size)
-        if end < 0:
-            end = size
         startup = None if found is None else found["msg"]
-        if found is not None and startup is not None:  # a startup line, read by regex (to after its msg)
-            if delta is None:
+        if found is not None and startup is not None:  # a startup line, read by regex to its end
+            end = found.end()
+            if delta is None:  # only the first line of a group needs its index: count lazily
+                index += count(b"\n", prev, start)
+                prev = start
                 delta = StartupDelta()
                 events.append((index, None, None, delta))
             if startup == b"added remote peer":  # the most frequent: thousands in a long log
-                peer_id = _REMOTE_PEER_ID.search(block, found.end(), end)
+                peer_id = _REMOTE_PEER_ID.search(block, found.end("msg") + 1, end)
                 if peer_id:
                     delta.add("added remote peer", peer_id[1].decode("utf-8", "replace"))
             else:
                 delta.add(startup.decode("utf-8", "replace"), None)
             context_lines += 1
         else:
+            index += count(b"\n", prev, start)
+            prev = start
+            end = find(b"\n", start, size)
+            if end < 0:
+                end = size
             parsed.append(index)
             record = parse_line(block[start:end])
             fmt = record.format

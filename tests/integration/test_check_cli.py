@@ -53,7 +53,7 @@ def test_json_on_healthy_lab_exits_1_naming_every_member(lab) -> None:  # type: 
     result = check("--json", kubeconfig=lab.kubeconfig)
     assert result.returncode == 1, (result.stdout, result.stderr)
     report = json.loads(result.stdout)
-    assert set(report) == {"status", "context", "members", "findings"}
+    assert set(report) == {"status", "verdict", "context", "members", "findings"}
     assert report["status"] == "WARNING" and report["verdict"] == "WARNING" and report["context"] == "etcdtui-lab"
     assert [m["pod"] for m in report["members"]] == PODS
     for m in report["members"]:

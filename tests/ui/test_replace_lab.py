@@ -54,15 +54,15 @@ async def answer_dialogs(pilot: Any, app: EtcdTuiApp, screen: ReplaceScreen, wai
                          seen: list[str]) -> None:
     """Answer every dialog like an operator until the procedure ends (or fail after `wait_s`)."""
     deadline = time.monotonic() + wait_s
-    answered: set[int] = set()
+    answered: list[object] = []  # the dialogs themselves: kept alive, so no id() is ever reused
     while time.monotonic() < deadline and screen.outcome is None:
         await pilot.pause(0.1)
         dialog = app.screen
-        if dialog is screen or id(dialog) in answered:
+        if dialog is screen or any(d is dialog for d in answered):
             continue  # nothing asked, or the dialog answered a moment ago is still closing
         if app.focused is None or app.focused.screen is not dialog:
             continue  # a dialog that is not mounted yet (its on_mount sets the focus)
-        answered.add(id(dialog))
+        answered.append(dialog)
         if isinstance(dialog, TypedConfirmDialog):
             assert app.focused is dialog.query_one("#typed-cancel", Button), "Cancel must have the default focus"
             assert dialog.context == app.context_label

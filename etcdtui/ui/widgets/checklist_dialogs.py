@@ -45,6 +45,7 @@ class TypedConfirmDialog(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = _CSS.format(name="TypedConfirmDialog")
+    AUTO_FOCUS = "#typed-cancel"  # Textual's own first focus too (else the Input, for a moment)
 
     def __init__(self, *, title: str, text: str, context: str, expect: str, command: tuple[str, ...] = ()) -> None:
         super().__init__()
@@ -84,6 +85,7 @@ class TypedConfirmDialog(ModalScreen[str | None]):
 class YesNoDialog(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "no", "No")]
     DEFAULT_CSS = _CSS.format(name="YesNoDialog")
+    AUTO_FOCUS = "#yesno-no"
 
     def __init__(self, *, title: str, text: str, context: str, yes: str = "Yes", no: str = "No",
                  command: tuple[str, ...] = ()) -> None:
@@ -113,6 +115,7 @@ class BackupDialog(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = _CSS.format(name="BackupDialog")
+    AUTO_FOCUS = "#backup-take"
 
     def __init__(self, *, title: str, text: str, context: str, command: tuple[str, ...] = ()) -> None:
         super().__init__()
