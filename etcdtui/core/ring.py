@@ -2,9 +2,11 @@
 
 `assess(observation)` is pure. The verdict follows rules an SRE expects, not the worst finding severity:
 any corruption evidence → CORRUPTION; fewer alive voting members than quorum → QUORUM_LOST; no data at all →
-UNKNOWN; any warning → WARNING; else HEALTHY. A risky etcd version (3.5.0–3.5.2) is a CRITICAL *finding*
-but only a WARNING *verdict*: the ring is at risk, not (yet) corrupted. Exit codes come from
-`RingAssessment.status` (the verdict), not from the worst finding.
+UNKNOWN; any warning → WARNING; else HEALTHY. The verdict answers "is the ring healthy now": a risky etcd
+version (3.5.0–3.5.2) is a CRITICAL *finding*, shown everywhere (header, row, `--json`, the
+`etcdtui_member_version_risk` metric), but it does not change the verdict — the ring is at risk, not
+corrupted, and a ring repaired on such a version is HEALTHY until it shows trouble again. Exit codes come
+from `RingAssessment.status` (the verdict), not from the worst finding.
 """
 
 from __future__ import annotations
@@ -681,9 +683,14 @@ def _verdict(findings: Sequence[Finding], counts: _Quorum, no_data: bool) -> Ver
         return Verdict.CORRUPTION
     if counts.lost:
         return Verdict.QUORUM_LOST
-    if any(f.severity >= Severity.WARNING for f in findings):
+    if any(f.severity >= Severity.WARNING and not _is_advisory(f) for f in findings):
         return Verdict.WARNING
     return Verdict.HEALTHY
+
+
+def _is_advisory(finding: Finding) -> bool:
+    """Version risk is about the future, not the ring's state now: reported, but not part of the verdict."""
+    return finding.kind.startswith("version.")
 
 
 def _leader(statuses: Sequence[EndpointStatus]) -> tuple[_Leader, list[Finding]]:

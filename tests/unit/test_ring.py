@@ -156,6 +156,17 @@ def test_healthy_lab_with_kubeadm_flags_is_warning_not_critical() -> None:
     assert all(r.pod is not None and r.node is not None for r in a.members)
 
 
+def test_risky_version_alone_is_reported_but_does_not_change_the_verdict() -> None:
+    """A repaired 3.5.1 ring with checks on is HEALTHY; the 13766 risk stays a CRITICAL finding for every member."""
+    flags_3_5_1 = ("--experimental-initial-corrupt-check=true", "--experimental-corrupt-check-time=240m")
+    a = assess(observe(HEALTHY, "healthy", *flags_3_5_1))  # what KubeOne sets on etcd < 3.5.5
+    risk = [f for f in a.findings if f.kind == "version.data_loss_13766"]
+    assert len(risk) == 3 and all(f.severity is Severity.CRITICAL for f in risk)
+    blocking = [f.kind for f in a.findings if f.severity >= Severity.WARNING and not f.kind.startswith("version.")]
+    assert not blocking, blocking
+    assert a.verdict is Verdict.HEALTHY and a.status is Status.OK
+
+
 def test_fixed_version_with_all_checks_on_is_healthy() -> None:
     a = assess(
         observe(HEALTHY, "healthy", *KUBEONE_FLAGS, version="3.5.26", image="registry.k8s.io/etcd:3.5.26-0")
