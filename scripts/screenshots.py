@@ -6,7 +6,10 @@
    (`scripts/screenshots_checks.py`).
 4. `etcdtui lab up --corrupt-checks on` + `lab corrupt lab-cp-2` -> `R`, every step through the dialogs
    -> replace-midrun.svg (kubeone apply running), replace-done.svg (`scripts/screenshots_replace.py`).
-`--only ring|checks|replace` regenerates one group.
+5. `etcdtui lab up --corrupt-checks on` + `lab corrupt lab-cp-2` -> the logs screen -> logs-corruption.svg
+   (`scripts/screenshots_logs.py`).
+6. `etcdtui lab up --corrupt-checks on` + `lab incident 13766` -> the ring view naming the victim -> incident-13766.svg.
+`--only ring|incident|logs|checks|replace` regenerates one group.
 Each SVG also becomes a PNG when `rsvg-convert` is installed (Debian: librsvg2-bin, fonts-firacode).
 The app runs headless at 160x45 through `run_test`, exactly as the Pilot tests drive it.
 """
@@ -58,7 +61,7 @@ async def shoot(
     name: str,
     ready: Callable[[RingSnapshot], bool],
     wait_s: float,
-    select: str | None = None,
+    select: str | Callable[[RingSnapshot], str | None] | None = None,
     before: Callable[[], None] | None = None,
 ) -> None:
     async with connected_engine(kubeconfig=str(kubeconfig), poll_interval=3) as engine:
@@ -73,9 +76,10 @@ async def shoot(
                     raise SystemExit(f"screenshots: {name}: not ready after {wait_s:g}s "
                                      f"(verdict {snap.verdict if snap else None})")
                 await pilot.pause(0.2)
-            if select:
+            key = select(app.ring.snapshot) if callable(select) else select
+            if key:
                 table = app.ring.query_one(MemberTable)
-                table.move_cursor(row=table.get_row_index(select))
+                table.move_cursor(row=table.get_row_index(key))
             await pilot.pause(0.3)
             app.save_screenshot(f"{name}.svg", path=str(out))
     print(f"wrote {out / (name + '.svg')}")
@@ -100,11 +104,19 @@ def to_png(svg: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
-    parser.add_argument("--only", choices=("ring", "checks", "replace"), help="regenerate one group of screenshots")
+    parser.add_argument("--only", choices=("ring", "incident", "logs", "checks", "replace"),
+                        help="regenerate one group of screenshots")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.only in (None, "ring"):
         shoot_ring(args.out)
+    if args.only in (None, "incident"):
+        shoot_incident(args.out)
+    if args.only in (None, "logs"):
+        from screenshots_logs import shoot_logs  # scripts/ is on sys.path when run as a script
+
+        with running_lab("--corrupt-checks", "on") as root:
+            asyncio.run(shoot_logs(root, args.out, SIZE, to_png))
     if args.only in (None, "checks"):
         from screenshots_checks import shoot_checks  # scripts/ is on sys.path when run as a script
 
@@ -132,6 +144,20 @@ def shoot_ring(out: Path) -> None:
     with running_lab("--corrupt-checks", "on") as root:
         asyncio.run(shoot(root / "kubeconfig", out, "corrupted-ring", corrupted, 120,
                           select="etcd-lab-cp-2", before=lambda: lab(root, "corrupt", "lab-cp-2")))
+
+
+def shoot_incident(out: Path) -> None:
+    """etcd #13766 reproduced for real (`lab incident 13766`), and the ring view naming the member that lost a write."""
+
+    def diverged(snap: RingSnapshot) -> bool:
+        return snap.verdict is Verdict.CORRUPTION and any(r.hash_agrees is False for r in snap.rows)
+
+    def victim(snap: RingSnapshot) -> str | None:
+        return next((r.pod_name for r in snap.rows if r.hash_agrees is False), None)
+
+    with running_lab("--corrupt-checks", "on") as root:
+        lab(root, "incident", "13766")
+        asyncio.run(shoot(root / "kubeconfig", out, "incident-13766", diverged, 120, select=victim))
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ class Action:
 
 
 ACTIONS: tuple[Action, ...] = (
-    Action("l", "logs", "Logs", "logs of the selected member", pending="the logs feature"),
-    Action("L", "all_logs", "All logs", "logs of all members, merged", pending="the logs feature"),
+    Action("l", "logs", "Logs", "logs of the selected member"),
+    Action("L", "all_logs", "All logs", "logs of all members, merged"),
     Action("c", "checks", "Checks", "corruption checks: audit, and enable them"),
     Action(
         "R",

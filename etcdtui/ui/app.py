@@ -73,6 +73,9 @@ class EtcdTuiApp(App[int]):
         self.push_screen(self.ring)
         self.title = f"etcdtui · {self.context_label or 'cluster'}" + (" · read-only" if self.readonly else "")
         self.run_worker(self._follow_source(), name="snapshots", group="snapshots", exit_on_error=False)
+        from etcdtui.ui.screens.logs import ensure_log_engine
+
+        ensure_log_engine(self)  # log findings feed the ring view from the start (no-op without a cluster)
         if not self.readonly:  # an interrupted replace procedure of this cluster is offered for resuming
             from etcdtui.ui.widgets.checklist_resume import offer_resume
 

@@ -7,7 +7,7 @@ module only turns values into the few characters an operator reads at 3 a.m.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.engine.snapshot import CorruptionChecks, MemberRow
@@ -201,3 +201,17 @@ def evidence(finding: Finding, limit: int = 6, width: int = 72) -> list[str]:
     if len(finding.fields) > limit:
         lines.append(f"… {len(finding.fields) - limit} more fields")
     return lines
+
+
+_CHECK_SEVERITY = {"passed": Severity.OK, "failed": Severity.CRITICAL, "inconclusive": Severity.WARNING}
+
+
+def last_check(row: MemberRow, now: datetime) -> tuple[str, Severity | None]:
+    """The member's latest corruption check seen in its logs (log engine, issue #5): `passed 3m12s ago`."""
+    found = next((f for f in reversed(row.findings) if f.fields.get("log-last-check")), None)
+    if found is None:
+        return DASH, None
+    outcome = str(found.fields["log-last-check"])
+    ts = found.fields.get("log-ts")
+    when = age(datetime.fromtimestamp(ts, UTC), now) + " ago" if isinstance(ts, int | float) else ""
+    return f"{outcome} {when}".strip(), _CHECK_SEVERITY.get(outcome)

@@ -1,7 +1,6 @@
-"""The logs screen in the real app on a real lab (corruption checks on), driven by Pilot: all members'
-logs open (`open_logs`, what the `L` key calls); `lab corrupt lab-cp-2` -> the corruption lines are in the
-logs (highlighted) and in the findings pane, and the ring view's verdict turns CORRUPTION, within 30 s;
-then one member's logs (`l`)."""
+"""The logs screen in the real app on a real lab (corruption checks on), driven by Pilot: `L` opens all
+members' logs; `lab corrupt lab-cp-2` -> the corruption lines are in the logs (highlighted) and in the
+findings pane, and the ring view's verdict turns CORRUPTION, within 30 s; `l` opens one member's logs."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from ui_support import SIZE
 
 from etcdtui.engine.snapshot import Verdict
 from etcdtui.ui.app import connected_engine, make_app
-from etcdtui.ui.screens.logs import LogsScreen, open_logs
+from etcdtui.ui.screens.logs import LogsScreen
 from etcdtui.ui.widgets.log_view import CORRUPTION_STYLE, LogView
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui, pytest.mark.timeout(180)]
@@ -45,7 +44,7 @@ async def test_logs_of_the_corrupted_lab(lab: Path) -> None:
         app = make_app(engine, context_label=engine.conn.context)
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, lambda: app.ring.snapshot and app.ring.snapshot.complete, 30, "a complete ring")
-            open_logs(app)
+            await pilot.press("L")
             screen = await _until(pilot, lambda: isinstance(app.screen, LogsScreen) and app.screen, 5, "logs open")
             store = screen.store
             await _until(pilot, lambda: len(store.members) == 3 and len(store) > 100, 20, "history of 3 members")
@@ -67,7 +66,7 @@ async def test_logs_of_the_corrupted_lab(lab: Path) -> None:
             await pilot.press("escape")
             assert app.screen is app.ring
             await pilot.press("down")
-            open_logs(app, app.ring.table.selected_key)
+            await pilot.press("l")
             one = await _until(pilot, lambda: isinstance(app.screen, LogsScreen) and app.screen, 5, "member logs")
             await _until(pilot, lambda: len(one.store.filter.members) == 1 and len(one.store) > 0, 10, "filtered")
             assert {line.member for line in one.store.iter_view()} == set(one.store.filter.members)

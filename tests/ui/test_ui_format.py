@@ -106,3 +106,15 @@ def test_findings_counts_and_evidence_are_bounded() -> None:
     assert len(lines) == 7 and lines[-1] == "… 5 more fields"
     assert all(len(line) <= 72 for line in lines)
     assert fmt.evidence(Finding("k", Severity.INFO, "m", fields={"issues": [{"a": 1}]})) == ["issues: 1 items"]
+
+
+def test_last_check_column_shows_the_log_engines_latest_check_and_its_age() -> None:
+    row = fixtures.healthy_ring().rows[0]
+    assert fmt.last_check(row, NOW) == ("-", None)  # no log evidence yet
+    ts = (NOW - timedelta(minutes=3)).timestamp()
+    passed = Finding("check.periodic_passed", Severity.OK, "passed", row.pod_name,
+                     {"log-last-check": "passed", "log-ts": ts})
+    failed = Finding("corruption.initial_hash_mismatch", Severity.CRITICAL, "mismatch", row.pod_name,
+                     {"log-last-check": "failed", "log-ts": ts})
+    assert fmt.last_check(replace(row, findings=(passed,)), NOW) == ("passed 3m ago", Severity.OK)
+    assert fmt.last_check(replace(row, findings=(passed, failed)), NOW) == ("failed 3m ago", Severity.CRITICAL)

@@ -469,25 +469,35 @@ class LogsScreen(Screen[None]):
         self.notify(f"saved {count} lines to {path}", timeout=6, markup=False)
 
 
-def open_logs(app: App[Any], member: str | None = None) -> bool:
-    """Show the logs screen (all members, or `member`), starting the app's log engine on first use.
+def ensure_log_engine(app: App[Any]) -> Any | None:
+    """The app's log engine, started on first use; None when the data source has no cluster connection.
 
-    The engine needs the ring engine's cluster connection (`app.source.conn`); it runs in an app worker,
-    so it stops when the app exits. Returns False (and notifies) when the data source has no cluster.
+    The app starts it at mount, so every member's log findings (last corruption check, evidence) feed the
+    ring view and its verdict from the start, not only once the logs screen is opened. It needs the ring
+    engine's cluster connection (`app.source.conn`) and runs in an app worker, so it stops with the app.
     """
     engine = getattr(app, "_etcdtui_log_engine", None)
-    if engine is None:
-        ring = getattr(app, "source", None)
-        conn = getattr(ring, "conn", None)
-        if conn is None:
-            app.notify("logs need a live cluster connection", severity="warning", timeout=4, markup=False)
-            return False
-        from etcdtui.engine.log_engine import LogEngine
+    if engine is not None:
+        return engine
+    ring = getattr(app, "source", None)
+    conn = getattr(ring, "conn", None)
+    if conn is None:
+        return None
+    from etcdtui.engine.log_engine import LogEngine
 
-        engine = LogEngine(conn, namespace=getattr(ring, "namespace", "kube-system"),
-                           selector=getattr(ring, "selector", "component=etcd"), ring=ring)
-        app._etcdtui_log_engine = engine  # type: ignore[attr-defined]
-        app.run_worker(_run_engine(engine), name="log-engine", group="log-engine", exit_on_error=False)
+    engine = LogEngine(conn, namespace=getattr(ring, "namespace", "kube-system"),
+                       selector=getattr(ring, "selector", "component=etcd"), ring=ring)
+    app._etcdtui_log_engine = engine  # type: ignore[attr-defined]
+    app.run_worker(_run_engine(engine), name="log-engine", group="log-engine", exit_on_error=False)
+    return engine
+
+
+def open_logs(app: App[Any], member: str | None = None) -> bool:
+    """Show the logs screen (all members, or `member`). Returns False (and notifies) without a cluster."""
+    engine = ensure_log_engine(app)
+    if engine is None:
+        app.notify("logs need a live cluster connection", severity="warning", timeout=4, markup=False)
+        return False
     context = getattr(getattr(ring_of(app), "conn", None), "context", None) or "cluster"
     app.push_screen(LogsScreen(engine, member=member, context=context))
     return True

@@ -175,12 +175,20 @@ class RingScreen(Screen[None]):
         return key
 
     def action_logs(self) -> None:
+        from etcdtui.ui.screens.logs import open_logs
+
         key = self._selected_or_warn()
-        if key:
-            self._pending(_ACTION_BY_NAME["logs"], f"Logs of {key}")
+        row = self.table.member(key) if key else None
+        if row is not None and row.pod_name is None:
+            self.notify(f"{key} has no pod: its logs cannot be read through the API", severity="warning",
+                        timeout=5, markup=False)
+        elif row is not None:
+            open_logs(self.app, row.pod_name)
 
     def action_all_logs(self) -> None:
-        self._pending(_ACTION_BY_NAME["all_logs"], "Logs of all members")
+        from etcdtui.ui.screens.logs import open_logs
+
+        open_logs(self.app)
 
     def action_checks(self) -> None:
         from etcdtui.ui.screens.checks import ChecksScreen, backend_for, hints_from

@@ -57,6 +57,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("leader", "LEADER", lambda r, n, p: _cell(fmt.leader(r), Severity.OK if r.is_leader else None, p)),
     Column("hash", "HASH", lambda r, n, p: _cell(fmt.hash_agreement(r), fmt.hash_severity(r), p)),
     Column("checks", "CHECKS", lambda r, n, p: _cell(fmt.checks(r.checks), fmt.checks_severity(r.checks), p)),
+    Column("last_check", "LAST CHECK", lambda r, n, p: _cell(*fmt.last_check(r, n), p), time_dependent=True),
     Column("findings", "FINDINGS", lambda r, n, p: _cell(fmt.findings_counts(r.findings), _row_severity(r), p)),
     Column("db", "DB SIZE", lambda r, n, p: _cell(fmt.size(r.db_size), None, p)),
     Column("revision", "REV", lambda r, n, p: _cell(fmt.number(r.revision), None, p)),
