@@ -11,11 +11,12 @@ from `RingAssessment.status` (the verdict), not from the worst finding.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -153,6 +154,9 @@ class RingObservation:
     previous_status: Mapping[str, tuple[int, int]] | None = (
         None  # member ID → (revision, applied index), last poll
     )
+    # Since when the live cross-check has been clean without a break (see `live_cross_check_clean`); log
+    # corruption evidence older than that is past evidence (e.g. from before a member was replaced).
+    clean_since: datetime | None = None
 
 
 def members_from_etcdctl(
@@ -600,8 +604,49 @@ class _Quorum:
         return self.voting > 0 and self.alive < self.quorum
 
 
+def live_cross_check_clean(obs: RingObservation) -> bool:
+    """etcd's data is provably consistent right now: every voting member's hash was compared at one
+    common revision and all are equal, and no alarm is raised."""
+    members = obs.members
+    if not members or obs.alarms:
+        return False
+    voting = [m for m in members if not m.is_learner]
+    agreement = _hash_agreement(members, obs.hash_revision)
+    return bool(voting) and agreement is not None and not agreement.disagreement and agreement.compared >= len(voting)
+
+
+def settle_log_findings(
+    log_findings: Mapping[str, Sequence[Finding]], clean_since: datetime | None
+) -> dict[str, tuple[Finding, ...]]:
+    """Log corruption evidence logged before the live cross-check became clean is past evidence: reported
+    (INFO, kind `history.corruption_evidence`) but no longer a verdict of CORRUPTION. Evidence without a
+    timestamp (`fields["log-ts"]`, epoch seconds) or logged since then keeps counting."""
+    if clean_since is None:
+        return {k: tuple(v) for k, v in log_findings.items()}
+    cutoff = clean_since.timestamp()
+
+    def settle(f: Finding) -> Finding:
+        ts = f.fields.get("log-ts")
+        if not f.is_corruption or not isinstance(ts, int | float) or ts >= cutoff:
+            return f
+        logged = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        since = clean_since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        return Finding(
+            "history.corruption_evidence",
+            Severity.INFO,
+            f"past evidence, logged {logged}: {f.message} (since {since} every member's hash agrees "
+            "and no alarm is raised)",
+            f.member,
+            {**f.fields, "original_kind": f.kind},
+        )
+
+    return {k: tuple(settle(f) for f in v) for k, v in log_findings.items()}
+
+
 def assess(obs: RingObservation) -> RingAssessment:
     """Evaluate one observation of the ring."""
+    if obs.clean_since is not None:
+        obs = dataclasses.replace(obs, log_findings=settle_log_findings(obs.log_findings, obs.clean_since))
     members = obs.members
     statuses = [m.status for m in members or () if m.status is not None]
     leader, ring = _leader(statuses)

@@ -8,7 +8,7 @@ the engine's `MemberRow` (the UI's contract).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from etcdtui.cluster.objects import NodeInfo, PodInfo
@@ -37,6 +37,7 @@ class Evaluation:
     fault_tolerance: int | None
     assessment: core.RingAssessment | None
     observation: core.RingObservation | None
+    clean_since: datetime | None = None  # the live cross-check's clean streak, carried to the next evaluation
 
 
 def pod_observation(pod: PodInfo) -> core.PodObservation:
@@ -174,6 +175,7 @@ def evaluate(
     log_findings: Mapping[str, Sequence[Finding]],
     previous_status: Mapping[str, tuple[int, int]] | None,
     context: str,
+    clean_since: datetime | None = None,
 ) -> Evaluation:
     if not listed:
         # Never listed the pods: nothing is known, and "no etcd pods" would be a lie.
@@ -184,6 +186,9 @@ def evaluate(
         pods=pods, nodes=nodes, poll=poll, members_error=members_error, log_findings=log_findings,
         connection=connection, previous_status=previous_status, context=context,
     )
+    # A clean streak starts at the first clean poll and ends at the first unclean one.
+    clean_since = (clean_since or obs.observed_at) if core.live_cross_check_clean(obs) else None
+    obs = replace(obs, clean_since=clean_since)
     assessment = core.assess(obs)
     pods_by_name = {p.name: p for p in pods}
     rows = tuple(row_view(r, pods_by_name, nodes, obs.hash_revision) for r in assessment.members)
@@ -196,4 +201,5 @@ def evaluate(
         fault_tolerance=assessment.fault_tolerance if known else None,
         assessment=assessment,
         observation=obs,
+        clean_since=clean_since,
     )

@@ -233,7 +233,9 @@ class LogEngine:
             if self._pushed.get(member) == marker:
                 continue
             self._pushed[member] = marker
-            chosen: list[Finding] = [p.finding for p in reversed(store.pinned)
+            # With their time (`log-ts`): the ring tells past evidence from current by it.
+            chosen: list[Finding] = [replace(p.finding, fields={**p.finding.fields, "log-ts": p.ts})
+                                     for p in reversed(store.pinned)
                                      if p.member == member and p.finding.is_corruption][:RING_FINDINGS_PER_MEMBER]
             if counts.last_check is not None:
                 chosen.append(last_check_finding(counts.last_check, counts.last_check_ts))

@@ -81,6 +81,7 @@ class RingEngine:
         self._changed: asyncio.Condition | None = None
         self._last_ok_pod: str | None = None
         self._previous_status: dict[str, tuple[int, int]] | None = None
+        self._clean_since: datetime | None = None  # live cross-check clean since (settles past log evidence)
         self._current_status: dict[str, tuple[int, int]] | None = None
         self._record_history = False
         self.polls = 0
@@ -336,7 +337,9 @@ class RingEngine:
             log_findings=self._log_findings,
             previous_status=self._previous_status,
             context=self.conn.context,
+            clean_since=self._clean_since,
         )
+        self._clean_since = evaluation.clean_since
         if self._record_history:
             self._record_history = False
             self._history.record(time.time(), evaluation.rows)

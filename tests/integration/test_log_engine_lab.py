@@ -122,11 +122,13 @@ async def _scenario(running: Any, conn: ClusterConnection) -> None:
         await until(lambda: sum(c.corruption for c in engine.store.counts.values()), 30, "corruption lines")
         assert any(p.finding.is_corruption for p in engine.store.pinned)
         engine.push_findings()
-        pushed = [p.finding for p in engine.store.pinned if p.finding.is_corruption]
+        pushed = {(p.finding.kind, p.finding.message) for p in engine.store.pinned if p.finding.is_corruption}
 
         def ring_has_log_findings() -> bool:
+            # The ring gets them with their time added (`log-ts`), to tell past evidence from current.
             snap = ring.latest
-            return snap is not None and any(f in pushed for row in snap.rows for f in row.findings)
+            return snap is not None and any((f.kind, f.message) in pushed and "log-ts" in f.fields
+                                            for row in snap.rows for f in row.findings)
 
         await until(ring_has_log_findings, 15, "log findings in the ring snapshot")
     finally:

@@ -28,6 +28,7 @@ from etcdtui.core.ring import (
     RingObservation,
     Verdict,
     assess,
+    live_cross_check_clean,
     members_from_etcdctl,
     previous_status_of,
 )
@@ -647,3 +648,33 @@ def test_every_recorded_scenario(scenario: str) -> None:
             assert named == {roles["victim"]}, section
         else:
             assert a.verdict is Verdict.WARNING, (section, [f.message for f in a.findings if f.is_corruption])
+
+
+def _fixed_ring_with_log_evidence(logged_at: datetime, clean_since: datetime | None) -> RingObservation:
+    obs = observe(HEALTHY, "healthy", *KUBEONE_FLAGS, version="3.5.26", image="registry.k8s.io/etcd:3.5.26-0")
+    evidence = Finding("corruption.periodic_hash_mismatch", Severity.CRITICAL, "same compact revision then hashes "
+                       "must match", None, {"log-ts": logged_at.timestamp()})
+    return dataclasses.replace(obs, log_findings={"etcd-m3": [evidence]}, clean_since=clean_since)
+
+
+def test_live_cross_check_clean_needs_every_hash_equal_and_no_alarm() -> None:
+    obs = observe(HEALTHY, "healthy")
+    assert live_cross_check_clean(obs)
+    assert not live_cross_check_clean(dataclasses.replace(obs, alarms=(Alarm("0", AlarmType.CORRUPT),)))
+    assert not live_cross_check_clean(dataclasses.replace(obs, hash_revision=None))
+    assert not live_cross_check_clean(dataclasses.replace(obs, members=None))
+
+
+def test_log_evidence_from_before_a_clean_cross_check_is_past_evidence() -> None:
+    """After a repair the old lines stay in the logs; they must not keep the ring in CORRUPTION forever."""
+    repaired = assess(_fixed_ring_with_log_evidence(NOW - timedelta(minutes=10), clean_since=NOW - timedelta(minutes=5)))
+    assert repaired.verdict is Verdict.HEALTHY, [f.kind for f in repaired.findings]
+    (past,) = [f for f in repaired.findings if f.kind == "history.corruption_evidence"]
+    assert past.severity is Severity.INFO and past.member == "m3" and "past evidence" in past.message
+    assert past.fields["original_kind"] == "corruption.periodic_hash_mismatch"
+
+
+def test_log_evidence_still_counts_without_or_after_a_clean_streak() -> None:
+    never_clean = assess(_fixed_ring_with_log_evidence(NOW - timedelta(minutes=10), clean_since=None))
+    new_evidence = assess(_fixed_ring_with_log_evidence(NOW - timedelta(minutes=1), clean_since=NOW - timedelta(minutes=5)))
+    assert never_clean.verdict is Verdict.CORRUPTION and new_evidence.verdict is Verdict.CORRUPTION
