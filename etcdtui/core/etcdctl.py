@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from etcdtui.core import ids
 from etcdtui.core.flags import parse_command
 
 
@@ -24,26 +25,13 @@ class EtcdctlParseError(ValueError):
 
 
 def _member_id(value: Any, where: str) -> str:
-    """Lowercase hex member ID from a JSON number (decimal uint64) or a `--hex` string.
-
-    Private helper: `etcdtui.core.ids` did not exist when this module was written.
-    """
-    if isinstance(value, bool):
+    """Lowercase hex member ID from a JSON number (decimal uint64) or a `--hex` string (`etcdtui.core.ids`)."""
+    if not isinstance(value, int | str) or isinstance(value, bool):
         raise EtcdctlParseError(f"{where}: member ID must be a number or hex string, got {value!r}")
-    if isinstance(value, int):
-        if value < 0 or value >= 1 << 64:
-            raise EtcdctlParseError(f"{where}: member ID {value} is not a uint64")
-        return format(value, "x")
-    if isinstance(value, str):
-        text = value.strip().lower().removeprefix("0x")
-        try:
-            number = int(text, 16)
-        except ValueError:
-            raise EtcdctlParseError(f"{where}: member ID {value!r} is not hex") from None
-        if number >= 1 << 64:
-            raise EtcdctlParseError(f"{where}: member ID {value!r} is not a uint64")
-        return format(number, "x")
-    raise EtcdctlParseError(f"{where}: member ID must be a number or hex string, got {value!r}")
+    try:
+        return ids.normalize(value)
+    except ValueError as exc:
+        raise EtcdctlParseError(f"{where}: {exc}") from None
 
 
 def _opt_member_id(value: Any, where: str) -> str:
