@@ -47,6 +47,9 @@ class UiConfig:
     contexts: Mapping[str, ContextSettings] = field(default_factory=dict)
     path: Path | None = None
     kubeone: KubeOnePaths = KubeOnePaths()
+    # `logs: {max_lines, max_bytes}`: the log buffer's bounds (None: the store's defaults, about a day of a busy ring)
+    log_max_lines: int | None = None
+    log_max_bytes: int | None = None
 
     def kubeone_for(self, context: str) -> KubeOnePaths:
         settings = self.contexts.get(context)
@@ -91,7 +94,7 @@ def parse_config(data: Any, path: Path | None = None) -> UiConfig:
         return UiConfig(path=path)
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level")
-    unknown = set(data) - {"theme", "readonly", "contexts", "kubeone"}
+    unknown = set(data) - {"theme", "readonly", "contexts", "kubeone", "logs"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     theme = data.get("theme")
@@ -105,7 +108,23 @@ def parse_config(data: Any, path: Path | None = None) -> UiConfig:
         raise ConfigError(f"{where}: contexts must be a mapping of context name to settings")
     contexts = {str(name): _context(str(name), value, where) for name, value in contexts_raw.items()}
     kubeone = _kubeone(data.get("kubeone"), f"{where}: kubeone")
-    return UiConfig(theme=theme, readonly=readonly, contexts=contexts, path=path, kubeone=kubeone)
+    max_lines, max_bytes = _log_bounds(data.get("logs"), f"{where}: logs")
+    return UiConfig(theme=theme, readonly=readonly, contexts=contexts, path=path, kubeone=kubeone,
+                    log_max_lines=max_lines, log_max_bytes=max_bytes)
+
+
+def _log_bounds(value: Any, where: str) -> tuple[int | None, int | None]:
+    if value is None:
+        return None, None
+    if not isinstance(value, dict) or set(value) - {"max_lines", "max_bytes"}:
+        raise ConfigError(f"{where}: expected a mapping with max_lines and/or max_bytes")
+    bounds: list[int | None] = []
+    for key in ("max_lines", "max_bytes"):
+        number = value.get(key)
+        if number is not None and (not isinstance(number, int) or isinstance(number, bool) or number <= 0):
+            raise ConfigError(f"{where}: {key} must be a positive whole number")
+        bounds.append(number)
+    return bounds[0], bounds[1]
 
 
 def _context(name: str, value: Any, where: str) -> ContextSettings:

@@ -75,3 +75,12 @@ async def test_without_accent_the_theme_accent_is_used() -> None:
         await pilot.pause()
         variables = app.get_css_variables()
         assert variables["context-accent"] == variables["accent"]
+
+
+def test_log_buffer_bounds_from_the_config() -> None:
+    config = parse_config({"logs": {"max_lines": 200000, "max_bytes": 64 * 1024 * 1024}})
+    assert (config.log_max_lines, config.log_max_bytes) == (200000, 64 * 1024 * 1024)
+    assert (parse_config({}).log_max_lines, parse_config({}).log_max_bytes) == (None, None)
+    for bad in ({"max_lines": 0}, {"max_lines": "lots"}, {"max_bytes": True}, {"lines": 5}, [1]):
+        with pytest.raises(ConfigError, match="logs"):
+            parse_config({"logs": bad})

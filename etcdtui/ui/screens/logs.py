@@ -483,10 +483,14 @@ def ensure_log_engine(app: App[Any]) -> Any | None:
     conn = getattr(ring, "conn", None)
     if conn is None:
         return None
+    from etcdtui.core.logstore import LogStore
     from etcdtui.engine.log_engine import LogEngine
 
+    config = getattr(app, "config", None)
+    bounds = {k: v for k, v in (("max_lines", getattr(config, "log_max_lines", None)),
+                                ("max_bytes", getattr(config, "log_max_bytes", None))) if v}
     engine = LogEngine(conn, namespace=getattr(ring, "namespace", "kube-system"),
-                       selector=getattr(ring, "selector", "component=etcd"), ring=ring)
+                       selector=getattr(ring, "selector", "component=etcd"), ring=ring, store=LogStore(**bounds))
     app._etcdtui_log_engine = engine  # type: ignore[attr-defined]
     app.run_worker(_run_engine(engine), name="log-engine", group="log-engine", exit_on_error=False)
     return engine
