@@ -449,7 +449,11 @@ class ReplaceProcedure:
             self.out(step, f"{m.name} ({m.member_id}): " + ("; ".join(m.evidence) if m.evidence else "no evidence"))
         for warning in gate.warnings:
             self.out(step, f"warning: {warning}")
-        note = alarm_note(snap.alarms)
+        self._close_gate(step, gate, snap.alarms)
+
+    def _close_gate(self, step: StepId, gate: GateResult, alarms: Sequence[tuple[str, str]]) -> None:
+        """Shared end of the evidence and quorum gates: explain an active alarm, then refuse or pass."""
+        note = alarm_note(alarms)
         if note:
             self.out(step, note)
         if not gate.passed:
@@ -466,12 +470,7 @@ class ReplaceProcedure:
         self.out(step, f"N={decision.voting}, quorum={decision.quorum_now}, after removal={decision.quorum_after}, "
                        f"healthy others={decision.healthy_others}")
         self.out(step, gate.detail)
-        note = alarm_note(snap.alarms)
-        if note:
-            self.out(step, note)
-        if not gate.passed:
-            raise Refused(gate.detail)
-        self._done(step, gate.detail)
+        self._close_gate(step, gate, snap.alarms)
 
     async def step_backup(self) -> None:
         step = StepId.BACKUP
