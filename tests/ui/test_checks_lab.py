@@ -67,9 +67,12 @@ async def test_answering_no_in_the_dialog_leaves_the_lab_unchanged(lab: Path) ->
             assert isinstance(screen, ChecksScreen)
             await _until(pilot, "the first report", lambda: screen.reports_loaded > 0, 20)
             await pilot.press("e")
-            await _until(pilot, "the confirmation", lambda: isinstance(app.screen, ConfirmEnableScreen), 5)
+            # Mounted, not only pushed: focus is set in on_mount, which may run a frame after the push.
+            await _until(pilot, "the confirmation",
+                         lambda: isinstance(app.screen, ConfirmEnableScreen) and app.screen.focused is not None, 5)
             await _click(pilot, "#confirm-run")
-            await _until(pilot, "KubeOne's plan", lambda: isinstance(app.screen, PlanDialog), 60)
+            await _until(pilot, "KubeOne's plan",
+                         lambda: isinstance(app.screen, PlanDialog) and app.screen.focused is not None, 60)
             await _click(pilot, "#plan-no")
             await _until(pilot, "the outcome", lambda: screen.outcome is not None and not screen.running, 60)
             result = str(screen.query_one("#checks-result").render())
@@ -101,12 +104,15 @@ async def test_enable_through_the_dialogs_turns_every_check_on(lab: Path) -> Non
             assert "--force-upgrade" in str(screen.query_one("#checks-command").render())
 
             await _click(pilot, "#checks-enable")
-            await _until(pilot, "the confirmation", lambda: isinstance(app.screen, ConfirmEnableScreen), 5)
+            # Mounted, not only pushed: focus is set in on_mount, which may run a frame after the push.
+            await _until(pilot, "the confirmation",
+                         lambda: isinstance(app.screen, ConfirmEnableScreen) and app.screen.focused is not None, 5)
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-cancel"
             assert engine.conn.context in str(app.screen.query_one("#confirm-text").render())
             await _click(pilot, "#confirm-run")
 
-            await _until(pilot, "KubeOne's plan", lambda: isinstance(app.screen, PlanDialog), 60)
+            await _until(pilot, "KubeOne's plan",
+                         lambda: isinstance(app.screen, PlanDialog) and app.screen.focused is not None, 60)
             dialog = app.screen
             assert isinstance(dialog, PlanDialog)
             assert dialog.plan.safe and sorted(dialog.plan.hosts) == ["lab-cp-1", "lab-cp-2", "lab-cp-3"]
