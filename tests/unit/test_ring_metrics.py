@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from test_check_report import NOW, row, snapshot
 
 from etcdtui.cluster.objects import PodInfo
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.quota import DEFAULT_QUOTA_BYTES, quota_backend_bytes
 from etcdtui.engine.snapshot import ConnectionState, ExecState, ExecStatus, LinkState, Verdict
 from etcdtui.headless.ring_metrics import RingCollector, write_textfile
-from test_check_report import NOW, row, snapshot
 
 pytestmark = pytest.mark.unit
 
