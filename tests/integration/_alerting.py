@@ -219,10 +219,9 @@ class Exporter:
 
 
 def start_exporter(kubeconfig: Path | None, log: Path, *, interval: float = 2.0,
-                   env: dict[str, str] | None = None, extra: tuple[str, ...] = ()) -> Exporter:
+                   env: dict[str, str] | None = None, launcher: tuple[str, ...] = ("-m", "etcdtui")) -> Exporter:
     """`etcdtui exporter` as a real subprocess on a free port; returns once it says where it serves."""
-    argv = [sys.executable, "-m", "etcdtui", "exporter", "--listen", "127.0.0.1:0", "--interval", f"{interval:g}",
-            *extra]
+    argv = [sys.executable, *launcher, "exporter", "--listen", "127.0.0.1:0", "--interval", f"{interval:g}"]
     if kubeconfig is not None:
         argv += ["--kubeconfig", str(kubeconfig)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True,
