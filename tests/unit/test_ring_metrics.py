@@ -174,3 +174,12 @@ def test_promtool_check_metrics_is_clean_on_a_rich_snapshot() -> None:
     assert PROMTOOL is not None
     result = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_metric_family_is_documented() -> None:
+    collector = RingCollector()
+    collector.update(snapshot(), 15.0)
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "exporter.md").read_text()
+    names = {f.name + ("_total" if f.type == "counter" else "") for f in collector.collect()}
+    assert len(names) > 20
+    assert sorted(n for n in names if f"`{n}`" not in docs) == []
