@@ -1,7 +1,7 @@
 """`etcdtui exporter`: the ring engine running for good, its snapshots served to Prometheus.
 
-The same engine as the ring view and `check` (pod/node watches, etcdctl polls through exec, hash
-agreement) publishes snapshots; the `RingCollector` keeps the latest per context and `/metrics` renders
+The same engines as the ring view and `check` (pod/node watches, etcdctl polls through exec, hash
+agreement, the log engine's evidence from every member's log) publish snapshots; the `RingCollector` keeps the latest per context and `/metrics` renders
 it. SIGTERM/SIGINT stop it cleanly (listener closed, watches cancelled, exit 0).
 """
 
@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 from etcdtui import exitcodes
 
 if TYPE_CHECKING:
+    from etcdtui.cluster.kube import ClusterConnection
+    from etcdtui.engine.log_engine import LogEngine
     from etcdtui.engine.ring_engine import RingEngine
 
 DEFAULT_LISTEN = "127.0.0.1:9975"
@@ -56,6 +58,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--selector", metavar="S", default="component=etcd", help="label selector of the etcd pods")
     parser.add_argument("--interval", metavar="S", type=_interval, default=DEFAULT_INTERVAL,
                         help=f"seconds between etcdctl polls (default {DEFAULT_INTERVAL:g})")
+    parser.add_argument("--no-logs", dest="logs", action="store_false",
+                        help="do not stream the etcd pods' logs (no log evidence; RBAC then needs no pods/log)")
     parser.set_defaults(handler=run)
 
 
@@ -110,11 +114,15 @@ async def _serve(args: argparse.Namespace) -> int:
     conn = await ClusterConnection.open(args.kubeconfig, args.context)
     collector = RingCollector()
     engines: list[RingEngine] = []
+    logs: LogEngine | None = None
     try:
         engine = RingEngine(conn, namespace=args.namespace, selector=args.selector,
                             poll_interval=args.interval, exec_timeout=min(10.0, args.interval))
         engine.on_update(lambda snap: collector.update(snap, args.interval))
         engines.append(engine)
+        logs = _log_engine(conn, engine, args) if args.logs else None
+        if logs is not None:
+            collector.watch_logs(conn.context, lambda: logs.store.kind_counts)
 
         app = build_app(collector, lambda: _data_ages(engines), args.interval)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -130,6 +138,8 @@ async def _serve(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, stop.set)
             for e in engines:
                 await e.start()
+            if logs is not None:
+                await logs.start()
             sys.stderr.write(f"etcdtui exporter: serving http://{_show_host(host)}:{bound}/metrics "
                              f"for context {conn.context} every {args.interval:g}s\n")
             sys.stderr.flush()
@@ -137,11 +147,27 @@ async def _serve(args: argparse.Namespace) -> int:
         finally:
             await runner.cleanup()
     finally:
+        if logs is not None:
+            await logs.stop()
         for e in engines:
             await e.stop()
         await conn.close()
     sys.stderr.write("etcdtui exporter: stopped\n")
     return exitcodes.OK
+
+
+# The exporter keeps only recent lines (the findings and their counts survive eviction): bounded memory.
+LOG_MAX_LINES = 20_000
+LOG_MAX_BYTES = 8 * 1024 * 1024
+
+
+def _log_engine(conn: ClusterConnection, engine: RingEngine, args: argparse.Namespace) -> LogEngine:
+    """The log engine of the ring view: every member's log classified, corruption evidence into the ring."""
+    from etcdtui.core.logstore import LogStore
+    from etcdtui.engine.log_engine import LogEngine
+
+    store = LogStore(max_lines=LOG_MAX_LINES, max_bytes=LOG_MAX_BYTES)
+    return LogEngine(conn, namespace=args.namespace, selector=args.selector, ring=engine, store=store)
 
 
 def _data_ages(engines: list[RingEngine]) -> dict[str, float | None]:

@@ -5,8 +5,8 @@ Both faces read this one definition: `etcdtui exporter` serves it on `/metrics`,
 `collect()` reads the last snapshot of every context it was given. Every series carries a `context`
 label, so one collector can hold the snapshots of several contexts (issue #12's fleet).
 
-Counters (`*_total`) count what the collector saw since it started: etcdctl failures by reason and
-corruption detections (a corruption finding appearing for a member).
+Counters (`*_total`) count what the collector saw since it started: etcdctl failures by reason,
+corruption detections (a corruption finding appearing for a member), and log findings by pod and kind.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +60,7 @@ class _ContextState:
     failure: str | None = None  # the check could not even start (ClusterError): one line
     failed_at: float | None = None
     interval: float | None = None
+    log_counts: Callable[[], Mapping[tuple[str, str], int]] | None = None  # the log engine's (pod, kind) counts
     etcdctl_errors: Counter[str] = field(default_factory=Counter)
     detections: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)  # (pod, node, member_id, kind)
     _last_attempt: datetime | None = None
@@ -103,6 +104,11 @@ class RingCollector(Collector):
             state.observe(snap)
             if interval is not None:
                 state.interval = interval
+
+    def watch_logs(self, context: str, counts: Callable[[], Mapping[tuple[str, str], int]]) -> None:
+        """Log findings by (pod, kind) since start, read at scrape time (the log engine's store keeps them)."""
+        with self._lock:
+            self._contexts.setdefault(context, _ContextState()).log_counts = counts
 
     def fail(self, context: str, reason: str) -> None:
         """The check could not reach the cluster at all: ring_status 3, check_success 0."""
@@ -150,6 +156,9 @@ class _Families:
             "started (partial: the poll answered but a command failed).", labels=["context", "reason"])
         self.polls = CounterMetricFamily(
             "etcdtui_polls", "Successful etcdctl polls since the exporter started.", labels=["context"])
+        self.log_findings = CounterMetricFamily(
+            "etcdtui_log_findings", "Findings in the etcd pods' logs (warnings, corruption evidence, corruption "
+            "check results) by pod and kind, since the exporter started.", labels=["context", "pod", "kind"])
         self.detections = CounterMetricFamily(
             "etcdtui_detections", "Corruption evidence that appeared for a member, by kind, since the exporter "
             "started.", labels=[*MEMBER, "kind"])
@@ -159,7 +168,7 @@ class _Families:
         yield self.verdict
         yield from self.member.values()
         yield from (self.checks, self.version_risk, self.evidence, self.alarm, self.findings)
-        yield from (self.errors, self.polls, self.detections)
+        yield from (self.errors, self.polls, self.detections, self.log_findings)
 
     def add_context(self, ctx: str, state: _ContextState, now: float) -> None:
         snap = state.snapshot
@@ -169,6 +178,9 @@ class _Families:
             self.errors.add_metric([ctx, reason], n)
         for (pod, node, member_id, kind), n in sorted(state.detections.items()):
             self.detections.add_metric([ctx, pod, node, member_id, kind], n)
+        if state.log_counts is not None:
+            for (pod, kind), n in sorted(dict(state.log_counts()).items()):
+                self.log_findings.add_metric([ctx, pod, kind], n)
         if snap is None:
             self.ring["etcdtui_ring_status"].add_metric([ctx], exitcodes.UNKNOWN)
             for verdict in Verdict:

@@ -53,12 +53,13 @@ def test_the_exporter_may_do_what_it_needs_and_nothing_else() -> None:
                                 ("POST", "/api/v1/namespaces/kube-system/pods/etcd-a/exec", {}),
                                 ("GET", "/api/v1/nodes", {"watch": "true"})):
         assert sa.check(method, path, query) is None, path
-    denied = sa.check("GET", "/api/v1/namespaces/kube-system/pods/etcd-a/log", {})
+    assert sa.check("GET", "/api/v1/namespaces/kube-system/pods/etcd-a/log", {"follow": "true"}) is None
+    denied = sa.check("POST", "/api/v1/namespaces/kube-system/pods/etcd-a/eviction", {})
     assert denied is not None and denied.code == 403
     assert denied.body == {
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": 'pods "etcd-a" is forbidden: User "system:serviceaccount:kube-system:etcdtui" cannot get '
-                   'resource "pods/log" in API group "" in the namespace "kube-system"',
+        "message": 'pods "etcd-a" is forbidden: User "system:serviceaccount:kube-system:etcdtui" cannot create '
+                   'resource "pods/eviction" in API group "" in the namespace "kube-system"',
         "reason": "Forbidden", "details": {"name": "etcd-a", "kind": "pods"}, "code": 403,
     }
     other_ns = sa.check("GET", "/api/v1/namespaces/default/pods", {})

@@ -38,6 +38,7 @@ class Rule:
 EXPORTER_RULES = (
     Rule(("",), ("pods",), ("list", "watch"), SA_NAMESPACE),
     Rule(("",), ("pods/exec",), ("get", "create"), SA_NAMESPACE),
+    Rule(("",), ("pods/log",), ("get",), SA_NAMESPACE),
     Rule(("",), ("nodes",), ("list", "watch"), None),
 )
 
