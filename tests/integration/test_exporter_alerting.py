@@ -131,7 +131,7 @@ def outage_then_corrupt_scenario(stack: Stack, lab: RunningLab, exporter: Export
     assert {n.labels["node"] for n in hook.alerts("EtcdMemberDataDiverged", scenario="outage")} == {node}
     assert alarm[0].labels["alarm"] == "CORRUPT"
     # The log engine runs in the exporter too: etcd's own corruption lines are counted by pod and kind.
-    wait_until(lambda: bool(stack.query('etcdtui_log_findings_total{scenario="outage",kind=~"corruption\\..*"}')),
+    wait_until(lambda: bool(stack.query('etcdtui_log_findings_total{scenario="outage",kind=~"corruption[.].*"}')),
                60, "corruption log findings counted")
     return {"check_failing_after_outage_s": firing[0].at - began,
             "check_failing_resolved_after_outage_s": resolved[0].at - began,
