@@ -1,4 +1,4 @@
-"""Command line entry point: `etcdtui [ui options] | check | scan-logs | lab | replace`.
+"""Command line entry point: `etcdtui [ui options] | check | exporter | scan-logs | lab | replace`.
 
 Each subcommand lives in its own module and registers itself through `add_parser`; this module only
 builds the parser, dispatches, and turns unexpected failures into one-line errors (never a traceback).
@@ -52,6 +52,7 @@ def _subcommand_registrars(
     for module_name in (
         "etcdtui.headless.scan_logs",
         "etcdtui.headless.check",
+        "etcdtui.headless.exporter",
         "etcdtui.lab.cli",
         "etcdtui.ui.launch",
         "etcdtui.ui.replace_cli",

@@ -60,6 +60,7 @@ class ExecState:
     pod: str | None = None  # the pod etcdctl ran in
     last_ok_at: datetime | None = None
     last_attempt_at: datetime | None = None
+    failure: str | None = None  # the ExecFailure value of the last failed attempt (metrics count by it)
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,8 @@ class RingSnapshot:
     assessment: object | None = None  # the core's RingAssessment, for consumers that want all of it
     alarms: tuple[tuple[str, str], ...] = ()  # (member hex id or "0" = not said, alarm name) from `alarm list`
     dropped_updates: int = 0  # snapshots a slow subscriber did not see (latest-wins queues)
+    poll_duration: float | None = None  # seconds the last successful etcdctl poll took
+    polls: int = 0  # successful etcdctl polls since the engine started
 
     def row(self, key: str) -> MemberRow | None:
         return next((r for r in self.rows if r.key == key), None)

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         snap = asyncio.run(_evaluate(args))
     except ClusterError as exc:
         if args.prometheus is not None:
-            _write_failure_metrics(args.prometheus, exc.message)
+            _write_failure_metrics(args.prometheus, args.context or "", exc.message)
         return _error(exc.message)
     return _report(args, snap)
 
@@ -173,8 +173,12 @@ def _report(args: argparse.Namespace, snap: RingSnapshot) -> int:
     code = report.exit_code(snap)
     nothing_seen = not snap.rows and code == exitcodes.UNKNOWN
     if args.prometheus is not None:
+        from etcdtui.headless.ring_metrics import RingCollector, write_textfile
+
+        collector = RingCollector()
+        collector.update(snap)
         try:
-            report.write_textfile(args.prometheus, report.prometheus_text(snap))
+            write_textfile(args.prometheus, collector)
         except OSError as exc:
             return _error(f"--prometheus {args.prometheus}: {exc.strerror or exc}")
     elif args.json:
@@ -186,19 +190,13 @@ def _report(args: argparse.Namespace, snap: RingSnapshot) -> int:
     return code
 
 
-def _write_failure_metrics(path: Path, reason: str) -> None:
+def _write_failure_metrics(path: Path, context: str, reason: str) -> None:
     """Even when the cluster cannot be reached, the textfile says so (check_success 0, status 3)."""
-    import time
+    from etcdtui.headless.ring_metrics import RingCollector, write_textfile
 
-    from etcdtui.headless.check_report import METRICS_HELP, write_textfile
-
-    now = round(time.time(), 3)
-    lines = []
-    for name, value in (("etcdtui_ring_status", 3), ("etcdtui_check_timestamp_seconds", now),
-                        ("etcdtui_check_success", 0)):
-        lines += [f"# HELP {name} {METRICS_HELP[name]}", f"# TYPE {name} gauge", f"{name} {value:g}"]
+    collector = RingCollector()
+    collector.fail(context, reason)
     try:
-        write_textfile(path, "\n".join(lines) + "\n")
+        write_textfile(path, collector)
     except OSError:
         pass  # the one-line error about the cluster is the more useful message
-    del reason

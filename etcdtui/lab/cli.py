@@ -32,7 +32,7 @@ ERROR_FILE = "lab.error"
 VALID_MEMBERS = (1, 3, 5, 7)
 # Everything the lab writes in its directory (removed by `down` unless --keep-data).
 LAB_ENTRIES = ("kubeconfig", "ssh_config", "known_hosts", "kubeone.yaml", "tf.json", "bin", "lab.json", "lab.pid",
-               "lab.log", "lab.error", "control.sock", "pki", "ssh", "nodes", "logs")
+               "lab.log", "lab.error", "control.sock", "pki", "ssh", "nodes", "logs", "serviceaccount")
 RUNTIME_ENTRIES = ("lab.json", "lab.pid", "control.sock", "lab.error")
 
 

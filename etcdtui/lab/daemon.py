@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from etcdtui.lab.api.rbac import ServiceAccount
 from etcdtui.lab.control_api import build_control_app, cancel_background
 from etcdtui.lab.etcd_binary import EtcdNotFound, resolve_etcd
 from etcdtui.lab.layout import LabLayout
@@ -67,6 +68,7 @@ class Lab:
         self.api: Any = None
         self.ssh: Any = None
         self.token = secrets.token_urlsafe(32)
+        self.service_account = ServiceAccount.new()  # the exporter's identity, held to deploy/kubernetes/rbac.yaml
         self.stopping = asyncio.Event()
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._control_runner: web.AppRunner | None = None
@@ -116,6 +118,7 @@ class Lab:
             self.api = await start_api_server(
                 self.store, host=API_HOST, port=self.args.api_port, token=self.token,
                 cert_file=self.layout.pki / "apiserver.crt", key_file=self.layout.pki / "apiserver.key",
+                service_account=self.service_account,
             )
         except OSError as exc:
             raise LabStartError(f"cannot start the API server on {API_HOST}:{self.args.api_port}: {exc.strerror or exc}") from None
@@ -181,6 +184,7 @@ class Lab:
             "preferences": {},
         }
         write_private(self.layout.kubeconfig, yaml.safe_dump(config, sort_keys=False).encode())
+        self.service_account.write(self.layout.service_account_dir, self.layout.pki / "ca.crt")
 
     def state(self) -> dict[str, Any]:
         assert self.ring is not None

@@ -81,6 +81,11 @@ class LabLayout:
         return self.root / "pki"
 
     @property
+    def service_account_dir(self) -> Path:
+        """token, ca.crt, namespace of the exporter's service account, as a pod sees them (etcdtui/lab/api/rbac.py)."""
+        return self.root / "serviceaccount"
+
+    @property
     def ssh_dir(self) -> Path:
         """Host keys, the client key (`id_ed25519`) and authorized keys."""
         return self.root / "ssh"
