@@ -42,7 +42,8 @@ def real(*needles: str) -> str:
 
 
 def zap(msg: str, level: str = "warn", **fields: Any) -> str:
-    """A zap line as etcd 3.5.6+/3.6 writes it (µs timestamp); field names use '_' for '-'."""
+    """A zap line as etcd 3.5.8+/3.4.24+/3.6 writes it (µs timestamp: CHANGELOG-3.5 v3.5.8 PR #15240, CHANGELOG-3.4
+    v3.4.24 PR #15241; 3.5.6 only unified the format, PR #14799); field names use '_' for '-'."""
     head = {"level": level, "ts": "2026-11-24T09:30:00.123456Z", "caller": "somewhere/file.go:1", "msg": msg}
     head.update({k.replace("_", "-"): v for k, v in fields.items()})
     return json.dumps(head)

@@ -201,3 +201,17 @@ def test_unknown_version_says_so() -> None:
     assert finding.kind == "version.unknown"
     assert finding.severity is Severity.INFO
     assert "sha256" in finding.message
+
+
+def test_check_json_carries_the_new_risks_and_advice() -> None:
+    """`check --json` writes each member's findings through `finding_json`: the version finding carries the
+    risk, the per-line target and the later-line fixes."""
+    from etcdtui.headless.check_report import finding_json
+
+    (finding,) = version_findings(EtcdVersion(3, 5, 10), member="cp-1")
+    data = finding_json(finding)
+    assert data["kind"] == "version.partial_write_txn" and data["severity"] == Severity.WARNING.label
+    assert data["fields"]["upgrade_to"] == "3.5.28" and data["fields"]["newest_in_line"] == "3.5.33"
+    assert "compaction_panic_revision" in data["fields"]["issues"]  # lists are written as text by finding_json
+    assert "txn_range_revision_divergence (fixed in 3.7.0)" in data["fields"]["fixed_only_later"]
+    assert "upgrade to 3.5.28 or later (newest 3.5: 3.5.33)" in data["message"]
