@@ -36,6 +36,7 @@ Severity table (an experienced SRE's reading of etcd-facts; `why` texts live in 
 | peer.clock_drift / peer.cluster_id_mismatch | WARNING | misconfiguration that breaks leases / a member of another cluster talks to us |
 | tls.rejected_connection | INFO | TLS handshake refused (bad client certificate) |
 | storage.wal_corrupt / storage.snap_corrupt / storage.raft_log_out_of_range / storage.backend_damaged / storage.key_index_damaged | WARNING | one member's files are damaged: that member must be replaced, the others are not affected (WAL: `walpb:`/`wal: crc mismatch`, `failed to open WAL`, 3.4 `read wal error (…) and cannot be repaired`, `open wal error`; raft `tocommit`/`state.commit … out of range`, `missing log entry`; backend: `failed to recover from snapshot`, `failed to open snapshot backend`, `database file (…) does not match with snapshot`, bbolt panics and 3.6+ bbolt errors; mvcc key-index panics) |
+| storage.wal_repaired | INFO | `repaired WAL` (zap, 3.5+: the torn last record of an unclean stop was cut; server/etcdserver/storage.go @ v3.5.33, bootstrap.go @ v3.6.14) |
 | fatal.startup_failed / fatal.panic | WARNING | etcd exited; the pod will crash-loop |
 | config.deprecated_flag | INFO | etcd 3.6 deprecation warnings `--X is deprecated in (v)3.6 and will be decommissioned in (v)3.7/3.8` (3.7 removed every `--experimental-*` flag) |
 """
@@ -132,6 +133,10 @@ RULES: dict[str, Rule] = {
         Rule("storage.wal_corrupt", _W, "WAL damaged",
              "This member's WAL is unreadable and etcd could not repair it (3.5.7+ repairs a torn last record "
              "by itself; anything else stays broken): replace the member."),
+        Rule("storage.wal_repaired", _I, "WAL torn record repaired at start",
+             "The member stopped uncleanly (power loss, OOM kill, node crash) and etcd cut the torn last WAL "
+             "record. Normal recovery; on a single-member cluster before 3.4.21/3.5.5 acknowledged writes "
+             "could be lost (etcd #14370)."),
         Rule("storage.snap_corrupt", _W, "snapshot file damaged", "A .snap file failed its CRC."),
         Rule("storage.raft_log_out_of_range", _W, "raft log lost or truncated",
              "The member's raft log is behind what the cluster committed (data dir restored or wiped): "
@@ -470,6 +475,7 @@ _ZAP_EXACT: dict[str, Callable[[LogRecord], Finding | None]] = {
     "failed to recover v3 backend from snapshot": _simple("storage.backend_damaged",
                                                           "Could not recover the database from the snapshot", "error"),
     "failed to open database": _simple("storage.backend_damaged", "Could not open the database", "path", "error"),
+    "repaired WAL": _simple("storage.wal_repaired", "Repaired a torn WAL record after an unclean stop", "error"),
     "failed to open WAL": _simple("storage.wal_corrupt", "Could not open the WAL", "error"),
     "failed to recover from snapshot": _simple("storage.backend_damaged",
                                                "Could not recover from the snapshot", "error"),

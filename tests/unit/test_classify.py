@@ -76,6 +76,8 @@ UPSTREAM_CASES: list[tuple[str, str, str, Severity]] = [
      zap("failed to read WAL, cannot be repaired", "fatal", error="walpb: crc mismatch"), "storage.wal_corrupt", W),
     ("walpb crc in another message @ server/wal/walpb/record.go v3.5.33",
      zap("failed to load WAL", "warn", error="walpb: crc mismatch"), "storage.wal_corrupt", W),
+    ("repaired WAL @ server/etcdserver/storage.go v3.5.33 (lg.Info)",
+     zap("repaired WAL", "info", error="unexpected EOF"), "storage.wal_repaired", INF),
     ("failed to open WAL @ server/etcdserver/bootstrap.go v3.7.1",
      zap("failed to open WAL", "fatal", error="wal: file not found"), "storage.wal_corrupt", W),
     ("read wal error @ etcdserver/storage.go v3.4.45",
