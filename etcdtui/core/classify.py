@@ -15,7 +15,7 @@ Severity table (an experienced SRE's reading of etcd-facts; `why` texts live in 
 | corruption.data_inconsistency | CRITICAL | `discovery failed` / any line carrying `found data inconsistency with peers` (capnslog `C`) |
 | corruption.periodic_hash_mismatch | CRITICAL | `found hash mismatch`, `same compact revision then hashes must match`, follower (compact) revision ahead; capnslog forms |
 | corruption.compaction_hash_mismatch | CRITICAL | `failed compaction hash check` (3.5.5+), `Detected compaction hash mismatch…` (3.6) |
-| corruption.alarm_raised | CRITICAL | `alarm raised` with CORRUPT; capnslog `alarm CORRUPT raised by peer …` |
+| corruption.alarm_raised | CRITICAL | `alarm raised` with CORRUPT (3.4/3.5 only); capnslog `alarm CORRUPT raised by peer …` |
 | corruption.alarm_active | CRITICAL | `/health` refused because of a CORRUPT alarm |
 | corruption.corrupt_cluster_error | CRITICAL | `etcdserver: corrupt cluster` anywhere (request refused under a CORRUPT alarm) |
 | check.initial_passed | INFO here | `initial corruption checking passed; no corruption` — it does not say how many peers were compared (§1.6), so alone it is not OK evidence; `scan.py` upgrades it to OK when the startup showed peers, or turns it into `check.initial_vacuous` (WARNING) |
@@ -437,7 +437,9 @@ _ZAP_EXACT: dict[str, Callable[[LogRecord], Finding | None]] = {
     "skipped revision in compaction hash check; was not able to check all peers":
         _inconclusive("Compaction hash check skipped a revision"),
     "Skipped peer's hash": _inconclusive("Compaction hash check skipped a peer"),
-    # alarms and quota (§1.5)
+    # alarms and quota (§1.5). `alarm raised`/`alarm disarmed` exist up to 3.5 only (etcdserver/apply.go @ v3.4.45,
+    # server/etcdserver/apply.go @ v3.5.33; absent from server/ @ v3.6.0): on 3.6+ an alarm shows as the leader's
+    # detection line, `failed to apply request` with ErrCorrupt/ErrNoSpace and /health, /readyz failures.
     "alarm raised": _alarm_raised,
     "alarm disarmed": _alarm_disarmed,
     "serving /health false due to an alarm": _health_alarm,
