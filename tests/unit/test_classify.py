@@ -109,6 +109,8 @@ UPSTREAM_CASES: list[tuple[str, str, str, Severity]] = [
     ("state.commit @ raft.go etcd-io/raft v3.7.0",
      zap("8e9e05c52164694d state.commit 120 is out of range [100, 110]", "panic", logger="raft"),
      "storage.raft_log_out_of_range", W),
+    ("state.commit capnslog @ raft/raft.go v3.4.45",
+     cap("C", "raft", "8e9e05c52164694d state.commit 120 is out of range [100, 110]"), "storage.raft_log_out_of_range", W),
     ("missing log entry @ storage.go etcd-io/raft v3.6.0",
      zap("missing log entry [last: 110, append at: 120]", "panic", logger="raft"), "storage.raft_log_out_of_range", W),
     ("missing log entry go panic @ raft/storage.go v3.4.45", "panic: missing log entry [last: 110, append at: 120]",

@@ -426,3 +426,13 @@ def test_36_conflict_messages_are_etcds_own() -> None:
                for m in messages)
     # etcd's test is on the gate's name in the --feature-gates text, whatever its value: =false conflicts too
     assert all(f.severity is Severity.CRITICAL for f in audit.findings if f.kind == "checks.conflict")
+
+
+def test_37_spelling_is_clean() -> None:
+    """server/embed/config.go v3.7.1 keeps --corrupt-check-time/--compact-hash-check-time and the
+    InitialCorruptCheck/CompactHashCheck gates (server/features/etcd_features.go v3.7.1)."""
+    command = ["etcd", "--data-dir=/var/lib/etcd", "--pre-vote", "--snapshot-count=10000",
+               "--feature-gates=InitialCorruptCheck=true,CompactHashCheck=true", "--corrupt-check-time=240m"]
+    audit = audit_flags(command, EtcdVersion(3, 7, 1))
+    assert audit.initial and audit.periodic and audit.compaction
+    assert not audit.removed_in_3_7 and not [f for f in audit.findings if f.severity >= Severity.WARNING]
