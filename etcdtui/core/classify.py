@@ -131,8 +131,9 @@ RULES: dict[str, Rule] = {
              "A node talks to this cluster with another cluster ID (stale member or wrong --initial-cluster)."),
         Rule("tls.rejected_connection", _I, "TLS connection rejected", "A client or peer has a bad certificate."),
         Rule("storage.wal_corrupt", _W, "WAL damaged",
-             "This member's WAL is unreadable and etcd could not repair it (3.5.7+ repairs a torn last record "
-             "by itself; anything else stays broken): replace the member."),
+             "This member's WAL is unreadable and etcd could not repair it: replace the member. Exception: on "
+             "3.5.5–3.5.6 after a power loss, start it with 3.5.7+ first, which repairs a torn last record "
+             "(CHANGELOG-3.5 v3.5.7, PR #15069)."),
         Rule("storage.wal_repaired", _I, "WAL torn record repaired at start",
              "The member stopped uncleanly (power loss, OOM kill, node crash) and etcd cut the torn last WAL "
              "record. Normal recovery; on a single-member cluster before 3.4.21/3.5.5 acknowledged writes "
@@ -349,6 +350,18 @@ def _minority(r: LogRecord) -> list[str]:
     return [m for m in found if m and not ids.is_unknown(m)]
 
 
+# wal.Open errors that are not damage: another etcd holds the directory (fileutil.ErrLocked, client/pkg/fileutil/
+# lock.go @ v3.6.14) or the files are not readable by this user.
+_WAL_NOT_DAMAGED = ("fileutil: file already locked", "permission denied", "resource temporarily unavailable")
+
+
+def _wal_open_failed(r: LogRecord) -> Finding:
+    error = str(_field(r, "error") or "")
+    if any(text in error for text in _WAL_NOT_DAMAGED):
+        return finding("fatal.startup_failed", f"etcd could not open its WAL: {_clip(error)}", record=r)
+    return finding("storage.wal_corrupt", f"Could not open the WAL ({_clip(error)}).", record=r)
+
+
 def _alarm_raised(r: LogRecord) -> Finding:
     alarm = str(_field(r, "alarm") or "")
     source = _member(r, "from")
@@ -478,7 +491,7 @@ _ZAP_EXACT: dict[str, Callable[[LogRecord], Finding | None]] = {
                                                           "Could not recover the database from the snapshot", "error"),
     "failed to open database": _simple("storage.backend_damaged", "Could not open the database", "path", "error"),
     "repaired WAL": _simple("storage.wal_repaired", "Repaired a torn WAL record after an unclean stop", "error"),
-    "failed to open WAL": _simple("storage.wal_corrupt", "Could not open the WAL", "error"),
+    "failed to open WAL": _wal_open_failed,
     "failed to recover from snapshot": _simple("storage.backend_damaged",
                                                "Could not recover from the snapshot", "error"),
     "failed to open snapshot backend": _simple("storage.backend_damaged",

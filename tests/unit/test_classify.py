@@ -80,6 +80,8 @@ UPSTREAM_CASES: list[tuple[str, str, str, Severity]] = [
      zap("repaired WAL", "info", error="unexpected EOF"), "storage.wal_repaired", INF),
     ("failed to open WAL @ server/etcdserver/bootstrap.go v3.7.1",
      zap("failed to open WAL", "fatal", error="wal: file not found"), "storage.wal_corrupt", W),
+    ("failed to open WAL locked @ client/pkg/fileutil/lock.go ErrLocked v3.6.14 (not damage)",
+     zap("failed to open WAL", "fatal", error="fileutil: file already locked"), "fatal.startup_failed", W),
     ("read wal error @ etcdserver/storage.go v3.4.45",
      cap("C", "etcdserver", "read wal error (walpb: crc mismatch) and cannot be repaired"), "storage.wal_corrupt", W),
     ("open wal error @ etcdserver/storage.go v3.4.45",
