@@ -556,7 +556,10 @@ def _raft_text(record: LogRecord, msg: str) -> Finding | None:
         return finding("storage.raft_log_out_of_range", msg, record=record)
     # raft.go `%x state.commit %d is out of range [%d, %d]` (loading a HardState beyond the log) and
     # storage.go `missing log entry [last: %d, append at: %d]` (etcd raft/ @ v3.4.45, etcd-io/raft @ v3.6.0, v3.7.0)
-    if (" state.commit " in msg and " is out of range [" in msg) or msg.startswith("missing log entry [last: "):
+    # log.go `applied(%d) is out of range [prevApplied(%d), committed(%d)]`: the database was applied beyond
+    # what the WAL committed (same tags)
+    if (" state.commit " in msg and " is out of range [" in msg) or msg.startswith("missing log entry [last: ") \
+            or (msg.startswith("applied(") and " is out of range [prevApplied(" in msg):
         return finding("storage.raft_log_out_of_range", msg, record=record)
     return None
 
