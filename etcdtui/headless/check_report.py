@@ -55,8 +55,17 @@ def finding_json(f: Finding) -> dict[str, Any]:
         "severity": f.severity.label,
         "message": f.message,
         "member": f.member,
-        "fields": {k: v if isinstance(v, str | int | float | bool | None) else str(v) for k, v in f.fields.items()},
+        "fields": {k: _json_value(v) for k, v in f.fields.items()},
     }
+
+
+def _json_value(value: object) -> Any:
+    """Scalars as they are, sequences (e.g. a version risk's `issues`) as JSON lists, anything else as text."""
+    if isinstance(value, str | int | float | bool | None):
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_value(v) for v in value]
+    return str(value)
 
 
 def member_json(row: MemberRow) -> dict[str, Any]:

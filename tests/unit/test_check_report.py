@@ -74,3 +74,10 @@ def test_json_splits_member_and_ring_findings() -> None:
     assert data["members"][1]["findings"][0]["kind"] == "corruption.hash_mismatch"
     assert [f["kind"] for f in data["findings"]] == ["ring.no_fault_tolerance"]
     assert data["members"][0]["checks"] == {"initial": True, "periodic": "4h", "compaction": True}
+
+
+def test_finding_fields_keep_lists_as_json_lists() -> None:
+    """A version risk's `issues` (a tuple of issue ids) reaches --json consumers as a list, not as Python text."""
+    f = Finding("version.risk", Severity.WARNING, "m", fields={"issues": ("#14370", "#18667"), "n": 2, "x": NOW})
+    out = report.finding_json(f)
+    assert out["fields"] == {"issues": ["#14370", "#18667"], "n": 2, "x": str(NOW)}
