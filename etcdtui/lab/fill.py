@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,35 +26,42 @@ PREFIX = "/etcdtui-lab/fill/"
 NOSPACE_TEXT = "database space exceeded"
 
 
+@dataclass
+class _Tally:
+    written: int = 0
+    failed: int = 0
+    nospace: bool = False
+    error: str = ""
+
+
 async def fill(ring: Ring, nodes: list[str], mb: int) -> dict[str, Any]:
     from etcdtui.lab.ring import run_argv, run_argv_input
 
     puts = max(1, mb * 1024 * 1024 // VALUE_BYTES)
     keys = max(2, puts // OVERWRITES)
     sem = asyncio.Semaphore(CONCURRENCY)
-    state = {"written": 0, "failed": 0, "nospace": False, "error": ""}
+    state = _Tally()
 
     async def put(i: int) -> None:
-        if state["nospace"]:
+        if state.nospace:
             return
         node = nodes[i % len(nodes)]
         async with sem:
             rc, _, err = await run_argv_input(ring.etcdctl_argv(node, "put", f"{PREFIX}{i % keys:05d}"),
                                               os.urandom(VALUE_BYTES), limit_s=30.0)
         if rc == 0:
-            state["written"] = int(state["written"]) + 1
+            state.written += 1
             return
-        state["failed"] = int(state["failed"]) + 1
-        if NOSPACE_TEXT in err:
-            state["nospace"] = True
-        state["error"] = err.strip().splitlines()[-1] if err.strip() else f"exit {rc}"
+        state.failed += 1
+        state.nospace = state.nospace or NOSPACE_TEXT in err
+        state.error = err.strip().splitlines()[-1] if err.strip() else f"exit {rc}"
 
     await asyncio.gather(*(put(i) for i in range(puts)))
-    result: dict[str, Any] = {"puts": state["written"], "failed_puts": state["failed"], "nospace": state["nospace"],
-                              "written_mib": round(int(state["written"]) * VALUE_BYTES / 2**20, 1)}
-    if state["failed"] and not state["nospace"]:
-        result["error"] = state["error"]
-    if not state["nospace"]:
+    result: dict[str, Any] = {"puts": state.written, "failed_puts": state.failed, "nospace": state.nospace,
+                              "written_mib": round(state.written * VALUE_BYTES / 2**20, 1)}
+    if state.failed and not state.nospace:
+        result["error"] = state.error
+    if not state.nospace:
         rc, _, err = await run_argv(ring.etcdctl_argv(nodes[0], "del", PREFIX, f"{PREFIX}{keys // 2:05d}"))
         result["deleted"] = rc == 0
         revision = await _revision(ring, nodes[0])
