@@ -122,8 +122,9 @@ class _Parser:
             return lambda env: -_int(inner(env), "-")
         if tok == "(":
             inner = self.expr()
-            if self.take() != ")":
+            if self.peek() != ")":
                 raise RuleError("missing ')'")
+            self.take()
             return inner
         if tok.isdigit():
             value = int(tok)

@@ -385,7 +385,10 @@ class DefragProcedure:
         if row.is_leader:
             snap = await self._move_leadership(index, snap, name)
             row = self._row(snap, name) or row
-        before = (row.db_size, row.db_size_in_use)
+        planned = (self.checklist.facts.get("before") or {}).get(name)
+        # The sizes at plan time: a step re-run after a crash must not report its own first run's result as before.
+        before = (planned[0], planned[1]) if isinstance(planned, list) and len(planned) == 2 \
+            else (row.db_size, row.db_size_in_use)
         started = self.clock()
         shown, stdout = await self._defrag_with_progress(index, row, defrag)
         paused = self.clock() - started

@@ -74,6 +74,10 @@ def member_json(row: MemberRow) -> dict[str, Any]:
         "leader": row.is_leader,
         "healthy": row.healthy,
         "hash_agrees": row.hash_agrees,
+        "db_size": row.db_size,
+        "db_size_in_use": row.db_size_in_use,
+        "quota_backend_bytes": row.quota_backend_bytes,
+        "alarms": list(row.alarms),
         "checks": row.checks.as_dict() if row.checks else {"initial": None, "periodic": None, "compaction": None},
         "findings": [finding_json(f) for f in row.findings],
     }
@@ -158,6 +162,9 @@ METRICS_HELP = {
     "etcdtui_member_version_risk": "Known data-consistency risk of the member's etcd version: 0 none, 1 info, 2 warning, 3 critical.",
     "etcdtui_member_revision": "The member's current revision.",
     "etcdtui_member_db_size_bytes": "The member's backend database size.",
+    "etcdtui_member_db_size_in_use_bytes": "The part of the member's database in use (the rest is fragmentation).",
+    "etcdtui_member_quota_backend_bytes": "The member's --quota-backend-bytes (etcd's 2 GiB default when unset).",
+    "etcdtui_member_alarm": "1 for each alarm etcd has raised on the member (NOSPACE, CORRUPT).",
     "etcdtui_findings": "Number of findings by severity and kind.",
     "etcdtui_check_timestamp_seconds": "Unix time of this check.",
     "etcdtui_check_success": "1 if the check completed (cluster reachable, etcdctl answered), 0 otherwise.",
@@ -204,6 +211,12 @@ def prometheus_text(snap: RingSnapshot, now: float | None = None) -> str:
             add("etcdtui_member_revision", r.revision, **who)
         if r.db_size is not None:
             add("etcdtui_member_db_size_bytes", r.db_size, **who)
+        if r.db_size_in_use is not None:
+            add("etcdtui_member_db_size_in_use_bytes", r.db_size_in_use, **who)
+        if r.quota_backend_bytes is not None:
+            add("etcdtui_member_quota_backend_bytes", r.quota_backend_bytes, **who)
+        for alarm in r.alarms:
+            add("etcdtui_member_alarm", 1, alarm=alarm, **who)
     counts = Counter((f.severity.label, f.kind) for f in snap.findings)
     for (severity, kind), n in sorted(counts.items()):
         add("etcdtui_findings", n, severity=severity, kind=kind)

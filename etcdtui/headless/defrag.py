@@ -121,7 +121,8 @@ async def _run(args: argparse.Namespace) -> int:
             return exitcodes.CRITICAL
         printer = _Printer(confirmed=not args.dry_run)
         settings = DefragSettings(rule=args.rule or DEFAULT_RULE, state_dir=args.state_dir, namespace=args.namespace)
-        async with RingEngine(conn, namespace=args.namespace, poll_interval=15.0) as engine:
+        # Polls every 2 s: each gate and each wait reads a poll made after it asked (fresh_snapshot).
+        async with RingEngine(conn, namespace=args.namespace, poll_interval=2.0) as engine:
             proc = DefragProcedure(conn, engine, settings, printer)
             printer.proc = proc
             if args.dry_run:

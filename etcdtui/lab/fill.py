@@ -69,9 +69,10 @@ async def fill(ring: Ring, nodes: list[str], mb: int) -> dict[str, Any]:
             rc, _, err = await run_argv(ring.etcdctl_argv(nodes[0], "compaction", "--physical", str(revision)),
                                         limit_s=120.0)
             result["compacted_to"] = revision if rc == 0 else None
-        # bbolt shows the freed pages as not in use only after its next commit: make one, let it land.
-        await run_argv(ring.etcdctl_argv(nodes[0], "put", f"{PREFIX}filled", "1"))
-        await asyncio.sleep(0.5)
+        # bbolt releases the pages a transaction freed only after later commits: make a few, let them land.
+        for n in range(3):
+            await run_argv(ring.etcdctl_argv(nodes[0], "put", f"{PREFIX}filled", str(n)))
+            await asyncio.sleep(0.3)
     result["db"] = await db_sizes(ring)
     return result
 
