@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,12 +41,12 @@ from etcdtui.core.defrag_rules import (
     plan,
     quota_from_command,
 )
+from etcdtui.engine.checklist_run import ChecklistRun
 from etcdtui.engine.replace import Outcome, Paused, Refused, StepFailed, fresh_snapshot
 from etcdtui.engine.replace_journal import Journal, JournalError, ProcedureLock
 from etcdtui.engine.snapshot import MemberRow, RingSnapshot
 
 PROCEDURE = "defrag"
-OUTPUT_FLUSH_S = 1.0
 LEADER_MOVE_TIMEOUT = 30.0
 
 
@@ -121,7 +120,7 @@ def layout_for(entries: Sequence[PlanEntry], nospace: bool) -> list[tuple[StepSp
     return steps
 
 
-class DefragProcedure:
+class DefragProcedure(ChecklistRun):
     def __init__(self, conn: ClusterConnection, engine: Any, settings: DefragSettings,
                  interaction: DefragInteraction, *, clock: Callable[[], float] = time.time) -> None:
         self.conn = conn
@@ -129,17 +128,14 @@ class DefragProcedure:
         self.settings = settings
         self.rule: Rule = parse_rule(settings.rule)  # RuleError before anything else
         self.ui = interaction
-        self.clock = clock
-        self.journal = Journal.for_cluster(conn.context, conn.server, settings.state_dir, PROCEDURE)
-        self.lock = ProcedureLock(self.journal.directory, self.journal.key, PROCEDURE)
-        self.checklist = Checklist.of_steps(PROCEDURE, "", conn.context, conn.server, [])
+        journal = Journal.for_cluster(conn.context, conn.server, settings.state_dir, PROCEDURE)
+        super().__init__(Checklist.of_steps(PROCEDURE, "", conn.context, conn.server, []), journal,
+                         ProcedureLock(journal.directory, journal.key, PROCEDURE), interaction.changed, clock)
         self.resumed = False
         self.entries: list[PlanEntry] = []
         self.nospace = False
         self.snap: RingSnapshot | None = None
         self._exec = EtcdctlExec(conn)
-        self._last_flush = 0.0
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="defrag-journal")
 
     # -- planning ------------------------------------------------------------------------------------------
     async def evaluate(self) -> RingSnapshot:
@@ -203,10 +199,8 @@ class DefragProcedure:
         await self._flush()
 
     async def close(self) -> None:
-        await self._flush()
-        self._io.shutdown(wait=False)
         await self._exec.close()
-        self.lock.release()
+        await self._close_journal()
 
     @staticmethod
     def pending_journal(context: str, server: str, state_dir: Path | None = None) -> Checklist | None:
@@ -215,25 +209,12 @@ class DefragProcedure:
         except JournalError:
             return None
 
-    def abandon(self) -> None:
-        self._write(self.checklist.end("abandoned", self.clock()))
-        self._io.submit(self.journal.discard)
-
-    def _write(self, record: dict[str, Any]) -> None:
-        self._io.submit(self.journal.append, record)
-
-    async def _flush(self) -> None:
-        await asyncio.wrap_future(self._io.submit(lambda: None))
-
     # -- running -------------------------------------------------------------------------------------------
     async def run(self) -> Outcome:
         while True:
             index = self.checklist.next_index()
             if index is None:
-                self._write(self.checklist.end("defragmented", self.clock()))
-                await self._flush()
-                await asyncio.to_thread(self.journal.archive)
-                self.ui.changed(None)
+                await self._finish("defragmented")
                 return Outcome.DONE
             outcome = await self.run_step(index)
             if outcome is not None:
@@ -259,35 +240,6 @@ class DefragProcedure:
             self._fail(index, "stopped by the operator")
             raise
         return None
-
-    # -- journal helpers -------------------------------------------------------------------------------------
-    def _start(self, index: int, commands: Sequence[str], confirmation: str | None = None) -> None:
-        if self.checklist.step(index).status is StepStatus.FAILED:
-            self.checklist.step(index).status = StepStatus.PENDING  # a retry
-        self._write(self.checklist.start(index, commands, self.clock(), confirmation))
-        self.ui.changed(index)
-
-    def _done(self, index: int, note: str | None = None) -> None:
-        self._write(self.checklist.finish(index, self.clock(), note))
-        self.ui.changed(index)
-
-    def _fail(self, index: int, reason: str) -> None:
-        s = self.checklist.step(index)
-        if s.status is not StepStatus.RUNNING:
-            self._start(index, s.commands)
-        self._write(self.checklist.fail(index, reason.splitlines()[0] if reason else "failed", self.clock()))
-        self.ui.changed(index)
-
-    def _note(self, key: str, value: Any) -> None:
-        self._write(self.checklist.note(key, value, self.clock()))
-
-    def out(self, index: int, *lines: str) -> None:
-        self.checklist.step(index).add_output(lines)
-        now = self.clock()
-        if now - self._last_flush >= OUTPUT_FLUSH_S:
-            self._last_flush = now
-            self._write(self.checklist.output_record(index, now))
-        self.ui.changed(index)
 
     async def _confirm(self, index: int, what: str, expect: str, command: Sequence[str] = ()) -> str:
         question = DefragQuestion(
@@ -360,8 +312,7 @@ class DefragProcedure:
     async def step_member(self, index: int, what: dict[str, Any]) -> None:
         name = str(what["member"])
         if not what.get("selected"):
-            self._write(self.checklist.skip(index, f"not needed: {what.get('reason')}", self.clock()))
-            self.ui.changed(index)
+            self._skip(index, f"not needed: {what.get('reason')}")
             return
         snap = await fresh_snapshot(self.engine)
         gate = pause_gate(member_dbs(snap), name, alarm_names(snap))
