@@ -20,6 +20,9 @@ from etcdtui.core.quorum import quorum
 DEFAULT_RULE = "(dbSize - dbSizeInUse) * 100 >= dbSize * 50 && dbSize >= 100 * 1000 * 1000"
 DEFAULT_QUOTA = 2 * 1024 * 1024 * 1024  # etcd's default --quota-backend-bytes
 VARIABLES = ("dbSize", "dbSizeInUse", "dbQuota")
+# etcd's own way out of NOSPACE (maintenance guide): disarming alone re-raises it at the next write.
+NOSPACE_WAY_OUT = ("way out: compact to the current revision, defragment every member, then `etcdctl alarm disarm` "
+                   "(`etcdtui defrag` or d in the ring view does all three, with the same gates)")
 
 
 class RuleError(ValueError):

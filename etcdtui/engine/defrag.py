@@ -26,28 +26,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from etcdtui.cluster.etcdctl_exec import EtcdctlExec, EtcdctlExecError, target_from_pod
+from etcdtui.cluster.etcdctl_exec import EtcdctlExec, EtcdctlExecError
 from etcdtui.cluster.kube import ClusterConnection, ClusterError
 from etcdtui.core.checklist import Checklist, StepSpec, StepStatus
 from etcdtui.core.defrag_rules import (
     DEFAULT_RULE,
-    MemberDb,
     PlanEntry,
     Rule,
     fragmentation,
-    healthiest_follower,
     parse_rule,
     pause_gate,
     plan,
-    quota_from_command,
 )
 from etcdtui.engine.checklist_run import ChecklistRun
 from etcdtui.engine.replace import Outcome, Paused, Refused, StepFailed, fresh_snapshot
 from etcdtui.engine.replace_journal import Journal, JournalError, ProcedureLock
 from etcdtui.engine.snapshot import MemberRow, RingSnapshot
+from etcdtui.engine.surgery import SurgeryError, etcdctl_in_pod, member_dbs, move_leadership_off, row_of
 
 PROCEDURE = "defrag"
-LEADER_MOVE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -76,18 +73,6 @@ class DefragSettings:
     namespace: str = "kube-system"
     defrag_timeout: float = 300.0  # one member's `etcdctl defrag` (big databases take minutes)
     catch_up_timeout: float = 180.0
-
-
-def member_dbs(snap: RingSnapshot) -> list[MemberDb]:
-    """The planner's view of each member (quota from the pod's own `--quota-backend-bytes`)."""
-    out = []
-    for r in snap.rows:
-        if r.member_id is None:
-            continue
-        quota = quota_from_command(r.pod.command) if r.pod else quota_from_command(())
-        out.append(MemberDb(r.member_name or r.node_name or r.key, r.member_id, r.db_size, r.db_size_in_use, quota,
-                            bool(r.is_leader), r.healthy, r.is_learner, r.raft_index_lag))
-    return out
 
 
 def alarm_names(snap: RingSnapshot) -> list[str]:
@@ -251,23 +236,17 @@ class DefragProcedure(ChecklistRun):
             raise Paused()
         return f"typed {expect!r} on context {self.conn.context}: {what}"
 
-    # -- etcdctl in a pod ----------------------------------------------------------------------------------------
+    # -- etcdctl in a pod ---------------------------------------------------------------------------------------
     async def etcdctl_in(self, row: MemberRow, args: Sequence[str], limit_s: float = 20.0) -> tuple[str, str]:
-        """etcdctl `args` in `row`'s own pod, against its own member (the pod's client URL); (shown, stdout)."""
-        if row.pod is None:
-            raise StepFailed(f"{row.member_name or row.key} has no pod to run etcdctl in")
-        target = target_from_pod(row.pod.name, self.settings.namespace, row.pod.command)
-        argv = ["etcdctl", *target.connection.global_flags(), *args]
-        result = await self._exec.exec(row.pod.name, self.settings.namespace, argv, container=target.container,
-                                       limit_s=limit_s)
-        if result.rc not in (0, None):
-            last = (result.stderr.strip().splitlines() or ["exit " + str(result.rc)])[-1]
-            raise StepFailed(f"etcdctl {' '.join(args)} in {row.pod.name}: {last}")
-        return f"in pod {row.pod.name}: etcdctl {' '.join(args)}", result.stdout
+        """etcdctl `args` in `row`'s own pod, against its own member; (shown, stdout)."""
+        try:
+            return await etcdctl_in_pod(self._exec, row, self.settings.namespace, args, limit_s)
+        except SurgeryError as exc:
+            raise StepFailed(str(exc)) from None
 
     @staticmethod
     def _row(snap: RingSnapshot, name: str) -> MemberRow | None:
-        return next((r for r in snap.rows if r.member_id and (r.member_name or r.node_name or r.key) == name), None)
+        return row_of(snap, name)
 
     @staticmethod
     def _healthy_row(snap: RingSnapshot, exclude: str | None = None) -> MemberRow:
@@ -375,23 +354,15 @@ class DefragProcedure(ChecklistRun):
     async def _move_leadership(self, index: int, snap: RingSnapshot, name: str) -> RingSnapshot:
         done = [str(w["member"]) for w, s in zip(self.layout(), self.checklist.steps, strict=False)
                 if w.get("do") == MEMBER and s.status is StepStatus.DONE]
-        to = healthiest_follower(member_dbs(snap), name, prefer=done)
-        if to is None:
-            raise Refused(f"{name} leads and no healthy follower can take over")
-        row = self._row(snap, name)
-        assert row is not None
-        shown, stdout = await self.etcdctl_in(row, ["move-leader", to.member_id])
-        self.out(index, shown, *stdout.splitlines())
-        deadline = time.monotonic() + LEADER_MOVE_TIMEOUT
-        while time.monotonic() < deadline:
-            snap = await fresh_snapshot(self.engine)
-            leader = snap.leader
-            if leader is not None and (leader.member_name or leader.key) != name:
-                self.out(index, f"leadership moved from {name} to {leader.member_name} before defragmenting {name}")
-                self._note(f"moved_leader:{name}", {"to": leader.member_name, "t": self.clock()})
-                return snap
-            await asyncio.sleep(0.5)
-        raise StepFailed(f"leadership did not leave {name} within {LEADER_MOVE_TIMEOUT:.0f} s")
+        try:
+            snap, to = await move_leadership_off(
+                self._exec, self.settings.namespace, snap, name, lambda: fresh_snapshot(self.engine),
+                lambda line: self.out(index, line), prefer=done, purpose="defragmenting")
+        except SurgeryError as exc:
+            raise StepFailed(str(exc)) from None
+        if to is not None:
+            self._note(f"moved_leader:{name}", {"to": to, "t": self.clock()})
+        return snap
 
     async def _wait_caught_up(self, index: int, name: str) -> tuple[MemberRow, float]:
         """Healthy again, and applied up to the leader's raft index of the first poll after the defrag."""
