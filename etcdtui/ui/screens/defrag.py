@@ -1,0 +1,88 @@
+"""The defragment screen (`d` in the ring view): the planned steps, the exact command, live output, durations.
+
+The checklist screen of the replace procedure does everything a checklist needs (redraw at 4 Hz from the
+procedure's checklist, run in a worker, Ctrl+C to stop a step, Esc, abandon); this screen runs the
+`DefragProcedure` in it instead, and asks for the member name (or the context, for compaction and disarm).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.widgets import Footer, Log, Static
+
+from etcdtui.engine.defrag import DefragProcedure, DefragQuestion, DefragSettings
+from etcdtui.engine.replace import Outcome
+from etcdtui.engine.replace_journal import JournalError
+from etcdtui.ui.screens.replace import OUTPUT_MAX_LINES, ReplaceScreen
+from etcdtui.ui.widgets.checklist_dialogs import TypedConfirmDialog
+from etcdtui.ui.widgets.checklist_steps import ChecklistSteps
+
+
+class DefragScreen(ReplaceScreen):
+    def __init__(self, *, conn: Any, engine: Any, settings: DefragSettings, context: str) -> None:
+        super().__init__(conn=conn, engine=engine, settings=settings, context=context)  # type: ignore[arg-type]
+        self.defrag_settings = settings
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Defragment the etcd ring · context {self.context_label}", id="replace-title")
+        yield ChecklistSteps(id="replace-steps")
+        yield Static("", id="replace-command")
+        yield Log(id="replace-output", max_lines=OUTPUT_MAX_LINES, highlight=False)
+        yield Static("", id="replace-status")
+        yield Footer()
+
+    async def _open(self) -> None:
+        proc = DefragProcedure(self.conn, self.engine, self.defrag_settings, self)
+        try:
+            await proc.open()
+        except JournalError as exc:
+            self._status(f"cannot start: {exc}")
+            self.notify(str(exc), severity="error", timeout=15, markup=False)
+            return
+        self.proc, self.opened = proc, True  # type: ignore[assignment]
+        nxt = proc.checklist.next_index()
+        if proc.resumed and nxt is not None:
+            self._status(f"resuming an interrupted defragmentation at step {nxt} ({proc.checklist.step(nxt).title}):"
+                         " press Enter to continue")
+        else:
+            self._status("press Enter to start: " + "; ".join(proc.plan_lines()[:1]) +
+                         "; each member asks for its name")
+        self._dirty = True
+
+    def changed(self, step: int | None) -> None:
+        self._dirty = True
+
+    async def ask(self, question: DefragQuestion) -> str | None:  # type: ignore[override]
+        self._status(f"waiting for you: {question.title}")
+        answer = await self.app.push_screen(
+            TypedConfirmDialog(title=question.title, text=question.text, context=question.context,
+                               expect=question.expect, command=question.command), wait_for_dismiss=True)
+        self._status("")
+        return answer if isinstance(answer, str) else None
+
+    async def _run(self) -> Outcome:
+        assert self.proc is not None
+        outcome = await self.proc.run()
+        self.outcome = outcome
+        self._dirty = True
+        self._status(self._outcome_text(outcome))
+        return outcome
+
+    def _outcome_text(self, outcome: Outcome) -> str:
+        if outcome is Outcome.DONE:
+            return "done: every selected member defragmented, the ring healthy (journal archived)"
+        return super()._outcome_text(outcome)
+
+
+def defrag_screen_for(app: Any, rule: str | None = None) -> DefragScreen | None:
+    """A defragment screen on the app's engine connection; None when the app has no live cluster."""
+    source = getattr(app, "source", None)
+    conn = getattr(source, "conn", None)
+    if conn is None:
+        return None
+    settings = DefragSettings(state_dir=getattr(app, "replace_state_dir", None))
+    if rule:
+        settings.rule = rule
+    return DefragScreen(conn=conn, engine=source, settings=settings, context=conn.context)
