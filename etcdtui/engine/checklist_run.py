@@ -30,56 +30,56 @@ class ChecklistRun:
         self._last_flush = 0.0
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{journal.procedure}-journal")
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any]) -> None:
         self._io.submit(self.journal.append, record)
 
-    async def _flush(self) -> None:
+    async def flush(self) -> None:
         await asyncio.wrap_future(self._io.submit(lambda: None))
 
-    async def _close_journal(self) -> None:
-        await self._flush()
+    async def close_journal(self) -> None:
+        await self.flush()
         self._io.shutdown(wait=False)
         self.lock.release()
 
-    async def _finish(self, outcome: str) -> None:
+    async def finish_procedure(self, outcome: str) -> None:
         """The procedure ended well: journal the end, keep the journal as a record (archived)."""
-        self._write(self.checklist.end(outcome, self.clock()))
-        await self._flush()
+        self.write(self.checklist.end(outcome, self.clock()))
+        await self.flush()
         await asyncio.to_thread(self.journal.archive)
         self.notify(None)
 
     def abandon(self) -> None:
-        self._write(self.checklist.end("abandoned", self.clock()))
+        self.write(self.checklist.end("abandoned", self.clock()))
         self._io.submit(self.journal.discard)
 
-    def _start(self, step: int, commands: Sequence[str], confirmation: str | None = None) -> None:
+    def start_step(self, step: int, commands: Sequence[str], confirmation: str | None = None) -> None:
         if self.checklist.step(step).status is StepStatus.FAILED:
             self.checklist.step(step).status = StepStatus.PENDING  # a retry
-        self._write(self.checklist.start(step, commands, self.clock(), confirmation))
+        self.write(self.checklist.start(step, commands, self.clock(), confirmation))
         self.notify(step)
 
-    def _done(self, step: int, note: str | None = None) -> None:
-        self._write(self.checklist.finish(step, self.clock(), note))
+    def finish_step(self, step: int, note: str | None = None) -> None:
+        self.write(self.checklist.finish(step, self.clock(), note))
         self.notify(step)
 
-    def _skip(self, step: int, reason: str) -> None:
-        self._write(self.checklist.skip(step, reason, self.clock()))
+    def skip_step(self, step: int, reason: str) -> None:
+        self.write(self.checklist.skip(step, reason, self.clock()))
         self.notify(step)
 
-    def _fail(self, step: int, reason: str) -> None:
+    def fail_step(self, step: int, reason: str) -> None:
         s = self.checklist.step(step)
         if s.status is not StepStatus.RUNNING:
-            self._start(step, s.commands)
-        self._write(self.checklist.fail(step, reason.splitlines()[0] if reason else "failed", self.clock()))
+            self.start_step(step, s.commands)
+        self.write(self.checklist.fail(step, reason.splitlines()[0] if reason else "failed", self.clock()))
         self.notify(step)
 
-    def _note(self, key: str, value: Any) -> None:
-        self._write(self.checklist.note(key, value, self.clock()))
+    def note(self, key: str, value: Any) -> None:
+        self.write(self.checklist.note(key, value, self.clock()))
 
     def out(self, step: int, *lines: str) -> None:
         self.checklist.step(step).add_output(lines)
         now = self.clock()
         if now - self._last_flush >= OUTPUT_FLUSH_S:
             self._last_flush = now
-            self._write(self.checklist.output_record(step, now))
+            self.write(self.checklist.output_record(step, now))
         self.notify(step)

@@ -174,18 +174,18 @@ class DefragProcedure(ChecklistRun):
         self.checklist = Checklist.of_steps(PROCEDURE, "", self.conn.context, self.conn.server,
                                             [spec for spec, _ in steps])
         now = self.clock()
-        self._write(self.checklist.begin_record(now))
-        self._write(self.checklist.note("rule", self.rule.text, now))
-        self._write(self.checklist.note("nospace", self.nospace, now))
-        self._write(self.checklist.note("layout", [what for _, what in steps], now))
+        self.write(self.checklist.begin_record(now))
+        self.write(self.checklist.note("rule", self.rule.text, now))
+        self.write(self.checklist.note("nospace", self.nospace, now))
+        self.write(self.checklist.note("layout", [what for _, what in steps], now))
         assert self.snap is not None
-        self._write(self.checklist.note("before", {m.name: [m.db_size, m.db_size_in_use]
+        self.write(self.checklist.note("before", {m.name: [m.db_size, m.db_size_in_use]
                                                    for m in member_dbs(self.snap)}, now))
-        await self._flush()
+        await self.flush()
 
     async def close(self) -> None:
         await self._exec.close()
-        await self._close_journal()
+        await self.close_journal()
 
     @staticmethod
     def pending_journal(context: str, server: str, state_dir: Path | None = None) -> Checklist | None:
@@ -199,7 +199,7 @@ class DefragProcedure(ChecklistRun):
         while True:
             index = self.checklist.next_index()
             if index is None:
-                await self._finish("defragmented")
+                await self.finish_procedure("defragmented")
                 return Outcome.DONE
             outcome = await self.run_step(index)
             if outcome is not None:
@@ -216,13 +216,13 @@ class DefragProcedure(ChecklistRun):
             self.ui.changed(index)
             return Outcome.PAUSED
         except Refused as exc:
-            self._fail(index, str(exc))
+            self.fail_step(index, str(exc))
             return Outcome.REFUSED
         except (StepFailed, ClusterError, EtcdctlExecError) as exc:
-            self._fail(index, getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+            self.fail_step(index, getattr(exc, "message", None) or str(exc) or type(exc).__name__)
             return Outcome.FAILED
         except asyncio.CancelledError:
-            self._fail(index, "stopped by the operator")
+            self.fail_step(index, "stopped by the operator")
             raise
         return None
 
@@ -257,7 +257,7 @@ class DefragProcedure(ChecklistRun):
 
     # == the steps ================================================================================================
     async def step_plan(self, index: int, what: dict[str, Any]) -> None:
-        self._start(index, ["in a healthy pod: etcdctl member list / endpoint status / endpoint health / alarm list"])
+        self.start_step(index, ["in a healthy pod: etcdctl member list / endpoint status / endpoint health / alarm list"])
         snap = await fresh_snapshot(self.engine)
         if not self.entries:  # resumed: re-plan on this poll, keep the journaled order
             self.entries = plan(member_dbs(snap), self.rule, force=self.nospace)
@@ -268,7 +268,7 @@ class DefragProcedure(ChecklistRun):
         if not ok:
             raise Refused(detail)
         chosen = sum(1 for w in self.layout() if w.get("do") == MEMBER and w.get("selected"))
-        self._done(index, f"{chosen} of {len(self.entries)} members to defragment, the leader last")
+        self.finish_step(index, f"{chosen} of {len(self.entries)} members to defragment, the leader last")
 
     async def step_compact(self, index: int, what: dict[str, Any]) -> None:
         snap = await fresh_snapshot(self.engine)
@@ -282,21 +282,21 @@ class DefragProcedure(ChecklistRun):
         confirmation = await self._confirm(
             index, f"Compact the key history to revision {revision}: older revisions are dropped for good "
                    "(watchers and reads of older revisions get `compacted`).", self.conn.context, ["etcdctl", *args])
-        self._start(index, [f"in pod {row.pod_name}: etcdctl {' '.join(args)}"], confirmation)
-        await self._flush()
+        self.start_step(index, [f"in pod {row.pod_name}: etcdctl {' '.join(args)}"], confirmation)
+        await self.flush()
         shown, stdout = await self.etcdctl_in(row, args, limit_s=120.0)
         self.out(index, shown, *stdout.splitlines())
-        self._done(index, f"compacted to revision {revision}")
+        self.finish_step(index, f"compacted to revision {revision}")
 
     async def step_member(self, index: int, what: dict[str, Any]) -> None:
         name = str(what["member"])
         if not what.get("selected"):
-            self._skip(index, f"not needed: {what.get('reason')}")
+            self.skip_step(index, f"not needed: {what.get('reason')}")
             return
         snap = await fresh_snapshot(self.engine)
         gate = pause_gate(member_dbs(snap), name, alarm_names(snap))
         if not gate.passed:
-            self._start(index, ["etcdctl member list / endpoint health / alarm list"])
+            self.start_step(index, ["etcdctl member list / endpoint health / alarm list"])
             self.out(index, f"gate: {gate.detail}")
             raise Refused(gate.detail)
         row = self._row(snap, name)
@@ -309,8 +309,8 @@ class DefragProcedure(ChecklistRun):
         confirmation = await self._confirm(
             index, f"Defragment {name}: it stops serving while its database is rewritten "
                    f"({_mb(row.db_size)}, in use {_mb(row.db_size_in_use)}).", name, ["etcdctl", *defrag])
-        self._start(index, commands, confirmation)
-        await self._flush()  # the confirmation and "running" are on disk before anything changes
+        self.start_step(index, commands, confirmation)
+        await self.flush()  # the confirmation and "running" are on disk before anything changes
         self.out(index, f"gate: {gate.detail}")
         if row.is_leader:
             snap = await self._move_leadership(index, snap, name)
@@ -329,12 +329,12 @@ class DefragProcedure(ChecklistRun):
                   "after_in_use": after.db_size_in_use, "paused_s": round(paused, 3),
                   "caught_up_s": round(caught, 3), "started": started, "ended": started + paused,
                   "was_leader": bool(what.get("was_leader"))}
-        self._note(f"result:{name}", result)
+        self.note(f"result:{name}", result)
         line = (f"{name}: {_mb(before[0])} → {_mb(after.db_size)} (in use {_mb(after.db_size_in_use)}"
                 + (f", was {frag:.0%} fragmented" if frag is not None else "") +
                 f"); unavailable {paused:.1f} s; healthy and caught up {caught:.1f} s later")
         self.out(index, line)
-        self._done(index, line)
+        self.finish_step(index, line)
 
     async def _defrag_with_progress(self, index: int, row: MemberRow, args: list[str]) -> tuple[str, str]:
         async def ticker() -> None:
@@ -361,7 +361,7 @@ class DefragProcedure(ChecklistRun):
         except SurgeryError as exc:
             raise StepFailed(str(exc)) from None
         if to is not None:
-            self._note(f"moved_leader:{name}", {"to": to, "t": self.clock()})
+            self.note(f"moved_leader:{name}", {"to": to, "t": self.clock()})
         return snap
 
     async def _wait_caught_up(self, index: int, name: str) -> tuple[MemberRow, float]:
@@ -403,21 +403,21 @@ class DefragProcedure(ChecklistRun):
         args = ["alarm", "disarm"]
         confirmation = await self._confirm(index, "Disarm the NOSPACE alarm: writes are accepted again.",
                                            self.conn.context, ["etcdctl", *args])
-        self._start(index, [f"in pod {row.pod_name}: etcdctl alarm disarm"], confirmation)
-        await self._flush()
+        self.start_step(index, [f"in pod {row.pod_name}: etcdctl alarm disarm"], confirmation)
+        await self.flush()
         shown, stdout = await self.etcdctl_in(row, args)
         self.out(index, shown, *stdout.splitlines())
         for _ in range(20):
             snap = await fresh_snapshot(self.engine)
             if "NOSPACE" not in alarm_names(snap):
                 self.out(index, "alarm list: empty")
-                self._done(index, "NOSPACE disarmed")
+                self.finish_step(index, "NOSPACE disarmed")
                 return
             await asyncio.sleep(0.5)
         raise StepFailed("NOSPACE is still listed after `alarm disarm`")
 
     async def step_verify(self, index: int, what: dict[str, Any]) -> None:
-        self._start(index, ["etcdctl endpoint status / endpoint health / alarm list"])
+        self.start_step(index, ["etcdctl endpoint status / endpoint health / alarm list"])
         snap = await fresh_snapshot(self.engine)
         sick = [r.member_name or r.key for r in snap.rows if r.member_id and not r.is_learner and not r.healthy]
         before = self.checklist.facts.get("before") or {}
@@ -432,5 +432,5 @@ class DefragProcedure(ChecklistRun):
         alarms = alarm_names(snap)
         if alarms:
             self.out(index, f"alarms still set: {', '.join(alarms)}")
-        self._done(index, "every member healthy" + (f"; alarms: {', '.join(alarms)}" if alarms else "; no alarm"))
+        self.finish_step(index, "every member healthy" + (f"; alarms: {', '.join(alarms)}" if alarms else "; no alarm"))
 

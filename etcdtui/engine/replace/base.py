@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +19,16 @@ from etcdtui.core.checklist import (
     Checklist,
     GateResult,
     StepId,
-    StepStatus,
     alarm_note,
     evidence_gate,
     quorum_gate,
 )
 from etcdtui.core.etcdctl import parse_member_list
 from etcdtui.core.kubeone import host_for_node
+from etcdtui.engine.checklist_run import ChecklistRun
 from etcdtui.engine.replace.commands import apply_argv, step_commands
 from etcdtui.engine.replace.fresh import fresh_snapshot
 from etcdtui.engine.replace.model import (
-    OUTPUT_FLUSH_S,
     Interaction,
     Paused,
     Question,
@@ -49,8 +46,11 @@ from etcdtui.engine.replace_journal import Journal, ProcedureLock
 from etcdtui.engine.snapshot import RingSnapshot
 
 
-class ProcedureBase:
-    """The procedure's state and the helpers its steps share; `procedure.ReplaceProcedure` runs the steps."""
+class ProcedureBase(ChecklistRun):
+    """The procedure's state and the helpers its steps share; `procedure.ReplaceProcedure` runs the steps.
+
+    The journal side (write, flush, start/finish/fail a step, output) is `ChecklistRun`'s, shared with the
+    defragment procedure."""
 
     def __init__(
         self,
@@ -66,51 +66,22 @@ class ProcedureBase:
         self.settings = settings
         self.node = settings.node
         self.ui = interaction
-        self.clock = clock
-        self.journal = Journal.for_cluster(conn.context, conn.server, settings.state_dir)
-        self.lock = ProcedureLock(self.journal.directory, self.journal.key)
-        self.checklist = Checklist(self.node, conn.context, conn.server)
+        journal = Journal.for_cluster(conn.context, conn.server, settings.state_dir)
+        super().__init__(Checklist(self.node, conn.context, conn.server), journal,
+                         ProcedureLock(journal.directory, journal.key), self._changed, clock)
         self.resumed = False
         self.ctx: ReplaceContext | None = None
         self.gates: dict[str, GateResult] = {}
         self._exec = EtcdctlExec(conn)
         self.ssh_node: SshNode | None = None
-        self._last_flush = 0.0
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replace-journal")
 
-    def write(self, record: dict[str, Any]) -> None:
-        """Append in the journal's own thread (fsync never blocks the loop); FIFO keeps the order."""
-        self._io.submit(self.journal.append, record)
+    @property
+    def etcdctl_exec(self) -> EtcdctlExec:
+        """The exec client, for etcdctl in a chosen pod (`engine.surgery`)."""
+        return self._exec
 
-    async def flush(self) -> None:
-        """Everything written so far is on disk (before an action that must be resumable)."""
-        await asyncio.wrap_future(self._io.submit(lambda: None))
-
-    # -- journal helpers -----------------------------------------------------------------------------------
-    def start_step(self, step: StepId, commands: Sequence[str], confirmation: str | None = None) -> None:
-        if self.checklist.step(step).status is StepStatus.FAILED:
-            self.checklist.step(step).status = StepStatus.PENDING  # a retry
-        self.write(self.checklist.start(step, commands, self.clock(), confirmation))
-        self.ui.changed(step)
-
-    def finish_step(self, step: StepId, note: str | None = None) -> None:
-        self.write(self.checklist.finish(step, self.clock(), note))
-        self.ui.changed(step)
-
-    def fail_step(self, step: StepId, reason: str) -> None:
-        s = self.checklist.step(step)
-        if s.status is not StepStatus.RUNNING:
-            self.start_step(step, s.commands)
-        self.write(self.checklist.fail(step, reason.splitlines()[0] if reason else "failed", self.clock()))
-        self.ui.changed(step)
-
-    def out(self, step: StepId, *lines: str) -> None:
-        self.checklist.step(step).add_output(lines)
-        now = self.clock()
-        if now - self._last_flush >= OUTPUT_FLUSH_S:
-            self._last_flush = now
-            self.write(self.checklist.output_record(step, now))
-        self.ui.changed(step)
+    def _changed(self, step: int | None) -> None:
+        self.ui.changed(None if step is None else StepId(step))
 
     async def confirm(self, step: StepId, what: str, command: Sequence[str] = ()) -> str:
         """Destructive steps: the node name typed; the question names the context. Raises Paused."""
@@ -223,5 +194,6 @@ class ProcedureBase:
         me = next((m for m in members if m.name == self.node), None)
         if me is None and self.ctx and self.ctx.host:
             ip = self.ctx.host.private_address
-            me = next((m for m in members if any(f"//{ip}:" in u for u in m.peer_urls)), None)
+            # A learner on its address is not it: an orphan of an interrupted join (cleaned after the reset).
+            me = next((m for m in members if not m.is_learner and any(f"//{ip}:" in u for u in m.peer_urls)), None)
         return me is not None, (me.member_id if me else None)

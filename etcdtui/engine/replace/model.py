@@ -12,7 +12,6 @@ from etcdtui.engine.checks import KubeOneSettings
 
 REUSE_POLL_S = 10.0  # steps 1 and 2 may use step 0's poll when it is this recent
 VERIFY_TIMEOUT = 180.0
-OUTPUT_FLUSH_S = 1.0  # a running step's output tail is journaled at most this often
 ENABLED_MSG = "enabled corruption checking"
 INITIAL_PASSED_MSG = "initial corruption checking passed; no corruption"
 
