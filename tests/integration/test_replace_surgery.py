@@ -45,8 +45,8 @@ def test_leadership_moved_before_reset_and_orphaned_learner_cleaned(
     assert proc.stdout is not None
     for line in proc.stdout:
         lines.append(line.rstrip())
-        if line.startswith(("STEP 6 done", "STEP 6 failed", "OUTCOME")):
-            break
+        if line.startswith(("ASK destructive 7", "STEP 6 failed", "OUTCOME")):
+            break  # step 7 asks only after a fresh poll: step 6's last record is on disk by then
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(30)
     assert "STEP 6 done" in lines, "\n".join(lines)
