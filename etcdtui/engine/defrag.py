@@ -367,6 +367,9 @@ class DefragProcedure(ChecklistRun):
     async def _wait_caught_up(self, index: int, name: str) -> tuple[MemberRow, float]:
         """Healthy again, and applied up to the leader's raft index of the first poll after the defrag."""
         t0 = time.monotonic()
+        # A poll already running when the defragmentation ended may carry the sizes of before: the next one
+        # started after it.
+        await fresh_snapshot(self.engine)
         mark: int | None = None
         deadline = t0 + self.settings.catch_up_timeout
         why = "not polled yet"

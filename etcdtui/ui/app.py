@@ -138,6 +138,20 @@ class EtcdTuiApp(App[int]):
         self.push_screen(screen)
         return True
 
+    def open_defrag(self) -> bool:
+        """The defragment checklist (followers first, the leader last; the NOSPACE way out when it is set)."""
+        s = self._services
+        if self.readonly or s.conn is None:
+            self.notify("defragmenting needs a live cluster connection", severity="warning", markup=False)
+            return False
+        from etcdtui.engine.defrag import DefragSettings
+        from etcdtui.ui.screens.defrag import DefragScreen, defrag_procedures_on
+
+        self.push_screen(DefragScreen(defrag_procedures_on(s.conn, s.ring),
+                                      DefragSettings(state_dir=s.replace_state_dir),
+                                      context=self.context_label or "cluster"))
+        return True
+
     def _checklist_screen(self, node: str) -> ReplaceScreen | None:
         s = self._services
         if self.readonly or (s.conn is None and s.procedures is None):

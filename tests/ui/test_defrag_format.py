@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from fixed_ring import healthy_ring
+
 from etcdtui.core.findings import Severity
 from etcdtui.ui import format as fmt
-from etcdtui.ui.fixtures import healthy_ring
 
 
 def test_fragmentation_and_quota_cells() -> None:

@@ -1,5 +1,6 @@
-"""The defragment screen through the real app on a real lab (Pilot): fill → `d` → Enter → a typed member name
-per member (Cancel focused, the context named) → every member smaller, the leader last with leadership moved."""
+"""The defragment screen through the real app on a real lab (Pilot): fill → `d` → Enter with the default rule
+(100 MB: every member skipped, nothing asked) → the screen with a lower rule → a typed member name per member
+(Cancel focused, the context named) → every member smaller, the leader last with leadership moved."""
 
 from __future__ import annotations
 
@@ -13,14 +14,25 @@ from ui_lab import lab_cli, running_lab
 from ui_support import SIZE
 
 from etcdtui.core.checklist import StepStatus
+from etcdtui.engine.defrag import DefragSettings
 from etcdtui.engine.replace import Outcome
-from etcdtui.ui.app import connected_engine, make_app
-from etcdtui.ui.screens.defrag import DefragScreen
+from etcdtui.ui.app import make_app
+from etcdtui.ui.screens.defrag import DefragScreen, defrag_procedures_on
+from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.checklist_dialogs import TypedConfirmDialog
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
 
 RULE = "dbSize - dbSizeInUse > 10*1000*1000"
+
+
+async def _until(pilot: Any, what: str, condition: Any, wait_s: float = 40) -> None:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        await pilot.pause(0.1)
+        if condition():
+            return
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def _type(pilot: Any, text: str) -> None:
@@ -32,19 +44,27 @@ async def test_defragment_through_the_screen(tmp_path: Path) -> None:
     with running_lab(tmp_path / "lab") as kubeconfig:
         fill = lab_cli(tmp_path / "lab", "fill", "--all", "--mb", "40", timeout=300)
         assert fill.returncode == 0, fill.stderr
-        async with connected_engine(kubeconfig=str(kubeconfig), poll_interval=2) as engine:
-            app = make_app(engine, context_label=engine.conn.context)
-            app.replace_state_dir = tmp_path / "state"  # type: ignore[attr-defined]
+        where = Connection(kubeconfig=str(kubeconfig), poll_interval=2)
+        async with connected_services(where, replace_state_dir=tmp_path / "state") as services:
+            app = make_app(services)
             async with app.run_test(size=SIZE) as pilot:
-                from etcdtui.ui.screens.defrag import defrag_screen_for
-
-                screen = defrag_screen_for(app, RULE)
-                assert screen is not None
+                await _until(pilot, "the ring view", lambda: bool(app.ring.snapshot and app.ring.snapshot.rows))
+                await pilot.press("d")
+                first = app.screen
+                assert isinstance(first, DefragScreen)
+                await _until(pilot, "the plan", lambda: first.opened)
+                await pilot.press("enter")
+                await _until(pilot, "the run with the default rule", lambda: first.outcome is not None, 60)
+                assert first.outcome is Outcome.DONE and not isinstance(app.screen, TypedConfirmDialog)
+                skipped = [s for s in first.proc.checklist.steps if s.status is StepStatus.SKIPPED]
+                assert len(skipped) == 3 and all("rule false" in (s.reason or "") for s in skipped), skipped
+                await pilot.press("escape")
+                assert services.conn is not None
+                screen = DefragScreen(defrag_procedures_on(services.conn, services.ring),
+                                      DefragSettings(rule=RULE, state_dir=tmp_path / "state"),
+                                      context=app.context_label or "")
                 app.push_screen(screen)
-                deadline = time.monotonic() + 40
-                while not screen.opened and time.monotonic() < deadline:
-                    await pilot.pause(0.1)
-                assert screen.opened and isinstance(app.screen, DefragScreen)
+                await _until(pilot, "the plan", lambda: screen.opened)
                 await pilot.press("enter")
                 typed: list[str] = []
                 deadline = time.monotonic() + 150

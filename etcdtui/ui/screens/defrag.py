@@ -7,22 +7,35 @@ procedure's checklist, run in a worker, Ctrl+C to stop a step, Esc, abandon); th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.widgets import Footer, Log, Static
 
-from etcdtui.engine.defrag import DefragProcedure, DefragQuestion, DefragSettings
+from etcdtui.engine.defrag import DefragInteraction, DefragProcedure, DefragQuestion, DefragSettings
 from etcdtui.engine.replace import Outcome
 from etcdtui.engine.replace_journal import JournalError
 from etcdtui.ui.screens.replace import OUTPUT_MAX_LINES, ReplaceScreen
 from etcdtui.ui.widgets.checklist_dialogs import TypedConfirmDialog
 from etcdtui.ui.widgets.checklist_steps import ChecklistSteps
 
+DefragFactory = Callable[[DefragSettings, DefragInteraction], DefragProcedure]
+
+
+def defrag_procedures_on(conn: Any, ring: Any) -> DefragFactory:
+    """Real defragment procedures on the live connection and the ring engine (their gates poll it)."""
+
+    def build(settings: DefragSettings, interaction: DefragInteraction) -> DefragProcedure:
+        return DefragProcedure(conn, ring, settings, interaction)
+
+    return build
+
 
 class DefragScreen(ReplaceScreen):
-    def __init__(self, *, conn: Any, engine: Any, settings: DefragSettings, context: str) -> None:
-        super().__init__(conn=conn, engine=engine, settings=settings, context=context)  # type: ignore[arg-type]
+    def __init__(self, procedures: DefragFactory, settings: DefragSettings, *, context: str) -> None:
+        super().__init__(procedures, settings, context=context)  # type: ignore[arg-type]
+        self.defrag_procedures = procedures
         self.defrag_settings = settings
 
     def compose(self) -> ComposeResult:
@@ -34,14 +47,14 @@ class DefragScreen(ReplaceScreen):
         yield Footer()
 
     async def _open(self) -> None:
-        proc = DefragProcedure(self.conn, self.engine, self.defrag_settings, self)
+        proc = self.defrag_procedures(self.defrag_settings, self)
         try:
             await proc.open()
         except JournalError as exc:
             self._status(f"cannot start: {exc}")
             self.notify(str(exc), severity="error", timeout=15, markup=False)
             return
-        self.proc, self.opened = proc, True  # type: ignore[assignment]
+        self.proc, self.opened = proc, True
         nxt = proc.checklist.next_index()
         if proc.resumed and nxt is not None:
             self._status(f"resuming an interrupted defragmentation at step {nxt} ({proc.checklist.step(nxt).title}):"
@@ -74,15 +87,3 @@ class DefragScreen(ReplaceScreen):
         if outcome is Outcome.DONE:
             return "done: every selected member defragmented, the ring healthy (journal archived)"
         return super()._outcome_text(outcome)
-
-
-def defrag_screen_for(app: Any, rule: str | None = None) -> DefragScreen | None:
-    """A defragment screen on the app's engine connection; None when the app has no live cluster."""
-    source = getattr(app, "source", None)
-    conn = getattr(source, "conn", None)
-    if conn is None:
-        return None
-    settings = DefragSettings(state_dir=getattr(app, "replace_state_dir", None))
-    if rule:
-        settings.rule = rule
-    return DefragScreen(conn=conn, engine=source, settings=settings, context=conn.context)
