@@ -10,15 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from textual.app import ComposeResult
-from textual.widgets import Footer, Log, Static
-
 from etcdtui.engine.defrag import DefragInteraction, DefragProcedure, DefragQuestion, DefragSettings
 from etcdtui.engine.replace import Outcome
 from etcdtui.engine.replace_journal import JournalError
-from etcdtui.ui.screens.replace import OUTPUT_MAX_LINES, ReplaceScreen
+from etcdtui.ui.screens.replace import ReplaceScreen
 from etcdtui.ui.widgets.checklist_dialogs import TypedConfirmDialog
-from etcdtui.ui.widgets.checklist_steps import ChecklistSteps
 
 DefragFactory = Callable[[DefragSettings, DefragInteraction], DefragProcedure]
 
@@ -38,13 +34,8 @@ class DefragScreen(ReplaceScreen):
         self.defrag_procedures = procedures
         self.defrag_settings = settings
 
-    def compose(self) -> ComposeResult:
-        yield Static(f"Defragment the etcd ring · context {self.context_label}", id="replace-title")
-        yield ChecklistSteps(id="replace-steps")
-        yield Static("", id="replace-command")
-        yield Log(id="replace-output", max_lines=OUTPUT_MAX_LINES, highlight=False)
-        yield Static("", id="replace-status")
-        yield Footer()
+    def heading(self) -> str:
+        return f"Defragment the etcd ring · context {self.context_label}"
 
     async def _open(self) -> None:
         proc = self.defrag_procedures(self.defrag_settings, self)
