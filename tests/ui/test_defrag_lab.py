@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from textual.widgets import Button, Input
 from ui_lab import lab_cli, running_lab
-from ui_support import SIZE
+from ui_support import SIZE, type_text, until
 
 from etcdtui.core.checklist import StepStatus
 from etcdtui.engine.defrag import DefragSettings
@@ -26,20 +26,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.ui]
 RULE = "dbSize - dbSizeInUse > 10*1000*1000"
 
 
-async def _until(pilot: Any, what: str, condition: Any, wait_s: float = 40) -> None:
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        await pilot.pause(0.1)
-        if condition():
-            return
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def _type(pilot: Any, text: str) -> None:
-    for ch in text:
-        await pilot.press("minus" if ch == "-" else ch)
-
-
 async def test_defragment_through_the_screen(tmp_path: Path) -> None:
     with running_lab(tmp_path / "lab") as kubeconfig:
         fill = lab_cli(tmp_path / "lab", "fill", "--all", "--mb", "40", timeout=300)
@@ -48,13 +34,13 @@ async def test_defragment_through_the_screen(tmp_path: Path) -> None:
         async with connected_services(where, replace_state_dir=tmp_path / "state") as services:
             app = make_app(services)
             async with app.run_test(size=SIZE) as pilot:
-                await _until(pilot, "the ring view", lambda: bool(app.ring.snapshot and app.ring.snapshot.rows))
+                await until(pilot, "the ring view", lambda: bool(app.ring.snapshot and app.ring.snapshot.rows))
                 await pilot.press("d")
                 first = app.screen
                 assert isinstance(first, DefragScreen)
-                await _until(pilot, "the plan", lambda: first.opened)
+                await until(pilot, "the plan", lambda: first.opened)
                 await pilot.press("enter")
-                await _until(pilot, "the run with the default rule", lambda: first.outcome is not None, 60)
+                await until(pilot, "the run with the default rule", lambda: first.outcome is not None, 60)
                 assert first.outcome is Outcome.DONE and not isinstance(app.screen, TypedConfirmDialog)
                 skipped = [s for s in first.proc.checklist.steps if s.status is StepStatus.SKIPPED]
                 assert len(skipped) == 3 and all("rule false" in (s.reason or "") for s in skipped), skipped
@@ -64,7 +50,7 @@ async def test_defragment_through_the_screen(tmp_path: Path) -> None:
                                       DefragSettings(rule=RULE, state_dir=tmp_path / "state"),
                                       context=app.context_label or "")
                 app.push_screen(screen)
-                await _until(pilot, "the plan", lambda: screen.opened)
+                await until(pilot, "the plan", lambda: screen.opened)
                 await pilot.press("enter")
                 typed: list[str] = []
                 deadline = time.monotonic() + 150
@@ -81,7 +67,7 @@ async def test_defragment_through_the_screen(tmp_path: Path) -> None:
                     assert dialog.context == app.context_label
                     typed.append(dialog.expect)
                     dialog.query_one("#typed-input", Input).focus()
-                    await _type(pilot, dialog.expect)
+                    await type_text(pilot, dialog.expect)
                     await pilot.pause()
                     await pilot.click("#typed-confirm")
                 assert screen.outcome is Outcome.DONE, [(s.title, s.reason) for s in screen.proc.checklist.steps]
