@@ -56,6 +56,7 @@ def _subcommand_registrars(
         "etcdtui.lab.cli",
         "etcdtui.ui.launch",
         "etcdtui.ui.replace_cli",
+        "etcdtui.headless.defrag",
     ):
         if only is not None and module_name != only:
             continue

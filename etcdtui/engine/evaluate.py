@@ -15,6 +15,7 @@ from etcdtui.cluster.objects import NodeInfo, PodInfo
 from etcdtui.core import ring as core
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.flags import FlagsAudit, format_duration
+from etcdtui.core.quota import quota_backend_bytes
 from etcdtui.core.versions import RiskTier
 from etcdtui.engine import etcdctl_data as data
 from etcdtui.engine.snapshot import ConnectionState, CorruptionChecks, LinkState, MemberRow, Verdict
@@ -125,6 +126,11 @@ def checks_view(audit: FlagsAudit | None) -> CorruptionChecks | None:
     )
 
 
+def _quota(pod: PodInfo | None) -> int | None:
+    """The member's backend quota from its own command line; unknown without one."""
+    return quota_backend_bytes(pod.command) if pod is not None and pod.command else None
+
+
 def row_view(
     row: core.MemberRow, pods: Mapping[str, PodInfo], nodes: Mapping[str, NodeInfo], hash_revision: int | None
 ) -> MemberRow:
@@ -143,6 +149,7 @@ def row_view(
         version=str(row.version) if row.version else None,
         db_size=status.db_size if status else None,
         db_size_in_use=status.db_size_in_use if status else None,
+        quota_backend_bytes=_quota(pods.get(row.pod.name) if row.pod else None),
         is_leader=row.is_leader if status else None,
         raft_index=status.raft_index if status else None,
         raft_applied_index=status.raft_applied_index if status else None,

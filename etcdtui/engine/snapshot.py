@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from etcdtui.cluster.objects import NodeInfo, PodInfo
+from etcdtui.core.defrag_rules import fragmentation, quota_use
 from etcdtui.core.findings import Finding, Severity
 
 
@@ -93,6 +94,7 @@ class MemberRow:
     version: str | None = None
     db_size: int | None = None
     db_size_in_use: int | None = None
+    quota_backend_bytes: int | None = None  # from the pod's --quota-backend-bytes (etcd's 2 GiB when unset)
     is_leader: bool | None = None
     raft_index: int | None = None
     raft_applied_index: int | None = None
@@ -118,6 +120,15 @@ class MemberRow:
     @property
     def pod_name(self) -> str | None:
         return self.pod.name if self.pod else None
+
+    @property
+    def fragmentation(self) -> float | None:
+        """1 − in-use/size: the share of the file a defragmentation gives back."""
+        return fragmentation(self.db_size, self.db_size_in_use)
+
+    @property
+    def quota_use(self) -> float | None:
+        return quota_use(self.db_size, self.quota_backend_bytes)
 
     @property
     def node_name(self) -> str | None:

@@ -60,11 +60,13 @@ def finding_json(f: Finding) -> dict[str, Any]:
 
 
 def _json_value(value: object) -> Any:
-    """Scalars as they are, sequences (e.g. a version risk's `issues`) as JSON lists, anything else as text."""
+    """Scalars as they are, sequences and mappings (a version risk's `issues`) as JSON, anything else as text."""
     if isinstance(value, str | int | float | bool | None):
         return value
     if isinstance(value, list | tuple | set | frozenset):
         return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
     return str(value)
 
 
@@ -77,6 +79,10 @@ def member_json(row: MemberRow) -> dict[str, Any]:
         "leader": row.is_leader,
         "healthy": row.healthy,
         "hash_agrees": row.hash_agrees,
+        "db_size": row.db_size,
+        "db_size_in_use": row.db_size_in_use,
+        "quota_backend_bytes": row.quota_backend_bytes,
+        "alarms": list(row.alarms),
         "checks": row.checks.as_dict() if row.checks else {"initial": None, "periodic": None, "compaction": None},
         "findings": [finding_json(f) for f in row.findings],
     }

@@ -24,7 +24,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from etcdtui import exitcodes
-from etcdtui.core.quota import quota_backend_bytes
 from etcdtui.engine.snapshot import ExecStatus, LinkState, MemberRow, RingSnapshot, Verdict
 from etcdtui.headless.check_report import exit_code, verdict_word
 
@@ -236,9 +235,8 @@ class _Families:
             m["etcdtui_member_db_size_bytes"].add_metric(who, r.db_size)
         if r.db_size_in_use is not None:
             m["etcdtui_member_db_size_in_use_bytes"].add_metric(who, r.db_size_in_use)
-        quota = quota_backend_bytes(r.pod.command) if r.pod is not None else None
-        if quota is not None:
-            m["etcdtui_member_db_quota_bytes"].add_metric(who, quota)
+        if r.quota_backend_bytes is not None:
+            m["etcdtui_member_db_quota_bytes"].add_metric(who, r.quota_backend_bytes)
         if r.checks is not None:
             for check, on in (("initial", r.checks.initial), ("periodic", r.checks.periodic is not None),
                               ("compaction", r.checks.compaction)):

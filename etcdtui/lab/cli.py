@@ -43,7 +43,7 @@ class LabCliError(Exception):
 # == starting =============================================================================================
 def start_lab(
     root: Path, *, members: int = 3, corrupt_checks: str = "off", etcd: str | None = None, api_port: int = 0,
-    bastion: bool = True, within: float = UP_TIMEOUT,
+    bastion: bool = True, within: float = UP_TIMEOUT, quota_backend_bytes: int = 0,
 ) -> dict[str, Any]:
     """Start a lab daemon in `root` and return its state (lab.json) once it is ready; raise LabCliError."""
     if members not in VALID_MEMBERS:
@@ -73,6 +73,8 @@ def start_lab(
         "--corrupt-checks", corrupt_checks, "--api-port", str(api_port), "--bastion", "on" if bastion else "off",
         "--etcd", str(binaries.etcd),
     ]
+    if quota_backend_bytes:
+        argv += ["--quota-backend-bytes", str(quota_backend_bytes)]
     env = dict(os.environ)
     package_root = str(Path(etcdtui.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
@@ -275,7 +277,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     layout = _layout(args)
     try:
         state = start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks, etcd=args.etcd,
-                          api_port=args.api_port, bastion=not args.no_bastion)
+                          api_port=args.api_port, bastion=not args.no_bastion,
+                          quota_backend_bytes=args.quota_backend_bytes)
     except LabCliError as exc:
         return _fail("up", str(exc))
     _print_usage(state, layout)
@@ -358,32 +361,53 @@ def cmd_load(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
+def cmd_fill(args: argparse.Namespace) -> int:
+    if (args.node is None) == (not args.all):
+        return _fail("fill", "name one NODE or pass --all")
+    nodes = [] if args.all else [args.node]
+    try:
+        result = request(_layout(args), "POST", "/fill", {"nodes": nodes, "mb": args.mb}, limit_s=args.mb * 2 + 180)
+    except ControlError as exc:
+        return _fail("fill", str(exc))
+    print(f"wrote {result['written_mib']} MiB in {result['puts']} puts ({result['failed_puts']} failed)"
+          + ("; NOSPACE: etcd refused writes at its quota (the history is left uncompacted)" if result["nospace"]
+             else f"; deleted half the keys, compacted to revision {result.get('compacted_to')}"))
+    for node, db in sorted(result.get("db", {}).items()):
+        size, used = db["db_size"], db["db_size_in_use"]
+        print(f"  {node}: db {size / 1e6:.1f} MB, in use {used / 1e6:.1f} MB, "
+              f"fragmentation {1 - used / size if size else 0:.0%}")
+    if result.get("error"):
+        return _fail("fill", result["error"])
+    return exitcodes.OK
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     """Plain `etcdtui lab`: start (or reuse) the lab, then open the TUI on it."""
     layout = _layout(args)
     pid = read_pid(layout)
     try:
-        if pid is not None and is_lab_process(pid) and layout.state_file.exists():
-            state = json.loads(layout.state_file.read_text())
-        else:
-            state = start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks,
-                              etcd=args.etcd)
+        if pid is None or not is_lab_process(pid) or not layout.state_file.exists():
+            start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks,
+                      etcd=args.etcd)
     except LabCliError as exc:
         return _fail("", str(exc))
-    try:
-        from etcdtui.ui.app import run_app
-    except ImportError:
-        _print_usage(state, layout)
-        print("the TUI is not available in this build; try the lab with kubectl:")
-        print(f"  kubectl --kubeconfig {layout.kubeconfig} get pods -n kube-system -l component=etcd -o wide")
-        print(f"  ssh -F {layout.ssh_config} lab-cp-1 hostname")
-        print(f"stop it with: etcdtui lab down --dir {layout.root}")
-        return exitcodes.OK
-    code = run_app(kubeconfig=str(layout.kubeconfig))
+    from etcdtui.ui.session import Connection, run_command
+
+    code = run_command(Connection(kubeconfig=str(layout.kubeconfig)))
     if not args.keep:
         with contextlib.suppress(LabCliError):
             stop_lab(layout.root)
     return int(code)
+
+
+def _quota(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of bytes: {text!r}") from None
+    if not 1 << 20 <= value <= 8 << 30:
+        raise argparse.ArgumentTypeError(f"between 1 MiB and 8 GiB: {text}")
+    return value
 
 
 def _dir_option(parser: argparse.ArgumentParser) -> None:
@@ -413,6 +437,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _start_options(up)
     up.add_argument("--api-port", type=int, default=0, help="API server port on 127.0.0.1 (default: any free)")
     up.add_argument("--no-bastion", action="store_true", help="no ssh bastion host")
+    up.add_argument("--quota-backend-bytes", type=_quota, default=0, metavar="N",
+                    help="etcd's backend quota in bytes (small values make NOSPACE reachable; default etcd's 2 GiB)")
     up.set_defaults(handler=cmd_up)
 
     status = sub.add_parser("status", help="members, ports and health of the running lab")
@@ -437,6 +463,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _dir_option(outage)
     outage.set_defaults(handler=cmd_api_outage)
 
+    fill = sub.add_parser("fill", help="write, overwrite and delete N MiB so the database grows and fragments")
+    fill.add_argument("node", metavar="NODE", nargs="?", help="write through this member (the data is replicated)")
+    fill.add_argument("--all", action="store_true", help="write through every healthy member in turn")
+    fill.add_argument("--mb", type=int, required=True, metavar="N", help="MiB to write (1 to 2048)")
+    _dir_option(fill)
+    fill.set_defaults(handler=cmd_fill)
     load = sub.add_parser("load", help="writes and compactions for a while, so revisions move")
     load.add_argument("--seconds", type=float, default=5.0)
     _dir_option(load)

@@ -54,6 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--etcd", default=None)
     p.add_argument("--api-port", type=int, default=0)
     p.add_argument("--bastion", choices=("on", "off"), default="on")
+    p.add_argument("--quota-backend-bytes", type=int, default=0)
     return p.parse_args(argv)
 
 
@@ -84,7 +85,7 @@ class Lab:
         except (EtcdNotFound, PortInUse) as exc:
             raise LabStartError(str(exc)) from None
         self.ring = Ring(self.layout, self.store, binaries, members=args.members,
-                         corrupt_checks=args.corrupt_checks == "on")
+                         corrupt_checks=args.corrupt_checks == "on", quota_backend_bytes=args.quota_backend_bytes)
         self._cleanups.append(self.ring.stop)
         try:
             await self.ring.start()
@@ -203,6 +204,7 @@ class Lab:
             "members": len(self.ring.nodes),
             "nodes": self.ring.nodes,
             "corrupt_checks": self.args.corrupt_checks,
+            "quota_backend_bytes": self.args.quota_backend_bytes,
             "api": {"host": API_HOST, "port": self.api.port} if self.api is not None else None,
             "token": self.token,
             "kubeconfig": str(self.layout.kubeconfig) if self.api is not None else None,

@@ -116,7 +116,7 @@ class _Member:
 class Ring:
     def __init__(
         self, layout: LabLayout, store: ObjectStore, binaries: EtcdBinaries, *, members: int = 3,
-        corrupt_checks: bool = False,
+        corrupt_checks: bool = False, quota_backend_bytes: int = 0,
     ) -> None:
         self.layout = layout
         self.store = store
@@ -126,6 +126,7 @@ class Ring:
         self.nodes: list[str] = [node_name(i) for i in range(1, members + 1)]
         self.image = f"registry.k8s.io/etcd:{binaries.version}-0"
         self._default_flags = self._supported(corrupt_check_flags(corrupt_checks))
+        self.quota_backend_bytes = quota_backend_bytes  # 0: etcd's default (2 GiB); small makes NOSPACE reachable
         self._members: dict[str, _Member] = {}
         self._health_task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -436,6 +437,8 @@ class Ring:
         }
         if self.binaries.supports("--experimental-watch-progress-notify-interval"):
             flags["experimental-watch-progress-notify-interval"] = "5s"
+        if self.quota_backend_bytes:
+            flags["quota-backend-bytes"] = str(self.quota_backend_bytes)
         for f in m.flags:
             key, _, value = f.lstrip("-").partition("=")
             flags[key] = value or "true"

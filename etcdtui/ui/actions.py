@@ -16,7 +16,6 @@ class Action:
     title: str  # footer / palette title
     help: str
     mutating: bool = False
-    pending: str | None = None  # the feature that will bring this action, while it is not there yet
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -30,6 +29,8 @@ ACTIONS: tuple[Action, ...] = (
         "replace the selected member (drain, reset, kubeone apply)",
         mutating=True,
     ),
+    Action("d", "defrag", "Defrag", "defragment the members one at a time, the leader last (NOSPACE way out)",
+           mutating=True),
     Action("ctrl+r", "refresh", "Refresh", "poll etcdctl now instead of waiting for the interval"),
     Action("question_mark", "help", "Help", "this help"),
     Action("q", "quit", "Quit", "quit etcdtui"),

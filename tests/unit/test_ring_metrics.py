@@ -84,16 +84,17 @@ def test_snapshot_age_and_check_success_follow_the_data_not_the_scrape() -> None
     assert values(fresh, "etcdtui_snapshot_age_seconds", "context") == {'ctx "a"\nb': 2.0}
 
 
-def test_alarms_name_their_member_and_quota_comes_from_the_command_line() -> None:
+def test_alarms_name_their_member_and_the_quota_is_the_rows() -> None:
+    # The row's quota is read from the pod's command line by engine.evaluate (core.quota); here it is given.
     pod = PodInfo(name="etcd-cp-2", namespace="kube-system", uid="u", node="cp-2", phase="Running", ready=True,
                   pod_ip=None, host_ip=None, created_at=None, deleting=False,
                   command=("etcd", "--quota-backend-bytes=8589934592"))
-    snap = snapshot(rows=(row(1), row(2, pod=pod, db_size=7 << 30, db_size_in_use=6 << 30), row(3)),
+    snap = snapshot(rows=(row(1), row(2, pod=pod, db_size=7 << 30, db_size_in_use=6 << 30, quota_backend_bytes=8 << 30), row(3)),
                     alarms=(("a2", "NOSPACE"), ("0", "CORRUPT")))
     got = collected(snap)
     alarms = {(lb["member_id"], lb["alarm"], lb["pod"]) for lb, v in got["etcdtui_alarm_active"] if v == 1}
     assert alarms == {("a2", "NOSPACE", "etcd-cp-2"), ("0", "CORRUPT", "")}
-    assert values(got, "etcdtui_member_db_quota_bytes") == {"a2": 8 << 30}  # the others show no command line
+    assert values(got, "etcdtui_member_db_quota_bytes") == {"a2": 8 << 30}  # the others have no quota known
     assert values(got, "etcdtui_member_db_size_in_use_bytes") == {"a2": 6 << 30}
 
 

@@ -1,11 +1,11 @@
-"""The checklist of the replace procedure: one line per step (status, title, duration, reason)."""
+"""The checklist of a procedure (replace, defragment): one line per step (status, title, duration, reason)."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
 
-from etcdtui.core.checklist import DESTRUCTIVE, Checklist, StepStatus
+from etcdtui.core.checklist import Checklist, StepStatus
 
 ICONS = {
     StepStatus.PENDING: ("·", "dim"),
@@ -31,7 +31,7 @@ def render_checklist(checklist: Checklist, now: float) -> Text:
         text.append(f" {icon} ", style)
         text.append(f"{int(s.id)}. ", "bold")
         text.append(s.title, "bold" if s.status is StepStatus.RUNNING else "")
-        if s.id in DESTRUCTIVE:
+        if s.destructive:
             text.append("  ⚠", "yellow")
         text.append(f"  {s.status.value}", style)
         duration = s.duration(now)
