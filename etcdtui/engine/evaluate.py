@@ -25,7 +25,6 @@ _TIER_SEVERITY = {
     RiskTier.ADVISORY: Severity.INFO,
     RiskTier.NONE: Severity.OK,
 }
-_VERDICT = {v.name: Verdict[v.name] for v in core.Verdict}
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ def checks_view(audit: FlagsAudit | None) -> CorruptionChecks | None:
 
 
 def row_view(
-    row: core.MemberRow, pods: Mapping[str, PodInfo], nodes: Mapping[str, NodeInfo], hash_revision: int | None
+    row: core.MemberAssessment, pods: Mapping[str, PodInfo], nodes: Mapping[str, NodeInfo], hash_revision: int | None
 ) -> MemberRow:
     m = row.member
     status = m.status if m else None
@@ -194,7 +193,7 @@ def evaluate(
     rows = tuple(row_view(r, pods_by_name, nodes, obs.hash_revision) for r in assessment.members)
     known = assessment.voting > 0 and (obs.members is not None or bool(pods))
     return Evaluation(
-        verdict=_VERDICT[assessment.verdict.name],
+        verdict=assessment.verdict,
         findings=assessment.findings,
         rows=tuple(sorted(rows, key=lambda r: r.key)),
         quorum=assessment.quorum,
