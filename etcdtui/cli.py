@@ -7,6 +7,7 @@ builds the parser, dispatches, and turns unexpected failures into one-line error
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, cast
@@ -60,12 +61,7 @@ def _subcommand_registrars(
     ):
         if only is not None and module_name != only:
             continue
-        try:
-            module = __import__(module_name, fromlist=["add_parser"])
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("etcdtui"):
-                continue  # feature not built yet
-            raise
+        module = importlib.import_module(module_name)  # a broken import is a bug: never hide a command
         registrars.append(module.add_parser)
     return registrars
 

@@ -26,7 +26,6 @@ _TIER_SEVERITY = {
     RiskTier.ADVISORY: Severity.INFO,
     RiskTier.NONE: Severity.OK,
 }
-_VERDICT = {v.name: Verdict[v.name] for v in core.Verdict}
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ def _quota(pod: PodInfo | None) -> int | None:
 
 
 def row_view(
-    row: core.MemberRow, pods: Mapping[str, PodInfo], nodes: Mapping[str, NodeInfo], hash_revision: int | None
+    row: core.MemberAssessment, pods: Mapping[str, PodInfo], nodes: Mapping[str, NodeInfo], hash_revision: int | None
 ) -> MemberRow:
     m = row.member
     status = m.status if m else None
@@ -201,7 +200,7 @@ def evaluate(
     rows = tuple(row_view(r, pods_by_name, nodes, obs.hash_revision) for r in assessment.members)
     known = assessment.voting > 0 and (obs.members is not None or bool(pods))
     return Evaluation(
-        verdict=_VERDICT[assessment.verdict.name],
+        verdict=assessment.verdict,
         findings=assessment.findings,
         rows=tuple(sorted(rows, key=lambda r: r.key)),
         quorum=assessment.quorum,

@@ -14,16 +14,11 @@ from datetime import datetime
 from etcdtui.cluster.objects import NodeInfo, PodInfo
 from etcdtui.core.defrag_rules import fragmentation, quota_use
 from etcdtui.core.findings import Finding, Severity
-
-
-class Verdict(enum.StrEnum):
-    """One verdict for the ring; the value is what the header and `--json` show."""
-
-    HEALTHY = "HEALTHY"
-    WARNING = "WARNING"
-    CORRUPTION = "CORRUPTION"
-    QUORUM_LOST = "QUORUM-LOST"
-    UNKNOWN = "UNKNOWN"
+from etcdtui.core.flags import FlagsAudit
+from etcdtui.core.ring.assessment import RingAssessment
+from etcdtui.core.ring.verdict import (
+    Verdict as Verdict,  # the one verdict, re-exported for the engine's consumers
+)
 
 
 class LinkState(enum.StrEnum):
@@ -72,7 +67,7 @@ class CorruptionChecks:
     periodic: str | None  # the interval (e.g. "4h0m0s"/"240m"), None when off or unknown
     compaction: bool | None
     problems: tuple[str, ...] = ()  # misconfiguration notes from the audit
-    audit: object | None = None  # the core's FlagsAudit (etcdtui.core.flags), for the detail panel
+    audit: FlagsAudit | None = None  # the etcd flags audit, for the detail panel
 
     def as_dict(self) -> dict[str, object]:
         return {"initial": self.initial, "periodic": self.periodic, "compaction": self.compaction}
@@ -170,7 +165,7 @@ class RingSnapshot:
     incomplete_reason: str | None
     history: Mapping[str, MemberHistory] = field(default_factory=dict)  # by MemberRow.key
     leader_changes: tuple[tuple[float, int], ...] = ()  # (epoch seconds, cumulative leader changes)
-    assessment: object | None = None  # the core's RingAssessment, for consumers that want all of it
+    assessment: RingAssessment | None = None  # all of the core's evaluation, for consumers that want it
     alarms: tuple[tuple[str, str], ...] = ()  # (member hex id or "0" = not said, alarm name) from `alarm list`
     dropped_updates: int = 0  # snapshots a slow subscriber did not see (latest-wins queues)
     poll_duration: float | None = None  # seconds the last successful etcdctl poll took

@@ -8,21 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from etcdtui import exitcodes
-from etcdtui.core.findings import Finding, Severity
+from etcdtui.core.findings import Finding, Severity, Status
 from etcdtui.engine.snapshot import MemberRow, RingSnapshot, Verdict
-
-EXIT_FOR_VERDICT = {
-    Verdict.HEALTHY: exitcodes.OK,
-    Verdict.WARNING: exitcodes.WARNING,
-    Verdict.CORRUPTION: exitcodes.CRITICAL,
-    Verdict.QUORUM_LOST: exitcodes.CRITICAL,
-    Verdict.UNKNOWN: exitcodes.UNKNOWN,
-}
 
 
 def exit_code(snap: RingSnapshot) -> int:
     """Critical evidence wins even on partial data; otherwise an incomplete check is UNKNOWN."""
-    code = EXIT_FOR_VERDICT[snap.verdict]
+    code = int(snap.verdict.status)  # the verdict's Nagios status is the exit code
     if code == exitcodes.CRITICAL:
         return code
     if not snap.complete:
@@ -37,13 +29,9 @@ def verdict_word(snap: RingSnapshot) -> str:
     return snap.verdict.value
 
 
-STATUS_FOR_EXIT = {exitcodes.OK: "OK", exitcodes.WARNING: "WARNING", exitcodes.CRITICAL: "CRITICAL",
-                   exitcodes.UNKNOWN: "UNKNOWN"}
-
-
 def status_word(snap: RingSnapshot) -> str:
     """The `status` of `--json`: the Nagios word of the exit code, as `scan-logs --json` prints it."""
-    return STATUS_FOR_EXIT[exit_code(snap)]
+    return Status(exit_code(snap)).name
 
 
 # -- JSON ----------------------------------------------------------------------------------------

@@ -180,12 +180,23 @@ class Lab:
             "clusters": [{"name": CONTEXT, "cluster": {"server": f"https://{API_HOST}:{self.api.port}",
                                                        "certificate-authority-data": ca}}],
             "users": [{"name": f"{CONTEXT}-admin", "user": {"token": self.token}}],
-            "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": f"{CONTEXT}-admin"}}],
+            "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": f"{CONTEXT}-admin",
+                                                       "extensions": [self._context_settings()]}}],
             "current-context": CONTEXT,
             "preferences": {},
         }
         write_private(self.layout.kubeconfig, yaml.safe_dump(config, sort_keys=False).encode())
         self.service_account.write(self.layout.service_account_dir, self.layout.pki / "ca.crt")
+
+    def _context_settings(self) -> dict[str, Any]:
+        """The lab's kubeone and ssh settings as the kubeconfig extension any context may carry (the product
+        reads it like a hand-configured one; docs/notes/lab-context-settings.md says why not config.yaml)."""
+        layout = self.layout
+        return {"name": "etcdtui", "extension": {
+            "kubeone": {"binary": str(layout.kubeone_bin), "manifest": str(layout.kubeone_yaml),
+                        "tf": str(layout.tf_json)},
+            "ssh": {"known_hosts": str(layout.known_hosts)},
+        }}
 
     def state(self) -> dict[str, Any]:
         assert self.ring is not None

@@ -105,9 +105,9 @@ class EtcdTuiApp(App[int]):
     def _checks_backend(self) -> ChecksBackend | None:
         s = self._services
         if self._checks is None and s.conn is not None:
-            from etcdtui.engine.checks import ChecksService, settings_for
+            from etcdtui.engine.checks import ChecksService, KubeOneSettings
 
-            self._checks = ChecksService(s.conn, s.kubeone or settings_for(None), namespace=s.namespace,
+            self._checks = ChecksService(s.conn, KubeOneSettings.of(s.settings.kubeone), namespace=s.namespace,
                                          selector=s.selector)
         return self._checks
 
@@ -156,11 +156,11 @@ class EtcdTuiApp(App[int]):
         s = self._services
         if self.readonly or (s.conn is None and s.procedures is None):
             return None
-        from etcdtui.engine.checks import settings_for
+        from etcdtui.engine.checks import KubeOneSettings
         from etcdtui.engine.replace import ReplaceSettings
         from etcdtui.ui.screens.replace import ReplaceScreen
 
-        settings = ReplaceSettings(node, s.kubeone or settings_for(None), known_hosts=s.known_hosts,
+        settings = ReplaceSettings(node, KubeOneSettings.of(s.settings.kubeone), ssh=s.settings.ssh,
                                    state_dir=s.replace_state_dir)
         procedures = s.procedures
         if procedures is None and s.conn is not None:

@@ -29,9 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how often etcdctl is run in a member (default: %(default)s)",
     )
     kubeone = parser.add_argument_group("KubeOne (the corruption-checks screen, `c`)")
-    kubeone.add_argument("--kubeone", metavar="PATH", help="kubeone binary (default: the lab's, else kubeone on PATH)")
-    kubeone.add_argument("--kubeone-manifest", metavar="PATH", help="kubeone.yaml (default: the lab's)")
-    kubeone.add_argument("--kubeone-tf", metavar="PATH", help="tf.json, terraform output (default: the lab's)")
+    kubeone.add_argument("--kubeone", metavar="PATH", help="kubeone binary (default: the context's, else PATH)")
+    kubeone.add_argument("--kubeone-manifest", metavar="PATH", help="kubeone.yaml (default: the context's)")
+    kubeone.add_argument("--kubeone-tf", metavar="PATH", help="tf.json, terraform output (default: the context's)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,8 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from etcdtui.ui.session import Connection, KubeOneFlags, run_command  # Textual only when the UI opens
+    from etcdtui.engine.context_settings import ClusterSettings, KubeOnePaths
+    from etcdtui.ui.session import Connection, run_command  # Textual only when the UI opens
 
     where = Connection(args.kubeconfig, args.context, args.namespace, args.selector, args.poll_interval)
-    return run_command(where, readonly=args.readonly,
-                       kubeone=KubeOneFlags(args.kubeone, args.kubeone_manifest, args.kubeone_tf))
+    flags = ClusterSettings(KubeOnePaths(args.kubeone, args.kubeone_manifest, args.kubeone_tf))
+    return run_command(where, readonly=args.readonly, flags=flags)

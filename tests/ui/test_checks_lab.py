@@ -14,7 +14,7 @@ from textual.widgets import Button, Log
 from ui_lab import running_lab
 from ui_support import SIZE
 
-from etcdtui.engine.checks import ENABLED, ChecksService, settings_for
+from etcdtui.engine.checks import ENABLED, ChecksService, KubeOneSettings
 from etcdtui.ui.app import EtcdTuiApp, make_app
 from etcdtui.ui.screens.checks import ChecksScreen
 from etcdtui.ui.screens.checks_dialogs import ConfirmEnableScreen, PlanDialog
@@ -60,7 +60,7 @@ def _cells(table: ChecksMembersTable, column: str) -> list[str]:
 async def test_answering_no_in_the_dialog_leaves_the_lab_unchanged(lab: Path) -> None:
     async with connected_services(Connection(kubeconfig=str(lab), poll_interval=5)) as services:
         assert services.conn is not None
-        service = ChecksService(services.conn, settings_for(str(lab)))
+        service = ChecksService(services.conn, KubeOneSettings.of(services.settings.kubeone))
         app: EtcdTuiApp = make_app(replace(services, checks=service))
         before = {m.pod: (m.uid, m.command) for m in await service.audit()}
         async with app.run_test(size=SIZE) as pilot:

@@ -110,7 +110,7 @@ class ProcedureBase(ChecklistRun):
         """Step 0 facts and the gates, changing nothing (what --dry-run prints)."""
         snap = await fresh_snapshot(self.engine)
         ctx = await gather_context(self.conn, snap, self.node, self.settings.kubeone,
-                                   known_hosts=self.settings.known_hosts, namespace=self.settings.namespace)
+                                   ssh_settings=self.settings.ssh, namespace=self.settings.namespace)
         self.ctx = ctx
         facts = member_facts(snap)
         self.gates["evidence"] = evidence_gate(facts, self.node)
@@ -174,7 +174,7 @@ class ProcedureBase(ChecklistRun):
         host = host_for_node(ctx.hosts, node) if node else None
         if host is None or ctx.ssh is None or node is None:
             raise StepFailed(f"no kubeone.yaml/tf.json host for {node or 'the healthy member'}'s node")
-        return ssh_target(node, host, ctx.ssh.known_hosts)
+        return ssh_target(node, host, self.settings.ssh)
 
     async def open_ssh(self, step: StepId) -> SshNode:
         ctx = await self.ensure_context()

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from etcdtui.core.checklist import StepId
 from etcdtui.engine.checks import KubeOneSettings
+from etcdtui.engine.context_settings import SshSettings
 
 REUSE_POLL_S = 10.0  # steps 1 and 2 may use step 0's poll when it is this recent
 VERIFY_TIMEOUT = 180.0
@@ -47,7 +48,7 @@ class Interaction(Protocol):
 class ReplaceSettings:
     node: str
     kubeone: KubeOneSettings
-    known_hosts: str | None = None
+    ssh: SshSettings = SshSettings()  # known_hosts, user and bastion overrides of the context
     state_dir: Path | None = None
     backup_dir: Path | None = None  # where snapshots go (default: the state dir, 0700)
     namespace: str = "kube-system"

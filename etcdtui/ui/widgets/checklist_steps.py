@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from etcdtui.core.checklist import Checklist, StepStatus
+from etcdtui.core.flags import format_duration
 
 ICONS = {
     StepStatus.PENDING: ("·", "dim"),
@@ -14,14 +15,6 @@ ICONS = {
     StepStatus.FAILED: ("✗", "bold red"),
     StepStatus.SKIPPED: ("↷", "cyan"),
 }
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
 def render_checklist(checklist: Checklist, now: float) -> Text:
