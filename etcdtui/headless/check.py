@@ -32,6 +32,7 @@ examples:
   etcdtui check
   etcdtui check --json --context prod | jq '.members[] | {pod, hash_agrees}'
   etcdtui check --prometheus /var/lib/node_exporter/textfile/etcdtui.prom
+  etcdtui check --all-contexts --json | jq '.contexts[] | {context, status}'
 """
 
 
@@ -49,11 +50,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     out.add_argument("--prometheus", metavar="FILE", type=Path,
                      help="write the result in the Prometheus textfile-collector format to FILE (atomically)")
     parser.add_argument("--kubeconfig", metavar="K", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
-    parser.add_argument("--context", metavar="C", help="kubeconfig context (default: the current context)")
+    parser.add_argument("--context", metavar="C", action="append", default=[],
+                        help="kubeconfig context (default: the current context); repeat it to check several "
+                             "contexts at once (one table, exit code the worst)")
+    parser.add_argument("--all-contexts", action="store_true",
+                        help="check every context of the kubeconfig (or those matching fleet.contexts in "
+                             "config.yaml) concurrently")
     parser.add_argument("--namespace", metavar="NS", default="kube-system", help="namespace of the etcd pods")
     parser.add_argument("--selector", metavar="S", default="component=etcd", help="label selector of the etcd pods")
-    parser.add_argument("--timeout", metavar="S", type=_positive, default=30.0,
-                        help="give up after S seconds (default 30)")
+    parser.add_argument("--timeout", metavar="S", type=_positive, default=None,
+                        help="give up on a context after S seconds (default 30, or fleet.timeout in config.yaml "
+                             "with several contexts)")
     parser.set_defaults(handler=run)
 
 
@@ -77,6 +84,11 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.CRITICAL)
     if args.prometheus is not None and not args.prometheus.parent.is_dir():
         return _error(f"--prometheus: directory {args.prometheus.parent} does not exist")
+    if args.all_contexts or len(set(args.context)) > 1:
+        return _run_fleet(args)
+    args.context = args.context[0] if args.context else None
+    if args.timeout is None:
+        args.timeout = 30.0
     from etcdtui.cluster.kube import ClusterError
 
     try:
@@ -100,7 +112,7 @@ async def _evaluate(args: argparse.Namespace) -> RingSnapshot:
         )
         async with engine:
             snap = await engine.wait_complete(args.timeout)
-            return await _with_restart_logs(conn, engine, snap, args.namespace)
+            return await with_restart_logs(conn, engine, snap, args.namespace)
     finally:
         await conn.close()
 
@@ -109,7 +121,7 @@ LOG_BUDGET = 4 * 1024 * 1024  # etcd's startup lines are at the start of the cur
 STARTUP_CHECK = ("check.initial_passed", "check.initial_vacuous")  # etcd's verdict at the member's last start
 
 
-async def _with_restart_logs(
+async def with_restart_logs(
     conn: ClusterConnection, engine: RingEngine, snap: RingSnapshot, namespace: str
 ) -> RingSnapshot:
     """A member whose hash differs and whose pod restarted: what etcd logged since that restart joins the
@@ -184,6 +196,17 @@ def _report(args: argparse.Namespace, snap: RingSnapshot) -> int:
     if code == exitcodes.UNKNOWN and snap.incomplete_reason:
         sys.stderr.write(f"etcdtui check: could not check: {snap.incomplete_reason}\n")
     return code
+
+
+def _run_fleet(args: argparse.Namespace) -> int:
+    from etcdtui.engine.fleet_config import FleetConfigError, load_fleet_settings
+    from etcdtui.headless.check_fleet import run_fleet
+
+    try:
+        args.fleet_settings = load_fleet_settings()
+    except FleetConfigError as exc:
+        return _error(str(exc))
+    return run_fleet(args)
 
 
 def _write_failure_metrics(path: Path, reason: str) -> None:

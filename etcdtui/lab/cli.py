@@ -23,7 +23,7 @@ import etcdtui
 from etcdtui import exitcodes
 from etcdtui.lab.control_client import ControlError, request
 from etcdtui.lab.etcd_binary import EtcdNotFound, resolve_etcd
-from etcdtui.lab.layout import LabLayout, default_lab_dir
+from etcdtui.lab.layout import DEFAULT_NAME, LabLayout, default_lab_dir, valid_lab_name
 from etcdtui.lab.ports import PortInUse, accepts_connections, ensure_free
 
 UP_TIMEOUT = 30.0
@@ -43,9 +43,11 @@ class LabCliError(Exception):
 # == starting =============================================================================================
 def start_lab(
     root: Path, *, members: int = 3, corrupt_checks: str = "off", etcd: str | None = None, api_port: int = 0,
-    bastion: bool = True, within: float = UP_TIMEOUT,
+    bastion: bool = True, within: float = UP_TIMEOUT, name: str = DEFAULT_NAME,
 ) -> dict[str, Any]:
     """Start a lab daemon in `root` and return its state (lab.json) once it is ready; raise LabCliError."""
+    if not valid_lab_name(name):
+        raise LabCliError(f"invalid --name {name!r}: lowercase letters, digits and '-', at most 32 characters")
     if members not in VALID_MEMBERS:
         raise LabCliError(f"invalid --members {members}: use an odd number from 1 to 7 (3 or 5 are usual)")
     try:
@@ -60,9 +62,9 @@ def start_lab(
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     _claim(layout)
     # A lab does not resume: files of an earlier lab here (`down --keep-data`, a crashed daemon) are replaced.
-    for name in LAB_ENTRIES:
-        path = root / name
-        if name == "lab.pid":
+    for entry in LAB_ENTRIES:
+        path = root / entry
+        if entry == "lab.pid":
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -71,7 +73,7 @@ def start_lab(
     argv = [
         sys.executable, "-m", "etcdtui.lab.daemon", "--dir", str(root), "--members", str(members),
         "--corrupt-checks", corrupt_checks, "--api-port", str(api_port), "--bastion", "on" if bastion else "off",
-        "--etcd", str(binaries.etcd),
+        "--etcd", str(binaries.etcd), "--name", name,
     ]
     env = dict(os.environ)
     package_root = str(Path(etcdtui.__file__).resolve().parent.parent)
@@ -256,7 +258,9 @@ def _fail(command: str, message: str) -> int:
 
 
 def _layout(args: argparse.Namespace) -> LabLayout:
-    return LabLayout(Path(args.dir).expanduser().resolve() if args.dir else default_lab_dir())
+    if args.dir:
+        return LabLayout(Path(args.dir).expanduser().resolve())
+    return LabLayout(default_lab_dir(getattr(args, "name", None) or DEFAULT_NAME))
 
 
 def _print_usage(state: dict[str, Any], layout: LabLayout) -> None:
@@ -275,7 +279,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     layout = _layout(args)
     try:
         state = start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks, etcd=args.etcd,
-                          api_port=args.api_port, bastion=not args.no_bastion)
+                          api_port=args.api_port, bastion=not args.no_bastion, name=args.name)
     except LabCliError as exc:
         return _fail("up", str(exc))
     _print_usage(state, layout)
@@ -367,7 +371,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
             state = json.loads(layout.state_file.read_text())
         else:
             state = start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks,
-                              etcd=args.etcd)
+                              etcd=args.etcd, name=args.name)
     except LabCliError as exc:
         return _fail("", str(exc))
     try:
@@ -387,7 +391,10 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def _dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", default=None, help=f"lab directory (default: {default_lab_dir()})")
+    parser.add_argument("--dir", default=None, help=f"lab directory (default: {default_lab_dir()}, or "
+                                                    f"{default_lab_dir('NAME')} with --name)")
+    parser.add_argument("--name", default=DEFAULT_NAME,
+                        help="lab name: several labs run side by side, context etcdtui-NAME (default: lab)")
 
 
 def _start_options(parser: argparse.ArgumentParser) -> None:
@@ -436,6 +443,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     outage.add_argument("seconds", type=float, metavar="SECONDS")
     _dir_option(outage)
     outage.set_defaults(handler=cmd_api_outage)
+
+    from etcdtui.lab.kubeconfigs import add_kubeconfig_parser  # noqa: PLC0415 - its own module (issue #12)
+
+    add_kubeconfig_parser(sub, _dir_option)
 
     load = sub.add_parser("load", help="writes and compactions for a while, so revisions move")
     load.add_argument("--seconds", type=float, default=5.0)

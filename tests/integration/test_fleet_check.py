@@ -1,0 +1,133 @@
+"""`etcdtui check --all-contexts` on a real fleet: three labs started side by side with `lab up --name`, plus a
+context whose API refuses, one that hangs (accepts TCP, never answers) and one that rejects the credentials.
+
+The three labs are started once for the module, concurrently (the expensive part); the tests run in order and
+the last one corrupts a lab.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from etcdtui.lab.cli import lab_processes, start_lab, stop_lab
+from etcdtui.lab.layout import default_lab_dir
+from etcdtui.lab.ports import ephemeral_range
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from _fleet_contexts import HangingServer, refused_port, with_broken_contexts, write_kubeconfig  # noqa: E402
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+NAMES = ("lab", "east", "west")
+TIMEOUT = 6.0  # per context: what the hanging one may cost
+
+
+def etcdtui(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "etcdtui", *args], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Three labs in the default places of a private state dir, started concurrently; a merged kubeconfig
+    from `lab kubeconfig --all` with the three broken contexts added."""
+    state = tmp_path_factory.mktemp("fleet-state")
+    env = {**os.environ, "XDG_STATE_HOME": str(state), "HOME": "/nonexistent-home"}
+    env.pop("KUBECONFIG", None)
+    old_state = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(state)  # default_lab_dir() below and in start_lab's daemon
+    roots = [default_lab_dir(name) for name in NAMES]
+    hanging = HangingServer()
+    try:
+        with ThreadPoolExecutor(len(NAMES)) as pool:
+            futures = [pool.submit(start_lab, root, name=name, bastion=False, within=60)
+                       for root, name in zip(roots, NAMES, strict=True)]
+            states = [f.result() for f in futures]
+        merged = etcdtui("lab", "kubeconfig", "--all", env=env)
+        assert merged.returncode == 0, merged.stderr
+        doc = with_broken_contexts(yaml.safe_load(merged.stdout), refused=refused_port(), hanging=hanging.port,
+                                   bad_token=True)
+        kubeconfig = write_kubeconfig(state / "fleet.kubeconfig", doc)
+        yield {"env": env, "roots": roots, "states": states, "kubeconfig": kubeconfig, "merged": merged.stdout}
+    finally:
+        hanging.close()
+        for root in roots:
+            if root.exists():
+                stop_lab(root)
+            assert not lab_processes(root)
+        if old_state is None:
+            os.environ.pop("XDG_STATE_HOME", None)
+        else:
+            os.environ["XDG_STATE_HOME"] = old_state
+
+
+def check_json(fleet: dict[str, Any], *extra: str) -> tuple[int, dict[str, Any], float]:
+    started = time.monotonic()
+    result = etcdtui("check", "--all-contexts", "--json", "--timeout", f"{TIMEOUT:g}",
+                     "--kubeconfig", str(fleet["kubeconfig"]), *extra, env=fleet["env"])
+    took = time.monotonic() - started
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, json.loads(result.stdout), took
+
+
+def test_named_labs_have_their_own_context_and_ports_outside_the_ephemeral_range(fleet: dict[str, Any]) -> None:
+    contexts = [c["name"] for c in yaml.safe_load(fleet["merged"])["contexts"]]
+    assert contexts == ["etcdtui-lab", "etcdtui-east", "etcdtui-west"]  # default name keeps etcdtui-lab
+    low, high = ephemeral_range()
+    # etcd's ports are picked first and bound later by etcd (the race); the API and ssh listeners bind port 0
+    # themselves and keep it, so they may sit in the ephemeral range.
+    bound_by_daemon = {s["api"]["port"] for s in fleet["states"]} | {
+        a["port"] for s in fleet["states"] for a in s["ssh"].values()}
+    ports = [int(p) for s in fleet["states"] for _, p in s["ports"] if int(p) not in bound_by_daemon]
+    assert len(ports) == 3 * 3 * 4  # labs x members x (client on 2 addresses, peer, metrics)
+    assert not [p for p in ports if low <= p <= high], "lab etcd ports must come from outside the ephemeral range"
+    apis = {s["api"]["port"] for s in fleet["states"]}
+    assert len(apis) == 3
+
+
+def test_all_contexts_json_statuses_and_worst_exit_code(fleet: dict[str, Any]) -> None:
+    code, report, took = check_json(fleet)
+    by_context = {c["context"]: c for c in report["contexts"]}
+    assert list(by_context) == ["etcdtui-lab", "etcdtui-east", "etcdtui-west", "refusing", "hanging", "bad-token"]
+    for name in ("etcdtui-lab", "etcdtui-east", "etcdtui-west"):
+        assert by_context[name]["status"] == "WARNING", by_context[name]  # etcd 3.5.1 and checks off
+        assert len(by_context[name]["members"]) == 3
+    reasons = {name: by_context[name]["findings"][0]["message"] for name in ("refusing", "hanging", "bad-token")}
+    assert all(by_context[n]["status"] == "UNKNOWN" for n in reasons)
+    assert "connection refused" in reasons["refusing"]
+    assert f"timed out after {TIMEOUT:g}s" in reasons["hanging"] or "no answer" in reasons["hanging"]
+    assert "401" in reasons["bad-token"]
+    assert report["status"] == "UNKNOWN" and code == 3  # UNKNOWN outranks WARNING
+    # The hanging context costs its timeout, not the sum: everything ran at once.
+    assert took < TIMEOUT + 15, took
+
+
+def test_text_table_puts_the_worst_first_and_repeated_context_selects(fleet: dict[str, Any]) -> None:
+    result = etcdtui("check", "--context", "etcdtui-east", "--context", "refusing", "--kubeconfig",
+                     str(fleet["kubeconfig"]), env=fleet["env"])
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["CONTEXT", "VERDICT"]
+    assert [line.split()[0] for line in lines[1:]] == ["refusing", "etcdtui-east"]
+    assert result.returncode == 3
+
+
+def test_corrupted_lab_makes_the_fleet_critical(fleet: dict[str, Any]) -> None:
+    """Last in the module: it breaks the `west` lab. CRITICAL outranks UNKNOWN in the exit code."""
+    corrupt = etcdtui("lab", "corrupt", "--name", "west", "lab-cp-2", env=fleet["env"])
+    assert corrupt.returncode == 0, corrupt.stderr
+    code, report, _ = check_json(fleet)
+    by_context = {c["context"]: c for c in report["contexts"]}
+    assert by_context["etcdtui-west"]["status"] == "CRITICAL", by_context["etcdtui-west"]["findings"]
+    assert by_context["etcdtui-east"]["status"] == "WARNING"
+    assert report["status"] == "CRITICAL" and code == 2
