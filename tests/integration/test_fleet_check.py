@@ -7,12 +7,13 @@ the last one corrupts a lab.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from typing import Any
 import pytest
 import yaml
 
+from etcdtui.engine.fleet_summary import FleetRow, worst_first
+from etcdtui.engine.fleet_watch import FleetWatch
+from etcdtui.engine.snapshot import Verdict
 from etcdtui.lab.cli import lab_processes, start_lab, stop_lab
 from etcdtui.lab.layout import default_lab_dir
 from etcdtui.lab.ports import ephemeral_range
@@ -122,11 +126,46 @@ def test_text_table_puts_the_worst_first_and_repeated_context_selects(fleet: dic
     assert result.returncode == 3
 
 
-def test_corrupted_lab_makes_the_fleet_critical(fleet: dict[str, Any]) -> None:
-    """Last in the module: it breaks the `west` lab. CRITICAL outranks UNKNOWN in the exit code."""
-    corrupt = etcdtui("lab", "corrupt", "--name", "west", "lab-cp-2", env=fleet["env"])
-    assert corrupt.returncode == 0, corrupt.stderr
-    code, report, _ = check_json(fleet)
+async def wait_rows(watch: FleetWatch, ready: Callable[[list[FleetRow]], bool], within: float) -> list[FleetRow]:
+    deadline = time.monotonic() + within
+    while True:
+        rows = worst_first(watch.rows.values())
+        if ready(rows) or time.monotonic() > deadline:
+            return rows
+        await asyncio.sleep(0.2)
+
+
+async def test_live_fleet_fills_then_a_corrupted_lab_goes_to_the_top_and_the_fleet_check_is_critical(
+    fleet: dict[str, Any],
+) -> None:
+    """Last in the module: it breaks the `west` lab. The live fleet (one engine per context) shows it as
+    CORRUPTION at the top within 60 s, the others keep their state; CRITICAL outranks UNKNOWN in check's exit."""
+    contexts = ["etcdtui-lab", "etcdtui-east", "etcdtui-west", "refusing", "hanging", "bad-token"]
+    watch = FleetWatch(str(fleet["kubeconfig"]), contexts, concurrency=3, timeout=TIMEOUT, poll_interval=3.0)
+    async with watch:
+        def filled(rows: list[FleetRow]) -> bool:
+            labs_done = all(r.verdict is not Verdict.UNKNOWN for r in rows if r.context.startswith("etcdtui-"))
+            return labs_done and all(r.worst not in ("connecting", "waiting for the first pod list") for r in rows
+                                     if r.context in ("refusing", "bad-token"))
+
+        rows = await wait_rows(watch, filled, 60)
+        by_context = {r.context: r for r in rows}
+        assert [by_context[c].verdict for c in contexts[:3]] == [Verdict.WARNING] * 3, rows
+        assert all(by_context[c].healthy == 3 and by_context[c].hashes == "agree" for c in contexts[:3])
+        assert "connection refused" in by_context["refusing"].worst
+        assert "401" in by_context["bad-token"].worst
+        assert by_context["hanging"].verdict is Verdict.UNKNOWN
+        east_engine = watch.engine("etcdtui-east")
+        assert east_engine is not None
+        east_polls = east_engine.polls
+
+        corrupt = await asyncio.to_thread(etcdtui, "lab", "corrupt", "--name", "west", "lab-cp-2", env=fleet["env"])
+        assert corrupt.returncode == 0, corrupt.stderr
+        rows = await wait_rows(watch, lambda rows: rows[0].context == "etcdtui-west"
+                               and rows[0].verdict is Verdict.CORRUPTION, 60)
+        assert (rows[0].context, rows[0].verdict, rows[0].hashes) == ("etcdtui-west", Verdict.CORRUPTION, "DIFFER")
+        assert watch.engine("etcdtui-east") is east_engine and east_engine.polls > east_polls  # kept running
+    code, report, _ = await asyncio.to_thread(check_json, fleet)
     by_context = {c["context"]: c for c in report["contexts"]}
     assert by_context["etcdtui-west"]["status"] == "CRITICAL", by_context["etcdtui-west"]["findings"]
     assert by_context["etcdtui-east"]["status"] == "WARNING"
