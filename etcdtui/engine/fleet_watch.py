@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from etcdtui.cluster.kube import ClusterConnection, ClusterError
 from etcdtui.engine.fleet_summary import FleetRow, row_from_failure, row_from_snapshot
 from etcdtui.engine.ring_engine import RingEngine
+from etcdtui.engine.snapshot import LinkState, RingSnapshot
 
 
 class FleetWatch:
@@ -84,6 +86,27 @@ class FleetWatch:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    async def _watch(self, context: str, conn: ClusterConnection) -> None:
+        """Start the context's engine and wait (holding the start slot) for its first verdict."""
+        self._connections.append(conn)
+        engine = RingEngine(conn, namespace=self.namespace, selector=self.selector,
+                            poll_interval=self.poll_interval, exec_timeout=self.exec_timeout)
+        self._engines[context] = engine
+        stuck: list[str] = []  # why the first verdict did not come in time, shown until the API answers
+
+        def publish(snap: RingSnapshot) -> None:
+            row = row_from_snapshot(snap)
+            if stuck and snap.connection.state is LinkState.CONNECTING:
+                row = replace(row, worst=stuck[0])  # "no answer within 20s", not "waiting for ..."
+            self._publish(row)
+
+        engine.on_update(publish)
+        await engine.start()
+        first = await engine.wait_complete(self.timeout)
+        if first.connection.state is LinkState.CONNECTING:
+            stuck.append(f"no answer within {self.timeout:g}s ({first.incomplete_reason or 'connecting'})")
+        publish(first)
+
     def _publish(self, row: FleetRow) -> None:
         self._rows[row.context] = row
         if self._on_row is not None:
@@ -105,14 +128,7 @@ class FleetWatch:
                     self._publish(row_from_failure(context, f"no answer within {self.timeout:g}s"))
                     conn = None
                 if conn is not None:
-                    self._connections.append(conn)
-                    engine = RingEngine(conn, namespace=self.namespace, selector=self.selector,
-                                        poll_interval=self.poll_interval, exec_timeout=self.exec_timeout)
-                    self._engines[context] = engine
-                    engine.on_update(lambda snap: self._publish(row_from_snapshot(snap)))
-                    await engine.start()
-                    first = await engine.wait_complete(self.timeout)  # holds the slot until the first verdict
-                    self._publish(row_from_snapshot(first))
+                    await self._watch(context, conn)
                     return  # from here the engine runs by itself with its own backoff
             failures += 1
             await asyncio.sleep(min(hi, lo * 2 ** min(failures, 8)))

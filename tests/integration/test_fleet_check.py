@@ -155,6 +155,8 @@ async def test_live_fleet_fills_then_a_corrupted_lab_goes_to_the_top_and_the_fle
         assert "connection refused" in by_context["refusing"].worst
         assert "401" in by_context["bad-token"].worst
         assert by_context["hanging"].verdict is Verdict.UNKNOWN
+        await wait_rows(watch, lambda rows: any(r.worst.startswith("no answer") for r in rows), TIMEOUT + 10)
+        assert watch.rows["hanging"].worst.startswith(f"no answer within {TIMEOUT:g}s"), watch.rows["hanging"]
         east_engine = watch.engine("etcdtui-east")
         assert east_engine is not None
         east_polls = east_engine.polls
