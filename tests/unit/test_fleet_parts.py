@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from etcdtui import exitcodes
-from etcdtui.engine.fleet_config import FleetConfigError, FleetSettings, parse_fleet, select_contexts
 from etcdtui.engine.fleet import ContextCheck
+from etcdtui.engine.fleet_config import FleetConfigError, FleetSettings, parse_fleet, select_contexts
 from etcdtui.headless.check_fleet import prometheus_text, text_table, worst_code
 from etcdtui.lab import ports
 from etcdtui.lab.kubeconfigs import merged_kubeconfig
