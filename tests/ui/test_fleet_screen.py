@@ -1,4 +1,4 @@
-"""The fleet screen on fixed data (etcdtui.ui.fixtures): SVG snapshots, worst-first order, `/` filter, Enter
+"""The fleet screen on fixed data (tests/ui/fixed_ring.py): SVG snapshots, worst-first order, `/` filter, Enter
 posting the context to open, the cursor staying on its context across live updates."""
 
 from __future__ import annotations
@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import fixed_ring as fixtures
 import pytest
 from textual.app import App
 
 from etcdtui.engine.fleet_summary import FleetRow, row_from_failure, row_from_snapshot
 from etcdtui.engine.snapshot import Verdict
-from etcdtui.ui import fixtures
 from etcdtui.ui.screens.fleet import FleetScreen
 
 pytestmark = pytest.mark.ui

@@ -4,16 +4,14 @@ lab kubeconfigs, and the lab's port picking with real sockets occupying ports.""
 from __future__ import annotations
 
 import socket
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 from etcdtui import exitcodes
-from etcdtui.engine.fleet import ContextCheck
 from etcdtui.engine.fleet_config import FleetConfigError, FleetSettings, parse_fleet, select_contexts
-from etcdtui.headless.check_fleet import prometheus_text, text_table, worst_code
+from etcdtui.headless.check_fleet import worst_code
 from etcdtui.lab import ports
 from etcdtui.lab.kubeconfigs import merged_kubeconfig
 
@@ -92,30 +90,3 @@ def test_free_port_skips_ports_taken_meanwhile(monkeypatch: pytest.MonkeyPatch) 
         for sock in held:
             sock.close()
 
-
-def _results() -> list[ContextCheck]:
-    from etcdtui.ui import fixtures  # fixed snapshots (the UI's fixture data, plain dataclasses)
-
-    return [
-        ContextCheck("prod", replace(fixtures.healthy_ring(), context="prod"), None, 1.2),
-        ContextCheck("staging", replace(fixtures.corrupted_ring(), context="staging"), None, 1.4),
-        ContextCheck("edge", None, "cannot reach the API server https://10.0.0.9:6443: connection refused", 0.1),
-    ]
-
-
-def test_fleet_text_table_worst_first_with_reasons() -> None:
-    lines = text_table(_results()).splitlines()
-    assert lines[0].split()[:3] == ["CONTEXT", "VERDICT", "HEALTHY"]
-    assert [line.split()[0] for line in lines[1:]] == ["staging", "edge", "prod"]
-    assert "CORRUPTION" in lines[1] and "DIFFER" in lines[1]
-    assert lines[2].endswith("connection refused") and "UNKNOWN" in lines[2]
-
-
-def test_fleet_prometheus_text_one_help_per_metric_and_a_context_label_on_every_series() -> None:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    families = {f.name: f for f in text_string_to_metric_families(prometheus_text(_results(), now=1.0))}
-    status = {s.labels["context"]: s.value for s in families["etcdtui_ring_status"].samples}
-    assert status == {"prod": 1, "staging": 2, "edge": 3}
-    assert {s.labels["context"] for s in families["etcdtui_check_success"].samples} == {"prod", "staging", "edge"}
-    assert all("context" in s.labels for f in families.values() for s in f.samples)
