@@ -1,8 +1,7 @@
 """The fleet screen from real labs: 3 labs (`lab up --name lab|east|west`), a context whose API refuses and
 one that hangs, watched by FleetWatch; `lab corrupt` on `west` -> its row CORRUPTION at the top -> fleet.svg.
 
-The fleet screen is not wired into the app yet (issue #17's app factory), so this script hosts it in a
-minimal Textual app of its own, fed by the same FleetWatch the app will use.
+The fleet screen runs in `FleetApp` (etcdtui/ui/fleet_session.py) on a FleetWatch, as `etcdtui --all-contexts`.
 Run through `python scripts/screenshots.py --only fleet` or directly: `python scripts/screenshots_fleet.py`.
 """
 
@@ -18,8 +17,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from textual.app import App
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from _fleet_contexts import HangingServer, refused_port, with_broken_contexts, write_kubeconfig  # noqa: E402
 
@@ -28,18 +25,9 @@ from etcdtui.engine.fleet_watch import FleetWatch  # noqa: E402
 from etcdtui.engine.snapshot import Verdict  # noqa: E402
 from etcdtui.lab.cli import start_lab, stop_lab  # noqa: E402
 from etcdtui.lab.kubeconfigs import merged_kubeconfig  # noqa: E402
-from etcdtui.ui.screens.fleet import FleetScreen  # noqa: E402
+from etcdtui.ui.fleet_session import FleetApp  # noqa: E402
 
 NAMES = ("lab", "east", "west")
-
-
-class FleetHost(App[None]):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fleet = FleetScreen()
-
-    def on_mount(self) -> None:
-        self.push_screen(self.fleet)
 
 
 def shoot_fleet(out: Path, size: tuple[int, int], to_png: Callable[[Path], None]) -> None:
@@ -66,9 +54,9 @@ def shoot_fleet(out: Path, size: tuple[int, int], to_png: Callable[[Path], None]
 
 
 async def _shoot(kubeconfig: Path, contexts: list[str], west: Path, out: Path, size: tuple[int, int]) -> None:
-    app = FleetHost()
+    watch = FleetWatch(str(kubeconfig), contexts, poll_interval=3.0, timeout=5.0)
+    app = FleetApp(watch)
     async with app.run_test(size=size) as pilot:
-        watch = FleetWatch(str(kubeconfig), contexts, poll_interval=3.0, timeout=5.0, on_row=app.fleet.put_row)
         async with watch:
             await wait_for(pilot, lambda: all(r.verdict is not Verdict.UNKNOWN for r in watch.rows.values()
                                               if r.context.startswith("etcdtui-")), 60, "lab rows")

@@ -45,7 +45,7 @@ class FleetWatch:
         self.stagger = stagger if stagger is not None else min(0.25, poll_interval / max(1, len(self.contexts)))
         self._backoff = backoff
         self._slots = asyncio.Semaphore(max(1, concurrency))
-        self._on_row = on_row
+        self.on_row = on_row  # who is told about each new row (the fleet screen showing right now)
         self._rows: dict[str, FleetRow] = {c: row_from_failure(c, "connecting") for c in self.contexts}
         self._engines: dict[str, RingEngine] = {}
         self._connections: list[ClusterConnection] = []
@@ -109,8 +109,8 @@ class FleetWatch:
 
     def _publish(self, row: FleetRow) -> None:
         self._rows[row.context] = row
-        if self._on_row is not None:
-            self._on_row(row)
+        if self.on_row is not None:
+            self.on_row(row)
 
     async def _run(self, context: str, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -27,6 +27,11 @@ from etcdtui.engine.snapshot import Verdict
 from etcdtui.lab.cli import lab_processes, start_lab, stop_lab
 from etcdtui.lab.layout import default_lab_dir
 from etcdtui.lab.ports import ephemeral_range
+from etcdtui.ui.app import make_app
+from etcdtui.ui.config import UiConfig
+from etcdtui.ui.fleet_session import FleetApp, ring_services
+from etcdtui.ui.navigation import BACK_TO_FLEET, FLEET_RING_VIEW
+from etcdtui.ui.session import Connection, KubeOneFlags
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from _fleet_contexts import HangingServer, refused_port, with_broken_contexts, write_kubeconfig  # noqa: E402
@@ -135,11 +140,12 @@ async def wait_rows(watch: FleetWatch, ready: Callable[[list[FleetRow]], bool], 
         await asyncio.sleep(0.2)
 
 
-async def test_live_fleet_fills_then_a_corrupted_lab_goes_to_the_top_and_the_fleet_check_is_critical(
+async def test_fleet_screen_fills_corrupted_lab_goes_to_the_top_enter_esc_round_trip_and_check_is_critical(
     fleet: dict[str, Any],
 ) -> None:
-    """Last in the module: it breaks the `west` lab. The live fleet (one engine per context) shows it as
-    CORRUPTION at the top within 60 s, the others keep their state; CRITICAL outranks UNKNOWN in check's exit."""
+    """Last in the module: it breaks the `west` lab. The live fleet (one engine per context) fills; on the fleet
+    screen (read-only) west turns CORRUPTION at the top within 60 s; Enter opens its ring view on the same
+    engine, Esc comes back with every engine and row kept; CRITICAL outranks UNKNOWN in check's exit code."""
     contexts = ["etcdtui-lab", "etcdtui-east", "etcdtui-west", "refusing", "hanging", "bad-token"]
     watch = FleetWatch(str(fleet["kubeconfig"]), contexts, concurrency=3, timeout=TIMEOUT, poll_interval=3.0)
     async with watch:
@@ -161,12 +167,44 @@ async def test_live_fleet_fills_then_a_corrupted_lab_goes_to_the_top_and_the_fle
         assert east_engine is not None
         east_polls = east_engine.polls
 
-        corrupt = await asyncio.to_thread(etcdtui, "lab", "corrupt", "--name", "west", "lab-cp-2", env=fleet["env"])
-        assert corrupt.returncode == 0, corrupt.stderr
-        rows = await wait_rows(watch, lambda rows: rows[0].context == "etcdtui-west"
-                               and rows[0].verdict is Verdict.CORRUPTION, 60)
-        assert (rows[0].context, rows[0].verdict, rows[0].hashes) == ("etcdtui-west", Verdict.CORRUPTION, "DIFFER")
-        assert watch.engine("etcdtui-east") is east_engine and east_engine.polls > east_polls  # kept running
+        # The fleet screen (Pilot), --readonly: the corrupted lab's row goes to the top, Enter opens its ring view.
+        where = Connection(str(fleet["kubeconfig"]))
+        app = FleetApp(watch, readonly=True)
+        async with app.run_test(size=(160, 20)) as pilot:
+            await pilot.pause(0.2)
+            assert set(app.fleet.table.shown) == set(contexts)  # filled from the start: the engines kept it
+            corrupt = await asyncio.to_thread(etcdtui, "lab", "corrupt", "--name", "west", "lab-cp-2",
+                                              env=fleet["env"])
+            assert corrupt.returncode == 0, corrupt.stderr
+            deadline = time.monotonic() + 60
+            while app.fleet.table.shown[0] != "etcdtui-west" or \
+                    app.fleet.rows["etcdtui-west"].verdict is not Verdict.CORRUPTION:
+                assert time.monotonic() < deadline, app.fleet.rows["etcdtui-west"]
+                await pilot.pause(0.2)
+            app.fleet.table.move_cursor(row=0)  # the cursor stays on its context as rows move; go to the top
+            await pilot.pause()
+            assert app.fleet.table.selected == "etcdtui-west"
+            await pilot.press("enter")
+            await pilot.pause()
+        assert app.return_value == "etcdtui-west"
+        services = ring_services(watch, "etcdtui-west", readonly=True, config=UiConfig(), where=where,
+                                 kubeone=KubeOneFlags())
+        assert services is not None and services.ring is watch.engine("etcdtui-west")
+        ring_app = make_app(services, FLEET_RING_VIEW)
+        async with ring_app.run_test(size=(160, 45)) as pilot:
+            while ring_app.ring.snapshot is None or ring_app.ring.snapshot.verdict is not Verdict.CORRUPTION:
+                await pilot.pause(0.1)
+            assert ring_app.readonly and not ring_app.open_replace("lab-cp-2")  # --readonly holds
+            await pilot.press("escape")
+            await pilot.pause()
+        assert ring_app.return_value == BACK_TO_FLEET
+        # Back on the fleet: the other engines ran on untouched, the rows are there at once.
+        assert watch.engine("etcdtui-east") is east_engine and east_engine.polls > east_polls
+        again = FleetApp(watch, readonly=True)
+        async with again.run_test(size=(160, 20)) as pilot:
+            await pilot.pause(0.2)
+            assert again.fleet.table.shown[0] == "etcdtui-west" and len(again.fleet.table.shown) == len(contexts)
+            assert again.fleet.rows["etcdtui-east"].verdict is Verdict.WARNING
     code, report, _ = await asyncio.to_thread(check_json, fleet)
     by_context = {c["context"]: c for c in report["contexts"]}
     assert by_context["etcdtui-west"]["status"] == "CRITICAL", by_context["etcdtui-west"]["findings"]

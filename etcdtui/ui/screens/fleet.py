@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -65,11 +66,18 @@ class FleetScreen(Screen[None]):
     def table(self) -> FleetTable:
         return self.query_one(FleetTable)
 
+    class RowsChanged(Message):
+        """Posted by `put_row`, which engines call from their own tasks (outside the app's context)."""
+
     def put_row(self, row: FleetRow) -> None:
         self.rows[row.context] = row
-        if not self._pending and self.is_mounted:
+        if not self._pending:
             self._pending = True
-            self.set_timer(BATCH_S, self.redraw)
+            self.post_message(self.RowsChanged())
+
+    @on(RowsChanged)
+    def _schedule_redraw(self) -> None:
+        self.set_timer(BATCH_S, self.redraw)
 
     def visible_rows(self) -> list[FleetRow]:
         needle = self.filter_text.lower()
