@@ -66,8 +66,10 @@ def _subcommand_registrars(
     return registrars
 
 
-# Commands whose module alone is loaded (startup time matters: scan-logs is benchmarked against grep).
-_FAST_COMMANDS = {"scan-logs": "etcdtui.headless.scan_logs"}
+# Commands whose module alone is loaded (startup time matters: scan-logs is benchmarked against grep,
+# check against the operator's kubectl commands; neither pays for the lab CLI or the other's imports).
+_FAST_COMMANDS = {"scan-logs": "etcdtui.headless.scan_logs", "check": "etcdtui.headless.check",
+                  "lab": "etcdtui.lab.cli"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

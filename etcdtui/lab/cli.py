@@ -23,7 +23,8 @@ import etcdtui
 from etcdtui import exitcodes
 from etcdtui.lab.control_client import ControlError, request
 from etcdtui.lab.etcd_binary import EtcdNotFound, resolve_etcd
-from etcdtui.lab.layout import LabLayout, default_lab_dir
+from etcdtui.lab.lab_process import is_lab_process, process_alive, read_pid
+from etcdtui.lab.layout import DEFAULT_NAME, LabLayout, default_lab_dir, layout_of, valid_lab_name
 from etcdtui.lab.ports import PortInUse, accepts_connections, ensure_free
 
 UP_TIMEOUT = 30.0
@@ -43,9 +44,11 @@ class LabCliError(Exception):
 # == starting =============================================================================================
 def start_lab(
     root: Path, *, members: int = 3, corrupt_checks: str = "off", etcd: str | None = None, api_port: int = 0,
-    bastion: bool = True, within: float = UP_TIMEOUT, quota_backend_bytes: int = 0,
+    bastion: bool = True, within: float = UP_TIMEOUT, quota_backend_bytes: int = 0, name: str = DEFAULT_NAME,
 ) -> dict[str, Any]:
     """Start a lab daemon in `root` and return its state (lab.json) once it is ready; raise LabCliError."""
+    if not valid_lab_name(name):
+        raise LabCliError(f"invalid --name {name!r}: lowercase letters, digits and '-', at most 32 characters")
     if members not in VALID_MEMBERS:
         raise LabCliError(f"invalid --members {members}: use an odd number from 1 to 7 (3 or 5 are usual)")
     try:
@@ -60,9 +63,9 @@ def start_lab(
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     _claim(layout)
     # A lab does not resume: files of an earlier lab here (`down --keep-data`, a crashed daemon) are replaced.
-    for name in LAB_ENTRIES:
-        path = root / name
-        if name == "lab.pid":
+    for entry in LAB_ENTRIES:
+        path = root / entry
+        if entry == "lab.pid":
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -71,7 +74,7 @@ def start_lab(
     argv = [
         sys.executable, "-m", "etcdtui.lab.daemon", "--dir", str(root), "--members", str(members),
         "--corrupt-checks", corrupt_checks, "--api-port", str(api_port), "--bastion", "on" if bastion else "off",
-        "--etcd", str(binaries.etcd),
+        "--etcd", str(binaries.etcd), "--name", name,
     ]
     if quota_backend_bytes:
         argv += ["--quota-backend-bytes", str(quota_backend_bytes)]
@@ -175,15 +178,6 @@ def _wait_gone(pid: int, within: float) -> bool:
     return not process_alive(pid)
 
 
-def process_alive(pid: int) -> bool:
-    """Alive and not a zombie (a daemon started by this very process stays a zombie until reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def lab_processes(root: Path) -> list[int]:
     """Processes this lab started: its daemon (`etcdtui.lab.daemon --dir ROOT`) and etcd/etcdctl runs on its files."""
     needle = str(root)
@@ -234,22 +228,6 @@ def _remove_files(layout: LabLayout, *, keep_data: bool, keep_log: bool) -> None
             path.unlink(missing_ok=True)
 
 
-def read_pid(layout: LabLayout) -> int | None:
-    try:
-        return int(layout.pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def is_lab_process(pid: int) -> bool:
-    """A live process that is an etcdtui lab daemon (or an `etcdtui lab up` still starting one)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return process_alive(pid) and b"etcdtui" in cmdline
-
-
 # == command handlers =====================================================================================
 def _fail(command: str, message: str) -> int:
     first = next((line for line in message.splitlines() if line.strip()), "failed")
@@ -258,7 +236,7 @@ def _fail(command: str, message: str) -> int:
 
 
 def _layout(args: argparse.Namespace) -> LabLayout:
-    return LabLayout(Path(args.dir).expanduser().resolve() if args.dir else default_lab_dir())
+    return layout_of(args.dir, getattr(args, "name", None))
 
 
 def _print_usage(state: dict[str, Any], layout: LabLayout) -> None:
@@ -278,7 +256,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         state = start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks, etcd=args.etcd,
                           api_port=args.api_port, bastion=not args.no_bastion,
-                          quota_backend_bytes=args.quota_backend_bytes)
+                          quota_backend_bytes=args.quota_backend_bytes, name=args.name)
     except LabCliError as exc:
         return _fail("up", str(exc))
     _print_usage(state, layout)
@@ -388,7 +366,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     try:
         if pid is None or not is_lab_process(pid) or not layout.state_file.exists():
             start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks,
-                      etcd=args.etcd)
+                      etcd=args.etcd, name=args.name)
     except LabCliError as exc:
         return _fail("", str(exc))
     from etcdtui.ui.session import Connection, run_command
@@ -411,7 +389,10 @@ def _quota(text: str) -> int:
 
 
 def _dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", default=None, help=f"lab directory (default: {default_lab_dir()})")
+    parser.add_argument("--dir", default=None, help=f"lab directory (default: {default_lab_dir()}, or "
+                                                    f"{default_lab_dir('NAME')} with --name)")
+    parser.add_argument("--name", default=DEFAULT_NAME,
+                        help="lab name: several labs run side by side, context etcdtui-NAME (default: lab)")
 
 
 def _start_options(parser: argparse.ArgumentParser) -> None:
@@ -469,6 +450,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fill.add_argument("--mb", type=int, required=True, metavar="N", help="MiB to write (1 to 2048)")
     _dir_option(fill)
     fill.set_defaults(handler=cmd_fill)
+
+    from etcdtui.lab.kubeconfigs import add_kubeconfig_parser  # noqa: PLC0415 - its own module (issue #12)
+
+    add_kubeconfig_parser(sub, _dir_option)
+
     load = sub.add_parser("load", help="writes and compactions for a while, so revisions move")
     load.add_argument("--seconds", type=float, default=5.0)
     _dir_option(load)

@@ -28,7 +28,7 @@ from aiohttp import web
 from etcdtui.lab.api.rbac import ServiceAccount
 from etcdtui.lab.control_api import build_control_app, cancel_background
 from etcdtui.lab.etcd_binary import EtcdNotFound, resolve_etcd
-from etcdtui.lab.layout import LabLayout
+from etcdtui.lab.layout import LabLayout, lab_context
 from etcdtui.lab.objects import ObjectStore
 from etcdtui.lab.pki import write_private
 from etcdtui.lab.ports import PortInUse, ensure_free
@@ -37,7 +37,7 @@ from etcdtui.lab.ring import Ring, RingError
 log = logging.getLogger("etcdtui.lab.daemon")
 
 API_HOST = "127.0.0.1"
-CONTEXT = "etcdtui-lab"
+CONTEXT = "etcdtui-lab"  # the default lab's context; `lab up --name NAME` gives etcdtui-NAME
 ERROR_FILE = "lab.error"
 STATE_REFRESH = 0.5
 
@@ -55,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--api-port", type=int, default=0)
     p.add_argument("--bastion", choices=("on", "off"), default="on")
     p.add_argument("--quota-backend-bytes", type=int, default=0)
+    p.add_argument("--name", default="lab", help="lab name: the kubeconfig context is etcdtui-NAME")
     return p.parse_args(argv)
 
 
@@ -174,15 +175,16 @@ class Lab:
         if self.api is None:
             return
         ca = base64.b64encode((self.layout.pki / "ca.crt").read_bytes()).decode()
+        context = lab_context(self.args.name)
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": CONTEXT, "cluster": {"server": f"https://{API_HOST}:{self.api.port}",
+            "clusters": [{"name": context, "cluster": {"server": f"https://{API_HOST}:{self.api.port}",
                                                        "certificate-authority-data": ca}}],
-            "users": [{"name": f"{CONTEXT}-admin", "user": {"token": self.token}}],
-            "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": f"{CONTEXT}-admin",
+            "users": [{"name": f"{context}-admin", "user": {"token": self.token}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": f"{context}-admin",
                                                        "extensions": [self._context_settings()]}}],
-            "current-context": CONTEXT,
+            "current-context": context,
             "preferences": {},
         }
         write_private(self.layout.kubeconfig, yaml.safe_dump(config, sort_keys=False).encode())

@@ -15,7 +15,7 @@ from textual.app import App
 from textual.worker import Worker, WorkerState
 
 from etcdtui.ui.commands import RingCommands
-from etcdtui.ui.navigation import RING_VIEW, Destination, ReplaceView
+from etcdtui.ui.navigation import BACK_TO_FLEET, RING_VIEW, Destination, ReplaceView, RingView
 from etcdtui.ui.screens.ring import RingScreen
 from etcdtui.ui.services import ChecksBackend, LogSource, ProcedureFactory, Services, hints_of
 from etcdtui.ui.source import refresh
@@ -64,6 +64,8 @@ class EtcdTuiApp(App[int]):
         self.title = f"etcdtui · {self.context_label or 'cluster'}" + (" · read-only" if self.readonly else "")
         self.run_worker(self._follow_source(), name="snapshots", group="snapshots", exit_on_error=False)
         self._start_log_engine()  # log findings feed the ring view from the start (no-op without a cluster)
+        if isinstance(self.open_at, RingView) and self.open_at.from_fleet:
+            self.bind("escape", "back_to_fleet", description="Fleet")  # screens' own Esc bindings come first
         if isinstance(self.open_at, ReplaceView):
             self.call_later(self.open_replace, self.open_at.node)
         elif not self.readonly:  # an interrupted replace procedure of this cluster is offered for resuming
@@ -170,6 +172,10 @@ class EtcdTuiApp(App[int]):
 
     def refresh_source(self) -> bool:
         return refresh(self._services.ring)
+
+    def action_back_to_fleet(self) -> None:
+        """The context's engine keeps running in the fleet (ui/fleet_session.py); only this view closes."""
+        self.exit(BACK_TO_FLEET)
 
 
 def make_app(services: Services, open_at: Destination = RING_VIEW) -> EtcdTuiApp:

@@ -95,7 +95,7 @@ def parse_config(data: Any, path: Path | None = None) -> UiConfig:
         return UiConfig(path=path)
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level")
-    unknown = set(data) - {"theme", "readonly", "contexts", "kubeone", "logs"}
+    unknown = set(data) - {"theme", "readonly", "contexts", "kubeone", "logs", "fleet"}  # fleet: engine.fleet_config
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     theme = data.get("theme")
