@@ -238,6 +238,37 @@ class Ring:
         with contextlib.suppress(NotFound):
             self.store.delete("Pod", NAMESPACE, etcd_pod_name(node))
 
+    async def stop_for_good(self, node: str, *, lose_data: bool) -> None:
+        """The machine (or its disk) is gone: etcd stops and never restarts, the Node goes NotReady. The member
+        stays in etcd's member list, as it does when a real machine dies; `lose_data` also deletes its data dir."""
+        m = self._member(node)
+        if m.container is not None:
+            await m.container.stop()
+            m.container = None
+        m.healthy = False
+        if lose_data:
+            await asyncio.to_thread(shutil.rmtree, m.data_dir, True)
+        self._set_node_ready(node, False)
+        self.store.runtimes.pop((NAMESPACE, etcd_pod_name(node)), None)  # exec: `container not found`
+
+        def not_ready(obj: Obj) -> None:
+            obj["status"]["conditions"] = ko.pod_conditions(scheduled=True, initialized=True, ready=False)
+
+        with contextlib.suppress(NotFound):
+            self.store.update("Pod", NAMESPACE, etcd_pod_name(node), not_ready)
+        self._changed.set()
+
+    def fresh_machine(self, node: str) -> None:
+        """A new, empty machine at this node's address: no etcd, no data dir, nothing left of the old one."""
+        m = self._member(node)
+        if m.container is not None and m.container.running:
+            raise RingError(f"etcd on {node} is running: destroy the node first")
+        shutil.rmtree(m.data_dir, ignore_errors=True)
+        m.container = None
+        m.healthy = False
+        m.reset = True
+        m.member_id = None
+
     async def join(self, node: str) -> None:
         m = self._member(node)
         async with self._lock:

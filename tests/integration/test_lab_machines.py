@@ -1,0 +1,90 @@
+"""Machine faults on a real lab: `lab destroy-node`, `lab provision-node` (with and without the new host key in
+known_hosts) and `lab lose-quorum`, then KubeOne's manual-repair steps by hand (member gone, Node deleted,
+`kubeone apply`) and a `check` that sees the lost quorum. One lab for the whole story (suite budget)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+
+import pytest
+from _lab_cli import etcdctl, etcdtui, kubectl, kubectl_json, lab_status, wait_for
+from conftest import RunningLab
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+
+def _ssh(lab: RunningLab, node: str, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ssh", "-F", str(lab.layout.ssh_config), "-o", "ConnectTimeout=10", "-o", "BatchMode=yes", node, *command],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+
+
+def _node_ready(lab: RunningLab, node: str) -> bool:
+    obj = kubectl_json(lab.kubeconfig, "get", "node", node)
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in obj["status"]["conditions"])
+
+
+def _member_names(lab: RunningLab) -> dict[str, str]:
+    out = etcdctl(lab.root, "lab-cp-1", "member", "list", "-w", "json")
+    assert out.returncode == 0, out.stderr
+    return {m.get("name", ""): format(int(m["ID"]), "x") for m in json.loads(out.stdout)["members"]}
+
+
+def test_dead_machine_fresh_machine_and_lost_quorum(fresh_lab: Callable[..., RunningLab]) -> None:
+    lab = fresh_lab()
+    d = ["--dir", str(lab.root)]
+    old_id = _member_names(lab)["lab-cp-3"]
+    assert _ssh(lab, "lab-cp-3", "hostname").stdout.strip() == "lab-cp-3"
+
+    # -- the machine dies: etcd gone for good, ssh refused, Node NotReady, the member still listed -----------
+    result = etcdtui("lab", "destroy-node", "lab-cp-3", *d)
+    assert result.returncode == 0, result.stderr
+    status = {m["node"]: m for m in lab_status(lab.root)["members_status"]}
+    assert not status["lab-cp-3"]["running"] and not status["lab-cp-3"]["healthy"]
+    assert _ssh(lab, "lab-cp-3", "hostname").returncode == 255
+    assert not _node_ready(lab, "lab-cp-3")
+    assert _member_names(lab)["lab-cp-3"] == old_id  # etcd still hopes it comes back
+    again = etcdtui("lab", "destroy-node", "lab-cp-3", *d)
+    assert again.returncode == 1 and "already destroyed" in again.stderr
+
+    # -- a fresh machine whose new host key the operator has not trusted: OpenSSH refuses it -----------------
+    result = etcdtui("lab", "provision-node", "lab-cp-3", "--keep-known-hosts", *d)
+    assert result.returncode == 0 and "OLD key" in result.stdout, result.stderr
+    refused = _ssh(lab, "lab-cp-3", "hostname")
+    assert refused.returncode == 255 and "HOST IDENTIFICATION HAS CHANGED" in refused.stderr, refused.stderr
+
+    # -- destroyed once more, provisioned properly: the new key is in known_hosts, the machine is empty ------
+    old_known = lab.layout.known_hosts.read_text()
+    assert etcdtui("lab", "destroy-node", "lab-cp-3", *d).returncode == 0
+    result = etcdtui("lab", "provision-node", "lab-cp-3", *d)
+    assert result.returncode == 0, result.stderr
+    assert lab.layout.known_hosts.read_text() != old_known
+    assert _ssh(lab, "lab-cp-3", "hostname").stdout.strip() == "lab-cp-3"
+    assert not any(lab.layout.etcd_data_dir("lab-cp-3").glob("member"))  # no old state
+
+    # -- KubeOne's manual cluster repair by hand: remove the member, delete the Node, kubeone apply ---------
+    removed = etcdctl(lab.root, "lab-cp-1", "member", "remove", old_id)
+    assert removed.returncode == 0, removed.stderr
+    assert kubectl(lab.kubeconfig, "delete", "node", "lab-cp-3").returncode == 0
+    apply = subprocess.run(
+        [str(lab.layout.kubeone_bin), "apply", "-m", str(lab.layout.kubeone_yaml), "-t", str(lab.layout.tf_json),
+         "--auto-approve"], capture_output=True, text=True, timeout=120, check=False, cwd=lab.root,
+    )
+    assert apply.returncode == 0, apply.stdout + apply.stderr
+    assert 'join control plane node "lab-cp-3"' in apply.stdout
+    members = _member_names(lab)
+    assert set(members) == {"lab-cp-1", "lab-cp-2", "lab-cp-3"} and members["lab-cp-3"] != old_id
+    wait_for(lambda: _node_ready(lab, "lab-cp-3") or None, within=20, what="lab-cp-3 Ready")
+
+    # -- the majority destroyed at once: the ring really has no quorum, and `check` says so --------------------
+    assert etcdctl(lab.root, "lab-cp-1", "put", "/before", "1").returncode == 0
+    result = etcdtui("lab", "lose-quorum", *d)
+    assert result.returncode == 0 and "lab-cp-2, lab-cp-3" in result.stdout, result.stderr
+    put = etcdctl(lab.root, "lab-cp-1", "put", "--command-timeout=3s", "/after", "1")
+    assert put.returncode != 0  # no quorum: writes time out
+    assert _ssh(lab, "lab-cp-2", "hostname").returncode == 0  # the machines still answer
+    check = etcdtui("check", "--kubeconfig", str(lab.kubeconfig))
+    assert check.returncode == 2 and "QUORUM-LOST" in check.stdout.splitlines()[0], check.stdout + check.stderr
