@@ -52,6 +52,7 @@ def _subcommand_registrars(
     for module_name in (
         "etcdtui.headless.scan_logs",
         "etcdtui.headless.check",
+        "etcdtui.headless.backup",
         "etcdtui.lab.cli",
         "etcdtui.ui.launch",
         "etcdtui.ui.replace_cli",

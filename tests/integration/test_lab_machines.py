@@ -4,9 +4,12 @@ known_hosts) and `lab lose-quorum`, then KubeOne's manual-repair steps by hand (
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from _lab_cli import etcdctl, etcdtui, kubectl, kubectl_json, lab_status, wait_for
@@ -22,6 +25,12 @@ def _ssh(lab: RunningLab, node: str, *command: str) -> subprocess.CompletedProce
     )
 
 
+def _other_key() -> str:
+    import asyncssh
+
+    return str(asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode().split()[1])
+
+
 def _node_ready(lab: RunningLab, node: str) -> bool:
     obj = kubectl_json(lab.kubeconfig, "get", "node", node)
     return any(c["type"] == "Ready" and c["status"] == "True" for c in obj["status"]["conditions"])
@@ -33,7 +42,9 @@ def _member_names(lab: RunningLab) -> dict[str, str]:
     return {m.get("name", ""): format(int(m["ID"]), "x") for m in json.loads(out.stdout)["members"]}
 
 
-def test_dead_machine_fresh_machine_and_lost_quorum(fresh_lab: Callable[..., RunningLab]) -> None:
+def test_dead_machine_fresh_machine_backup_and_lost_quorum(
+    fresh_lab: Callable[..., RunningLab], tmp_path: Path
+) -> None:
     lab = fresh_lab()
     d = ["--dir", str(lab.root)]
     old_id = _member_names(lab)["lab-cp-3"]
@@ -79,8 +90,29 @@ def test_dead_machine_fresh_machine_and_lost_quorum(fresh_lab: Callable[..., Run
     assert set(members) == {"lab-cp-1", "lab-cp-2", "lab-cp-3"} and members["lab-cp-3"] != old_id
     wait_for(lambda: _node_ready(lab, "lab-cp-3") or None, within=20, what="lab-cp-3 Ready")
 
+    # -- `etcdtui backup`: a verified 0600 snapshot with the revision etcd had; refusals -------------------
+    for i in range(5):
+        assert etcdctl(lab.root, "lab-cp-1", "put", f"/before/{i}", str(i)).returncode == 0
+    status = json.loads(etcdctl(lab.root, "lab-cp-1", "endpoint", "status", "-w", "json").stdout)
+    revision = int(status[0]["Status"]["header"]["revision"])
+    out = tmp_path / "snap.db"
+    backup = etcdtui("backup", "-o", str(out), "--kubeconfig", str(lab.kubeconfig))
+    assert backup.returncode == 0, backup.stderr
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert f"revision {revision}," in backup.stdout and hashlib.sha256(out.read_bytes()).hexdigest() in backup.stdout
+    assert f"{out.stat().st_size} bytes" in backup.stdout
+    newest = etcdtui("backup", "--newest", "--backup-dir", str(tmp_path))
+    assert newest.returncode == 0 and str(out) in newest.stdout, newest.stdout
+    exists = etcdtui("backup", "-o", str(out), "--kubeconfig", str(lab.kubeconfig))
+    assert exists.returncode == 2 and "already exists" in exists.stderr
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(re.sub(r"ssh-ed25519 \S+", "ssh-ed25519 " + _other_key(), lab.layout.known_hosts.read_text()))
+    refused = etcdtui("backup", "-o", str(tmp_path / "x.db"), "--known-hosts", str(wrong),
+                      "--kubeconfig", str(lab.kubeconfig))
+    assert refused.returncode == 2 and "host key" in refused.stderr, refused.stderr
+    assert not (tmp_path / "x.db").exists()
+
     # -- the majority destroyed at once: the ring really has no quorum, and `check` says so --------------------
-    assert etcdctl(lab.root, "lab-cp-1", "put", "/before", "1").returncode == 0
     result = etcdtui("lab", "lose-quorum", *d)
     assert result.returncode == 0 and "lab-cp-2, lab-cp-3" in result.stdout, result.stderr
     put = etcdctl(lab.root, "lab-cp-1", "put", "--command-timeout=3s", "/after", "1")
