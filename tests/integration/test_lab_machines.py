@@ -113,6 +113,8 @@ def test_dead_machine_fresh_machine_backup_and_lost_quorum(
     assert not (tmp_path / "x.db").exists()
 
     # -- the majority destroyed at once: the ring really has no quorum, and `check` says so --------------------
+    assert etcdctl(lab.root, "lab-cp-1", "put", "/after-backup", "1").returncode == 0
+    peer = next(m["peer_url"] for m in lab_status(lab.root)["members_status"] if m["node"] == "lab-cp-1")
     result = etcdtui("lab", "lose-quorum", *d)
     assert result.returncode == 0 and "lab-cp-2, lab-cp-3" in result.stdout, result.stderr
     put = etcdctl(lab.root, "lab-cp-1", "put", "--command-timeout=3s", "/after", "1")
@@ -120,3 +122,38 @@ def test_dead_machine_fresh_machine_backup_and_lost_quorum(
     assert _ssh(lab, "lab-cp-2", "hostname").returncode == 0  # the machines still answer
     check = etcdtui("check", "--kubeconfig", str(lab.kubeconfig))
     assert check.returncode == 2 and "QUORUM-LOST" in check.stdout.splitlines()[0], check.stdout + check.stderr
+
+    # -- etcd's disaster recovery by hand over ssh, with the real etcdutl: the lab supports every step ------------
+    for node in ("lab-cp-1", "lab-cp-2", "lab-cp-3"):
+        present = _ssh(lab, node, "sudo", "test", "-e", "/etc/kubernetes/manifests/etcd.yaml").returncode == 0
+        assert present == (node == "lab-cp-1")  # the destroyed members' kubelets run no etcd any more
+        if present:
+            moved = _ssh(lab, node, "sudo", "mv", "/etc/kubernetes/manifests/etcd.yaml", "/etc/kubernetes/etcd.yaml.off")
+            assert moved.returncode == 0, moved.stderr
+    assert not lab_status(lab.root)["members_status"][0]["running"]
+    with out.open("rb") as fh:
+        upload = subprocess.run(
+            ["ssh", "-F", str(lab.layout.ssh_config), "lab-cp-1", "sudo dd of=/var/lib/restore.db status=none"],
+            stdin=fh, capture_output=True, timeout=30, check=False,
+        )
+    assert upload.returncode == 0, upload.stderr
+    restore = _ssh(lab, "lab-cp-1", "sudo", "etcdutl", "snapshot", "restore", "/var/lib/restore.db",
+                   "--data-dir", "/var/lib/etcd-restored", "--name", "lab-cp-1",
+                   f"--initial-cluster=lab-cp-1={peer}", f"--initial-advertise-peer-urls={peer}")
+    assert restore.returncode == 0 and "restored snapshot" in restore.stderr, restore.stderr
+    assert str(lab.root) not in restore.stderr  # the node's paths, not the lab's
+    for argv in (("mv", "/var/lib/etcd", "/var/lib/etcd.before-restore"), ("mv", "/var/lib/etcd-restored", "/var/lib/etcd"),
+                 ("mv", "/etc/kubernetes/etcd.yaml.off", "/etc/kubernetes/manifests/etcd.yaml")):
+        moved = _ssh(lab, "lab-cp-1", "sudo", *argv)
+        assert moved.returncode == 0, moved.stderr
+    assert _ssh(lab, "lab-cp-1", "mv", "/var/lib/etcd", "/var/lib/x").returncode == 1  # root only
+    assert _ssh(lab, "lab-cp-1", "sudo", "mv", "/etc/passwd", "/var/lib/x").returncode == 1  # node paths only
+
+    def one_member() -> list[str] | None:
+        listed = etcdctl(lab.root, "lab-cp-1", "member", "list")
+        return listed.stdout.strip().splitlines() if listed.returncode == 0 else None
+
+    members_now = wait_for(one_member, within=30, what="the restored one-member cluster")
+    assert len(members_now) == 1 and "lab-cp-1" in members_now[0]
+    keys = etcdctl(lab.root, "lab-cp-1", "get", "--prefix", "--keys-only", "/").stdout.split()
+    assert {f"/before/{i}" for i in range(5)} <= set(keys) and "/after-backup" not in keys
