@@ -53,6 +53,7 @@ def _subcommand_registrars(
         "etcdtui.headless.scan_logs",
         "etcdtui.headless.check",
         "etcdtui.headless.backup",
+        "etcdtui.headless.recover",
         "etcdtui.lab.cli",
         "etcdtui.ui.launch",
         "etcdtui.ui.replace_cli",

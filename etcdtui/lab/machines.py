@@ -73,6 +73,8 @@ class Machines:
     def _ring(self) -> Any:
         if self.lab.ring is None:
             raise MachineError("the lab's ring is not running")
+        # A node re-joined since (kubeone apply, a recovery) runs etcd again: it is no longer destroyed.
+        self.destroyed = {n for n in self.destroyed if not self.lab.ring.member(n).running}
         return self.lab.ring
 
     async def destroy(self, node: str, *, lose_data: bool = False) -> str:
@@ -121,7 +123,7 @@ class Machines:
 
     async def lose_quorum(self) -> str:
         ring = self._ring()
-        alive = [n for n in ring.nodes if n not in self.destroyed]
+        alive = [n for n in ring.nodes if ring.member(n).running]
         majority = len(ring.nodes) // 2 + 1
         if len(alive) < majority:
             raise MachineError("quorum is already lost")
