@@ -508,6 +508,7 @@ def _plan_record(plan: RecoverPlan) -> dict[str, Any]:
         "nodes": [{"node": n.node, "member_name": n.member_name, "peer_url": n.peer_url,
                    "pod_command": list(n.pod_command)} for n in plan.nodes],
         "survivor_revision": plan.survivor_revision, "lost_keys_total": plan.lost_keys_total,
+        "lost_keys": plan.lost_keys, "notes": plan.notes,
     }
 
 
@@ -517,7 +518,9 @@ def _plan_from_record(r: dict[str, Any]) -> RecoverPlan:
                          float(s.get("age_s") or 0))
     nodes = [NodePlan(n["node"], n["member_name"], n.get("peer_url"), tuple(n["pod_command"])) for n in r["nodes"]]
     return RecoverPlan(r["context"], r["server"], snap, nodes, r["restore_node"], r.get("survivor_revision"),
-                       lost_keys_total=int(r.get("lost_keys_total") or 0))
+                       lost_keys=[str(k) for k in r.get("lost_keys") or []],
+                       lost_keys_total=int(r.get("lost_keys_total") or 0),
+                       notes=[str(n) for n in r.get("notes") or []])
 
 
 def _alive(pid: int) -> bool:

@@ -100,6 +100,7 @@ async def _recover(args: argparse.Namespace) -> int:
                              f"finish it first ({proc.journal.path})", exitcodes.CRITICAL)
             _out(f"Resuming the recovery of context {conn.context} from {proc.journal.path} "
                  f"(done: {', '.join(sorted(proc.done)) or 'nothing yet'})")
+            _print_plan(plan, args)
         else:
             engine = RingEngine(conn, poll_interval=max(args.timeout, 15.0))
             async with engine:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -63,6 +65,37 @@ def _kill_when(proc: subprocess.Popen[bytes], state: Path, step: str, log: Path,
     raise AssertionError(f"{step} never ran: {log.read_text()}")
 
 
+def _in_terminal(lab: RunningLab, snap: Path, state: Path, answer: str) -> str:
+    """Run `recover` on a pseudo-terminal (no --confirm) and type `answer` at the first confirmation."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "etcdtui", "recover", "--snapshot", str(snap), "--kubeconfig", str(lab.kubeconfig),
+         "--state-dir", str(state)], stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+    )
+    os.close(slave)
+    seen = b""
+    answered = False
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not answered and b"to confirm: " in seen:
+            os.write(master, answer.encode() + b"\n")
+            answered = True
+        if proc.poll() is not None and not ready:
+            break
+    os.close(master)
+    assert proc.wait(30) == 2, seen.decode(errors="replace")
+    return seen.decode(errors="replace")
+
+
 def _serializable_keys(lab: RunningLab, node: str, prefix: str) -> set[str]:
     got = etcdctl(lab.root, node, "get", prefix, "--prefix", "--keys-only", "--consistency=s")
     assert got.returncode == 0, got.stderr
@@ -107,19 +140,26 @@ def test_recover_from_snapshot_with_crashes_and_refusals(fresh_lab: Callable[...
     assert all(key in lost_part for key in after) and not any(key in lost_part for key in before)
     assert "5 keys written or changed after the snapshot" in dry.stdout
 
+    # -- in a terminal each destructive step names node and context and wants the node typed: a wrong answer stops -----
+    typed = _in_terminal(lab, snap, state, answer="lab-cp-2")
+    assert "stop etcd on lab-cp-1" in typed and "[context etcdtui-lab]" in typed and "type lab-cp-1 to confirm" in typed
+    assert "not confirmed" in typed and lab_status(lab.root)["members_status"][0]["running"]
+    before_confirming = typed.split("type lab-cp-1 to confirm", 1)[0]
+    assert "WILL BE LOST" in before_confirming and all(key in before_confirming for key in after)
+
     # -- crash during the restore, crash during the re-join, then resumed to the end ------------------------------------
     log = tmp_path / "recover.log"
     started = time.monotonic()
     proc = _start_recover(lab, snap, state, log)
     _kill_when(proc, state, "restore", log)
-    assert "WILL BE LOST" in log.read_text().split("confirmed by", 1)[0]  # reported before the first confirmation
+    assert "WILL BE LOST" in log.read_text().split("confirmed by", 1)[0]  # a resume repeats it before going on
     proc = _start_recover(lab, snap, state, log)
     _kill_when(proc, state, "rejoin", log, text="Joining control plane node")
     proc = _start_recover(lab, snap, state, log)
     assert proc.wait(300) == 0, log.read_text()[-3000:]
     elapsed = time.monotonic() - started
     text = log.read_text()
-    assert text.count("Resuming the recovery") == 2 and "3 members (lab-cp-1, lab-cp-2, lab-cp-3), all healthy, hashes equal" in text
+    assert text.count("Resuming the recovery") == 3 and "3 members (lab-cp-1, lab-cp-2, lab-cp-3), all healthy, hashes equal" in text
     print(f"recover end to end (with two crashes): {elapsed:.1f} s")
 
     # -- the end state: 3 healthy members, equal hashes, every pre-backup key on every member, no post-backup key --------
