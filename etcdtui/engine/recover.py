@@ -36,17 +36,9 @@ from typing import Any
 from etcdtui.cluster.backup import BackupError, snapshot_status
 from etcdtui.cluster.etcdctl_exec import EtcdctlExec, EtcdctlExecError, target_from_pod
 from etcdtui.cluster.kube import ClusterConnection
-from etcdtui.cluster.runner import (
-    CommandNotFoundError,
-    CommandSpec,
-    OutputBatch,
-    PromptEvent,
-    RunnerError,
-    start_command,
-)
 from etcdtui.cluster.ssh import SshError, SshHostKeyError, SshNode, SshTarget, connect
-from etcdtui.core.checklist import check_join_plan
-from etcdtui.engine.checks import ChecksService, KubeOneSettings
+from etcdtui.engine.checks import KubeOneSettings
+from etcdtui.engine.kubeone_apply import APPLY_TIMEOUT, ApplyFailed, apply_argv, run_apply
 from etcdtui.engine.replace_context import delete_node, gather_context
 from etcdtui.engine.replace_journal import Journal, ProcedureLock, cluster_key, state_dir
 from etcdtui.engine.snapshot import RingSnapshot, Verdict
@@ -57,7 +49,6 @@ REMOTE_SNAPSHOT = "/var/lib/etcdtui-restore.db"
 DATA_DIR = "/var/lib/etcd"
 START_TIMEOUT = 60.0
 VERIFY_TIMEOUT = 120.0
-APPLY_TIMEOUT = 900.0
 MAX_LOST_KEYS_SHOWN = 20
 MEMBERS_QUIET = 10.0
 SETTLE_TIMEOUT = 180.0
@@ -384,43 +375,17 @@ class RecoverProcedure:
         missing = [n for n in plan.others if n not in names]
         if not missing:
             return "every node is a member again"
-        facts = await ChecksService(self.conn, self.kubeone, namespace=self.namespace).kubeone_facts()
-        argv = [facts.binary or "kubeone", "apply", "-m", facts.manifest or "kubeone.yaml"]
-        if facts.tfjson:
-            argv += ["-t", facts.tfjson]
+        argv = await apply_argv(self.conn, self.kubeone, self.namespace)
         await self._ask(f"run `{shlex.join(argv)}`: KubeOne re-joins {', '.join(missing)}", missing[0])
-        kept: list[str] = []
-        refusal: list[str] = []
-        env = dict(os.environ)
-        env.update(self.kubeone.extra_env)
+
+        def journal_pid(pid: int) -> None:  # a resume after a crash first waits for this kubeone and its joins
+            self.journal.append({"kind": "note", "kubeone_pid": pid, "t": time.time()})
+
         try:
-            cmd = await start_command(CommandSpec(tuple(argv), pty=True, no_color=True, env=env))
-        except (CommandNotFoundError, RunnerError) as exc:
-            raise StepFailed(f"kubeone: {exc}") from None
-        # Journaled so that a resume after a crash first waits for this kubeone and the joins it started.
-        self.journal.append({"kind": "note", "kubeone_pid": cmd.pid, "t": time.time()})
-        try:
-            async with asyncio.timeout(APPLY_TIMEOUT), cmd:
-                async for ev in cmd.events():
-                    if isinstance(ev, OutputBatch):
-                        kept.extend(ev.lines)
-                        del kept[:-2000]
-                        for line in ev.lines:
-                            self.emit(f"     {line}")
-                    elif isinstance(ev, PromptEvent) and not cmd.done:
-                        problem = rejoin_plan_problem(kept, missing)
-                        if problem:
-                            refusal.append(problem)
-                        self.emit(f"     {ev.text.strip()} -> {'no' if problem else 'yes'}")
-                        await cmd.answer("no" if problem else "yes")
-            result = await cmd.wait()
-        except TimeoutError:
-            raise StepFailed(f"kubeone apply did not finish within {APPLY_TIMEOUT:.0f} s; it was stopped") from None
-        if refusal:
-            raise StepFailed(f"KubeOne's plan refused: {refusal[0]}; answered no")
-        if not result.ok:
-            raise StepFailed(f"kubeone apply failed ({result.describe()})")
-        return f"kubeone apply re-joined {', '.join(missing)} in {result.duration_s:.0f} s"
+            seconds = await run_apply(argv, self.kubeone, missing, emit=self.emit, on_pid=journal_pid)
+        except ApplyFailed as exc:
+            raise StepFailed(str(exc)) from None
+        return f"kubeone apply re-joined {', '.join(missing)} in {seconds:.0f} s"
 
     async def _after_interrupted_apply(self, plan: RecoverPlan) -> None:
         """After a crash during the re-join: wait for the kubeone that was running to exit, then for the
@@ -475,19 +440,6 @@ class RecoverProcedure:
                 await ssh.close()
         self._ssh.clear()
         await self._exec.close()
-
-
-def rejoin_plan_problem(lines: Sequence[str], allowed: Sequence[str]) -> str | None:
-    """None when KubeOne's plan joins only `allowed` nodes (at least one) and initializes nothing."""
-    check = check_join_plan(lines, allowed[0] if allowed else "")
-    if "no plan" in check.reason or "initializes" in check.reason:
-        return check.reason
-    extra = [j for j in check.joins if j not in allowed]
-    if not check.joins:
-        return "the plan joins no node"
-    if extra:
-        return f"the plan joins {', '.join(extra)}, which was not reset for the recovery"
-    return None
 
 
 async def _connect(target: SshTarget) -> SshNode:

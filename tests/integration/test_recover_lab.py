@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import asyncssh
 import pytest
 from _lab_cli import etcdctl, etcdtui, lab_status, wait_for
 from conftest import RunningLab
@@ -146,6 +148,15 @@ def test_recover_from_snapshot_with_crashes_and_refusals(fresh_lab: Callable[...
     assert "not confirmed" in typed and lab_status(lab.root)["members_status"][0]["running"]
     before_confirming = typed.split("type lab-cp-1 to confirm", 1)[0]
     assert "WILL BE LOST" in before_confirming and all(key in before_confirming for key in after)
+
+    # -- a node answering with a host key known_hosts does not hold stops the procedure before it changes anything ------
+    wrong_hosts = tmp_path / "known_hosts.wrong"
+    other = asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode().split()[1]
+    wrong_hosts.write_text(re.sub(r"ssh-ed25519 \S+", f"ssh-ed25519 {other}", lab.layout.known_hosts.read_text()))
+    bad_key = etcdtui("recover", "--snapshot", str(snap), "--confirm", CONTEXT, "--known-hosts", str(wrong_hosts), *kc,
+                      "--state-dir", str(state))
+    assert bad_key.returncode == 2 and "host key verification failed" in bad_key.stderr, bad_key.stderr
+    assert lab_status(lab.root)["members_status"][0]["running"]
 
     # -- crash during the restore, crash during the re-join, then resumed to the end ------------------------------------
     log = tmp_path / "recover.log"
