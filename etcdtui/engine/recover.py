@@ -147,19 +147,54 @@ Print = Callable[[str], None]
 Confirm = Callable[[str, str], Awaitable[bool]]  # (what, node) -> confirmed
 
 
-class RecoverJournal(Journal):
-    """The replace journal's file handling (0700 dir, 0600 file, fsync per record), its own file name."""
+class StepJournal(Journal):
+    """The replace journal's file handling (0700 dir, 0600 file, fsync per record), under its own file name
+    (`<prefix>-<cluster>.jsonl`) for the procedures that are a list of named steps (recover, dead-machine repair)."""
 
-    def __init__(self, directory: Path, key: str) -> None:
+    def __init__(self, directory: Path, key: str, prefix: str = "recover") -> None:
         super().__init__(directory, key)
-        self.path = directory / f"recover-{key}.jsonl"
+        self.prefix = prefix
+        self.path = directory / f"{prefix}-{key}.jsonl"
+
+    @classmethod
+    def with_lock(cls, state: Path | None, conn: ClusterConnection, prefix: str) -> tuple[StepJournal, ProcedureLock]:
+        """The journal of this cluster and the lock every procedure on it shares (replace's too)."""
+        directory, key = state_dir(state), cluster_key(conn.context, conn.server)
+        return cls(directory, key, prefix), ProcedureLock(directory, key)
 
     def records(self) -> list[dict[str, Any]]:
         return list(self._records()) if self.path.exists() else []
 
+    def replay(self) -> tuple[dict[str, Any] | None, set[str]]:
+        """The first (`begin`) record and the names of the steps done: what a resume needs."""
+        begin: dict[str, Any] | None = None
+        done: set[str] = set()
+        for record in self.records():
+            if record.get("kind") == "begin":
+                begin = record
+            elif record.get("status") == "done":
+                done.add(str(record.get("step")))
+        return begin, done
+
+    async def run_steps(self, steps: Sequence[str], done: set[str], run: Callable[[str], Awaitable[str]],
+                        emit: Callable[[str], None], outcome: str) -> None:
+        """Each step not done yet, in order: `running` on disk before it acts, `done` with its note after."""
+        for step in steps:
+            if step in done:
+                continue
+            emit(f"== {step}")
+            self.append({"kind": "step", "step": step, "status": "running", "t": time.time()})
+            note = await run(step)
+            self.append({"kind": "step", "step": step, "status": "done", "t": time.time(), "note": note})
+            done.add(step)
+            emit(f"   done: {note}")
+        self.append({"kind": "end", "outcome": outcome, "t": time.time()})
+        self.finish()
+
     def finish(self) -> None:
         if self.path.exists():
-            os.replace(self.path, self.path.with_name(f"recover-{self.key}-{time.strftime('%Y%m%dT%H%M%S')}.done.jsonl"))
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            os.replace(self.path, self.path.with_name(f"{self.prefix}-{self.key}-{stamp}.done.jsonl"))
 
 
 class RecoverProcedure:
@@ -173,10 +208,7 @@ class RecoverProcedure:
         self.emit = emit
         self.confirm = confirm
         self.namespace = namespace
-        directory = state_dir(state)
-        key = cluster_key(conn.context, conn.server)
-        self.journal = RecoverJournal(directory, key)
-        self.lock = ProcedureLock(directory, key)
+        self.journal, self.lock = StepJournal.with_lock(state, conn, "recover")
         self._exec = EtcdctlExec(conn)
         self._ssh: dict[str, SshNode] = {}
         self.plan: RecoverPlan | None = None
@@ -184,11 +216,8 @@ class RecoverProcedure:
 
     # -- planning (read-only) ------------------------------------------------------------------------------
     def resume_plan(self) -> RecoverPlan | None:
-        for record in self.journal.records():
-            if record.get("kind") == "begin":
-                self.plan = _plan_from_record(record)
-            elif record.get("status") == "done":
-                self.done.add(str(record.get("step")))
+        begin, self.done = self.journal.replay()
+        self.plan = _plan_from_record(begin) if begin else None
         return self.plan
 
     async def make_plan(self, snap: RingSnapshot, snapshot: SnapshotFacts) -> RecoverPlan:
@@ -247,17 +276,8 @@ class RecoverProcedure:
         self.plan = plan
         if not self.journal.exists():
             self.journal.append({"kind": "begin", "t": time.time(), **_plan_record(plan)})
-        for step in plan.steps():
-            if step in self.done:
-                continue
-            self.emit(f"== {step}")
-            self.journal.append({"kind": "step", "step": step, "status": "running", "t": time.time()})
-            note = await self._run_step(plan, step)
-            self.journal.append({"kind": "step", "step": step, "status": "done", "t": time.time(), "note": note})
-            self.done.add(step)
-            self.emit(f"   done: {note}")
-        self.journal.append({"kind": "end", "outcome": "recovered", "t": time.time()})
-        self.journal.finish()
+        await self.journal.run_steps(plan.steps(), self.done, lambda step: self._run_step(plan, step), self.emit,
+                                     "recovered")
 
     async def _run_step(self, plan: RecoverPlan, step: str) -> str:
         name, _, node = step.partition(":")
@@ -486,7 +506,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _begin_time(journal: RecoverJournal) -> float:
+def _begin_time(journal: StepJournal) -> float:
     return next((float(r.get("t", 0)) for r in journal.records() if r.get("kind") == "begin"), time.time())
 
 

@@ -8,6 +8,8 @@ import hashlib
 import json
 import re
 import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +25,15 @@ def _ssh(lab: RunningLab, node: str, *command: str) -> subprocess.CompletedProce
         ["ssh", "-F", str(lab.layout.ssh_config), "-o", "ConnectTimeout=10", "-o", "BatchMode=yes", node, *command],
         capture_output=True, text=True, timeout=30, check=False,
     )
+
+
+def _replace(lab: RunningLab, tmp_path: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as fh:
+        return subprocess.Popen(
+            [sys.executable, "-m", "etcdtui", "replace", "lab-cp-3", "--confirm", "etcdtui-lab", "--wait-machine", "120",
+             "--kubeconfig", str(lab.kubeconfig), "--state-dir", str(tmp_path / "state")],
+            stdout=fh, stderr=subprocess.STDOUT,
+        )
 
 
 def _other_key() -> str:
@@ -61,13 +72,32 @@ def test_dead_machine_fresh_machine_backup_and_lost_quorum(
     again = etcdtui("lab", "destroy-node", "lab-cp-3", *d)
     assert again.returncode == 1 and "already destroyed" in again.stderr
 
-    # -- a fresh machine whose new host key the operator has not trusted: OpenSSH refuses it -----------------
+    kc = ["--kubeconfig", str(lab.kubeconfig)]
+    wrong = etcdtui("replace", "lab-cp-3", "--confirm", "prod-eu", *kc, "--state-dir", str(tmp_path / "state"))
+    assert wrong.returncode == 2 and "is not the current context" in wrong.stderr
+    alive = etcdtui("replace", "lab-cp-1", "--confirm", "etcdtui-lab", *kc, "--state-dir", str(tmp_path / "state"))
+    assert alive.returncode == 2 and "corrupted-member case" in alive.stderr, alive.stdout + alive.stderr
+    assert _member_names(lab)["lab-cp-3"] == old_id  # nothing changed
+
+    # -- `etcdtui replace` chooses the dead-machine variant, says why, and waits for the fresh machine -------------
+    log = tmp_path / "replace.log"
+    started = time.monotonic()
+    proc = _replace(lab, tmp_path, log)
+    wait_for(lambda: "waiting for a fresh machine" in log.read_text() or None, within=90, what="the wait step",
+             every=0.5)
+    text = log.read_text()
+    assert "Node lab-cp-3 is NotReady" in text and "ssh unreachable" in text and "variant: dead machine" in text
+    assert f"member {old_id} removed" in text and old_id not in _member_names(lab).values()
+    assert kubectl(lab.kubeconfig, "get", "node", "lab-cp-3").returncode != 0  # the Node object is gone
+
+    # -- a fresh machine whose new host key nobody trusted: OpenSSH and the procedure refuse it ---------------------
     result = etcdtui("lab", "provision-node", "lab-cp-3", "--keep-known-hosts", *d)
     assert result.returncode == 0 and "OLD key" in result.stdout, result.stderr
     refused = _ssh(lab, "lab-cp-3", "hostname")
     assert refused.returncode == 255 and "HOST IDENTIFICATION HAS CHANGED" in refused.stderr, refused.stderr
+    assert proc.wait(60) == 2 and "host key verification failed" in log.read_text()
 
-    # -- destroyed once more, provisioned properly: the new key is in known_hosts, the machine is empty ------
+    # -- destroyed once more, provisioned properly (new key in known_hosts, empty): the repair resumes and ends ------
     old_known = lab.layout.known_hosts.read_text()
     assert etcdtui("lab", "destroy-node", "lab-cp-3", *d).returncode == 0
     result = etcdtui("lab", "provision-node", "lab-cp-3", *d)
@@ -75,20 +105,18 @@ def test_dead_machine_fresh_machine_backup_and_lost_quorum(
     assert lab.layout.known_hosts.read_text() != old_known
     assert _ssh(lab, "lab-cp-3", "hostname").stdout.strip() == "lab-cp-3"
     assert not any(lab.layout.etcd_data_dir("lab-cp-3").glob("member"))  # no old state
-
-    # -- KubeOne's manual cluster repair by hand: remove the member, delete the Node, kubeone apply ---------
-    removed = etcdctl(lab.root, "lab-cp-1", "member", "remove", old_id)
-    assert removed.returncode == 0, removed.stderr
-    assert kubectl(lab.kubeconfig, "delete", "node", "lab-cp-3").returncode == 0
-    apply = subprocess.run(
-        [str(lab.layout.kubeone_bin), "apply", "-m", str(lab.layout.kubeone_yaml), "-t", str(lab.layout.tf_json),
-         "--auto-approve"], capture_output=True, text=True, timeout=120, check=False, cwd=lab.root,
-    )
-    assert apply.returncode == 0, apply.stdout + apply.stderr
-    assert 'join control plane node "lab-cp-3"' in apply.stdout
+    proc = _replace(lab, tmp_path, log)
+    assert proc.wait(180) == 0, log.read_text()[-3000:]
+    print(f"dead-machine replace end to end (with the refused machine): {time.monotonic() - started:.1f} s")
+    text = log.read_text()
+    assert "Resuming the dead-machine repair of lab-cp-3" in text and 'join control plane node "lab-cp-3"' in text
     members = _member_names(lab)
     assert set(members) == {"lab-cp-1", "lab-cp-2", "lab-cp-3"} and members["lab-cp-3"] != old_id
-    wait_for(lambda: _node_ready(lab, "lab-cp-3") or None, within=20, what="lab-cp-3 Ready")
+    hashes = json.loads(etcdctl(lab.root, "lab-cp-1", "endpoint", "hashkv", "--cluster", "-w", "json").stdout)
+    assert len(hashes) == 3 and len({h["HashKV"]["hash"] for h in hashes}) == 1
+    assert _node_ready(lab, "lab-cp-3")
+    assert list((tmp_path / "state").glob("repair-*.done.jsonl"))
+
 
     # -- `etcdtui backup`: a verified 0600 snapshot with the revision etcd had; refusals -------------------
     for i in range(5):
