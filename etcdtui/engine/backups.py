@@ -40,6 +40,14 @@ def backup_file_name(context: str) -> str:
     return f"etcd-snapshot-{context}-{time.strftime('%Y%m%dT%H%M%S')}.db"
 
 
+def new_own_backup_path(context: str, explicit_state_dir: Path | None = None) -> Path:
+    """A new file name in etcdtui's backup directory; the directory and its parent are created 0700."""
+    directory = own_backup_dir(explicit_state_dir)
+    for d in (directory.parent, directory):
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return directory / backup_file_name(context)
+
+
 def healthy_source(snap: RingSnapshot, exclude_node: str | None = None) -> MemberRow | None:
     """The member to snapshot: healthy, with a pod and a member ID, not `exclude_node`; the leader first."""
     rows = [r for r in snap.rows if r.pod and r.healthy and r.member_id and r.node_name != exclude_node]

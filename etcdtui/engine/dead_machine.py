@@ -23,7 +23,7 @@ from etcdtui.cluster.etcdctl_exec import EtcdctlExec, EtcdctlExecError, target_f
 from etcdtui.cluster.kube import ClusterConnection
 from etcdtui.cluster.ssh import SshError, SshHostKeyError, SshTarget, connect
 from etcdtui.core.checklist import quorum_gate
-from etcdtui.engine.backups import backup_file_name, own_backup_dir, take_backup
+from etcdtui.engine.backups import new_own_backup_path, take_backup
 from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.kubeone_apply import ApplyFailed, apply_argv, run_apply
 from etcdtui.engine.recover import StepFailed, StepJournal
@@ -156,7 +156,7 @@ class DeadMachineRepair:
 
     async def step_backup(self) -> str:
         snap = await self._snap()
-        dest = own_backup_dir() / backup_file_name(self.conn.context)
+        dest = await asyncio.to_thread(new_own_backup_path, self.conn.context)
         try:
             result = await take_backup(self.conn, snap, kubeone=self.kubeone, dest=dest, known_hosts=self.known_hosts,
                                        namespace=self.namespace, exclude_node=self.node)

@@ -72,7 +72,7 @@ def _newest(args: argparse.Namespace) -> int:
 async def _backup(args: argparse.Namespace) -> int:
     from etcdtui.cluster.backup import BackupError
     from etcdtui.cluster.kube import ClusterConnection
-    from etcdtui.engine.backups import backup_file_name, own_backup_dir, take_backup
+    from etcdtui.engine.backups import new_own_backup_path, take_backup
     from etcdtui.engine.checks import settings_for
     from etcdtui.engine.ring_engine import RingEngine
 
@@ -81,7 +81,7 @@ async def _backup(args: argparse.Namespace) -> int:
         engine = RingEngine(conn, poll_interval=max(args.timeout, 15.0))
         async with engine:
             snap = await engine.wait_complete(args.timeout)
-        dest = args.output or own_backup_dir() / backup_file_name(conn.context)
+        dest = args.output or await asyncio.to_thread(new_own_backup_path, conn.context)
         settings = settings_for(args.kubeconfig, manifest=args.kubeone_manifest, tfjson=args.kubeone_tf)
         last = [0.0]
 

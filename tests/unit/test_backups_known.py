@@ -27,3 +27,12 @@ def test_newest_snapshot_across_directories(tmp_path: Path) -> None:
 
 def test_age_text() -> None:
     assert [format_age(s) for s in (5, 420, 3 * 3600 + 12 * 60, 2 * 86400 + 4 * 3600)] == ["5s", "7m", "3h12m", "2d4h"]
+
+
+def test_own_backup_path_is_private(tmp_path: Path) -> None:
+    from etcdtui.engine.backups import new_own_backup_path
+
+    path = new_own_backup_path("ctx-a", tmp_path / "state")
+    assert path.parent == tmp_path / "state" / "backups" and path.name.startswith("etcd-snapshot-ctx-a-")
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
+    assert path.parent.stat().st_mode & 0o777 == 0o700 and not path.exists()
