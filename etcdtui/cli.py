@@ -54,10 +54,12 @@ def _subcommand_registrars(
         "etcdtui.headless.scan_logs",
         "etcdtui.headless.check",
         "etcdtui.headless.exporter",
+        "etcdtui.headless.backup",
+        "etcdtui.headless.recover",
+        "etcdtui.headless.defrag",
         "etcdtui.lab.cli",
         "etcdtui.ui.launch",
-        "etcdtui.ui.replace_cli",
-        "etcdtui.headless.defrag",
+        "etcdtui.commands.replace",
     ):
         if only is not None and module_name != only:
             continue

@@ -172,3 +172,30 @@ def _kubeconfig_paths(explicit: str | None) -> list[Path]:
         return [Path(explicit).expanduser()]
     env = [Path(p).expanduser() for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
     return env or [Path("~/.kube/config").expanduser()]
+
+
+def config_file() -> Path:
+    """`$XDG_CONFIG_HOME/etcdtui/config.yaml` (the UI's config file; headless commands read their share of it)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "etcdtui" / "config.yaml"
+
+
+def resolve_settings(context: str, kubeconfig: str | None, flags: ClusterSettings | None = None,
+                     path: Path | None = None) -> ClusterSettings:
+    """`settings_for_context` for headless commands: config.yaml's `contexts.<context>.{kubeone,ssh}` and its
+    top-level `kubeone`, read without the UI's config model (no Textual); raises `SettingsError`."""
+    path = path or config_file()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        data = None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SettingsError(f"cannot read {path}: {getattr(exc, 'strerror', None) or type(exc).__name__}") from None
+    data = data if isinstance(data, dict) else {}
+    contexts = data.get("contexts")
+    entry = contexts.get(context) if isinstance(contexts, dict) else None
+    entry = entry if isinstance(entry, dict) else {}
+    configured = parse_cluster_settings({k: entry[k] for k in ("kubeone", "ssh") if k in entry},
+                                        f"{path}: contexts.{context}")
+    fallback = ClusterSettings(kubeone=parse_kubeone_paths(data.get("kubeone"), f"{path}: kubeone"))
+    return settings_for_context(context, kubeconfig, flags=flags, configured=configured, fallback=fallback)

@@ -12,13 +12,14 @@ key and leaves it to this module.
 from __future__ import annotations
 
 import fnmatch
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from etcdtui.engine.context_settings import config_file
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
@@ -33,11 +34,6 @@ class FleetSettings:
     contexts: tuple[str, ...] = ()
     concurrency: int = DEFAULT_CONCURRENCY
     timeout: float | None = None
-
-
-def config_file() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "etcdtui" / "config.yaml"
 
 
 def load_fleet_settings(path: Path | None = None) -> FleetSettings:

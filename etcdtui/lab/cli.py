@@ -460,6 +460,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _dir_option(load)
     load.set_defaults(handler=cmd_load)
 
+    from etcdtui.lab.machines_cli import add_machine_parsers  # noqa: PLC0415 - its own module (issue #13)
+
+    add_machine_parsers(sub, _dir_option, _layout, _fail)
+
     from etcdtui.lab.incident import add_incident_parser  # noqa: PLC0415 - its own module (issue #8)
 
     add_incident_parser(sub)

@@ -151,6 +151,9 @@ class Lab:
             log.warning("kubeone control routes not available yet (%s)", exc)
         else:
             add_kubeone_routes(app, self.ring)
+        from etcdtui.lab.machines import add_machine_routes  # noqa: PLC0415 - issue #13's machine faults
+
+        add_machine_routes(app, self)
         sock = self.layout.control_socket
         sock.unlink(missing_ok=True)
         runner = web.AppRunner(app, access_log=None)

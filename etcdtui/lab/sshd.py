@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
+from etcdtui.lab import node_fs
 from etcdtui.lab.kubeadm import KUBEADM_PATH, kubeadm_main
 from etcdtui.lab.layout import LabLayout
 
@@ -266,6 +267,8 @@ class NodeShell:
             return await kubeadm_main(self._ring, self._node, args, root=root, out=out, err=err, read_line=read_line)
         if name in {"cat", "rm"} and self._node is not None:
             return await self._etcd_data_file(name, args, root, out, err)
+        if name in node_fs.COMMANDS and self._node is not None:  # disaster recovery (issue #13)
+            return await node_fs.run(self._ring, self._node, name, args, root=root, out=out, err=err, stdin=stdin)
         await err(f"bash: {name}: command not found\n")
         return 127
 

@@ -6,7 +6,6 @@ because silently ignoring a production accent colour or `readonly: true` would b
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from etcdtui.engine.context_settings import (
     ClusterSettings,
     KubeOnePaths,
     SettingsError,
+    config_file,
     parse_cluster_settings,
     parse_kubeone_paths,
 )
@@ -68,8 +68,7 @@ class UiConfig:
 
 
 def config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "etcdtui" / "config.yaml"
+    return config_file()
 
 
 def load_config(path: Path | None = None) -> UiConfig:

@@ -40,6 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    "(default: the context's, else ~/.ssh/known_hosts)")
     p.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--readonly", action="store_true", help="read-only: the procedure is not available")
+    from etcdtui.headless.replace_dead import add_arguments  # noqa: PLC0415 - issue #13: dead-machine variant
+
+    add_arguments(p)
     p.set_defaults(handler=_main)
 
 
@@ -82,6 +85,10 @@ def _main(args: argparse.Namespace) -> int:
         return exitcodes.CRITICAL
     if args.dry_run:
         return asyncio.run(_dry_run(args))
+    if getattr(args, "confirm", None) is not None:
+        from etcdtui.headless.replace_dead import run as run_headless
+
+        return run_headless(args)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         _fail("the checklist needs a terminal; use --dry-run in scripts")
         return exitcodes.UNKNOWN
