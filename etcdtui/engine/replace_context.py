@@ -51,13 +51,23 @@ class ReplaceContext:
         return self.row.pod_name if self.row and self.row.pod_name else f"etcd-{self.node}"
 
 
+# Corruption findings a member logs about the ring, not about itself: under a CORRUPT alarm every member logs
+# the health-check refusals and `corrupt cluster` errors alike, and the leader logs the periodic check's
+# mismatch about a peer. Evidence against a member is its hash or revision, or its own startup check.
+CLUSTER_WIDE_KINDS = frozenset({
+    "corruption.alarm_active", "corruption.alarm_raised", "corruption.alarm_corrupt",
+    "corruption.corrupt_cluster_error", "corruption.periodic_hash_mismatch",
+})
+
+
 def member_facts(snap: RingSnapshot) -> list[MemberFacts]:
     """The gates' view of each member: name, health, learner, corruption evidence (from the core's findings)."""
     facts = []
     for row in snap.rows:
         if row.member_id is None:
             continue  # a pod without a member (e.g. the reset target's leftover pod)
-        evidence = tuple(f.message for f in row.findings if f.is_corruption and f.severity >= Severity.WARNING)
+        evidence = tuple(f.message for f in row.findings if f.is_corruption and f.severity >= Severity.WARNING
+                         and f.kind not in CLUSTER_WIDE_KINDS)
         if row.hash_agrees is False and not evidence:
             evidence = (f"{row.member_name or row.key}: KV hash differs from its peers",)
         facts.append(MemberFacts(row.member_name or row.node_name or row.key, row.member_id, row.healthy,

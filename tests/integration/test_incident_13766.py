@@ -101,8 +101,9 @@ def test_incident_makes_check_critical_naming_exactly_the_victim(
     result = etcdtui("check", "--kubeconfig", str(lab.kubeconfig), "--prometheus", str(prom), timeout=60)
     assert result.returncode == 2, result.stderr
     text = prom.read_text()
-    agrees = dict(re.findall(r'^etcdtui_member_hash_agrees\{[^}]*node="([^"]+)"[^}]*\} (-?\d+)$', text, re.M))
-    assert agrees == {n: ("0" if n == victim else "1") for n in lab.nodes}, text
+    found = re.findall(r'^etcdtui_member_hash_agrees\{[^}]*node="([^"]+)"[^}]*\} (-?[\d.]+)$', text, re.M)
+    agrees = {node: float(value) for node, value in found}
+    assert agrees == {n: (0.0 if n == victim else 1.0) for n in lab.nodes}, text
     assert re.search(r'^etcdtui_ring_verdict\{[^}]*verdict="CORRUPTION"[^}]*\} 1$', text, re.M), text
 
 
