@@ -16,7 +16,11 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq --no-install-recommends $need >/dev/null
   fi
 fi
-python3 -c "import etcdtui, pytest_asyncio, pytest_textual_snapshot, pytest_timeout" 2>/dev/null \
+python3 -c "import etcdtui, pytest_asyncio, pytest_textual_snapshot, pytest_timeout, xdist, importlinter, prometheus_client" 2>/dev/null \
   || python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 
-exec python3 -m pytest -q -p no:cacheprovider "$@"
+# The lab tests mostly wait on real etcd, sshd and Prometheus: three workers (each with its own labs) overlap
+# them on two cores. `-n 0` (or any -n of yours) overrides; targeted runs pass their own paths.
+jobs=(-n 3)
+for arg in "$@"; do case "$arg" in -n|-n*|--numprocesses*) jobs=() ;; esac; done
+exec python3 -m pytest -q -p no:cacheprovider "${jobs[@]}" --durations=15 "$@"
