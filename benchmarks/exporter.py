@@ -4,8 +4,9 @@ with etcd's own /metrics endpoint on the same lab (the peer every Prometheus alr
 Targets (issue #11): idle CPU <= 1 % of a core, RSS <= 80 MB, scrape p99 <= 10 ms.
 The exporter runs as a real subprocess with the default 15 s poll interval; CPU and RSS come from /proc.
 Scrapes reuse one keep-alive connection, as Prometheus does.
-"5 labs watched by one exporter" needs the repeated --context of issue #12 and is reported as not measured.
-Run: python benchmarks/exporter.py [--seconds S] [--kubeconfig K]
+Then the same figures for one exporter watching 5 labs (`--all-contexts` over their merged kubeconfig:
+15 members, one engine and one log engine per context).
+Run: python benchmarks/exporter.py [--seconds S] [--kubeconfig K] [--labs N]
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ def scrape_series(conn: http.client.HTTPConnection, path: str, seconds: float) -
     return latencies, size
 
 
-def start_exporter(kubeconfig: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_exporter(kubeconfig: str, log: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
     proc = subprocess.Popen([sys.executable, "-m", "etcdtui", "exporter", "--kubeconfig", kubeconfig,
-                             "--listen", "127.0.0.1:0"], stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+                             "--listen", "127.0.0.1:0", *extra], stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         m = re.search(r"127\.0\.0\.1:(\d+)/metrics", log.read_text())
@@ -106,65 +107,107 @@ def etcd_metrics_connection(root: Path) -> tuple[http.client.HTTPSConnection, st
     return http.client.HTTPSConnection(host, int(port), context=ctx, timeout=5), "/metrics"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=120.0, help="length of each measurement (default 120)")
-    parser.add_argument("--kubeconfig", help="a running lab's kubeconfig (default: start a fresh lab)")
-    args = parser.parse_args()
-
-    tmp = tempfile.TemporaryDirectory(prefix="etcdtui-bench-exporter-")
-    root: Path | None = None
-    kubeconfig = args.kubeconfig
-    if kubeconfig is None:
-        from etcdtui.lab.cli import start_lab
-
-        root = Path(tmp.name) / "lab"
-        start_lab(root, bastion=False)
-        kubeconfig = str(root / "kubeconfig")
-    proc, port = start_exporter(kubeconfig, Path(tmp.name) / "exporter.log")
+def measure(kubeconfig: str, log: Path, seconds: float, *extra: str) -> dict[str, float | int]:
+    """Idle CPU, CPU at 1 scrape/s, RSS and scrape latency of one exporter process."""
+    proc, port = start_exporter(kubeconfig, log, *extra)
     try:
         wait_ready(port)
         time.sleep(5)  # past start-up (imports, first lists, first poll)
         cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-        time.sleep(args.seconds)
+        time.sleep(seconds)
         idle = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0) * 100
-
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-        latencies, size = scrape_series(conn, "/metrics", args.seconds)
+        latencies, size = scrape_series(conn, "/metrics", seconds)
         scraped = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0) * 100
         rss, hwm = rss_mb(proc.pid)
-
-        peer = etcd_metrics_connection(root) if root is not None else None
-        peer_lat: list[float] = []
-        peer_size = 0
-        if peer is not None:
-            peer_lat, peer_size = scrape_series(peer[0], peer[1], min(args.seconds, 30.0))
-
-        print(f"etcdtui exporter on a 3-member lab, default 15 s poll, {args.seconds:.0f} s per measurement")
-        print(f"{'figure':<34}{'exporter':>12}{'target':>10}{'etcd /metrics':>16}")
-        print(f"{'idle CPU, no scrapes (% core)':<34}{idle:>12.2f}{TARGETS['cpu_pct']:>10.1f}{'-':>16}")
-        print(f"{'CPU at 1 scrape/s (% core)':<34}{scraped:>12.2f}{TARGETS['cpu_pct']:>10.1f}{'-':>16}")
-        print(f"{'RSS / peak RSS (MB)':<34}{f'{rss:.1f} / {hwm:.1f}':>12}{TARGETS['rss_mb']:>10.0f}{'-':>16}")
-        med, p99 = statistics.median(latencies), percentile(latencies, 0.99)
-        peer_med = f"{statistics.median(peer_lat):.2f}" if peer_lat else "-"
-        peer_p99 = f"{percentile(peer_lat, 0.99):.2f}" if peer_lat else "-"
-        print(f"{'scrape latency median (ms)':<34}{med:>12.2f}{'':>10}{peer_med:>16}")
-        print(f"{'scrape latency p99 (ms)':<34}{p99:>12.2f}{TARGETS['p99_ms']:>10.1f}{peer_p99:>16}")
-        print(f"{'scrapes / body size (bytes)':<34}{f'{len(latencies)} / {size}':>12}{'':>10}"
-              f"{f'{len(peer_lat)} / {peer_size}':>16}")
-        print("5 labs watched by one exporter: not measured (needs the repeated --context of issue #12)")
-        met = idle <= TARGETS["cpu_pct"] and scraped <= TARGETS["cpu_pct"] and hwm <= TARGETS["rss_mb"] \
-            and p99 <= TARGETS["p99_ms"]
-        print("targets met" if met else "TARGETS MISSED")
+        return {"idle": idle, "scraped": scraped, "rss": rss, "hwm": hwm, "med": statistics.median(latencies),
+                "p99": percentile(latencies, 0.99), "scrapes": len(latencies), "size": size}
     finally:
         proc.terminate()
         proc.wait(20)
-        if root is not None:
-            from etcdtui.lab.cli import stop_lab
 
+
+def met(m: dict[str, float | int]) -> bool:
+    return (m["idle"] <= TARGETS["cpu_pct"] and m["scraped"] <= TARGETS["cpu_pct"] and m["hwm"] <= TARGETS["rss_mb"]
+            and m["p99"] <= TARGETS["p99_ms"])
+
+
+def fleet_of_labs(base: Path, n: int) -> tuple[list[Path], str]:
+    """n labs side by side (`lab up --name bench-K`), and one kubeconfig holding every context."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import yaml
+
+    from etcdtui.lab.cli import start_lab
+    from etcdtui.lab.kubeconfigs import merged_kubeconfig
+
+    roots = [base / f"lab-{k}" for k in range(n)]
+    with ThreadPoolExecutor(n) as pool:
+        list(pool.map(lambda kr: start_lab(kr[1], bastion=False, name=f"bench-{kr[0]}"), enumerate(roots)))
+    merged = base / "fleet.kubeconfig"
+    merged.write_text(yaml.safe_dump(merged_kubeconfig([r / "kubeconfig" for r in roots]), sort_keys=False))
+    merged.chmod(0o600)
+    return roots, str(merged)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=120.0, help="length of each measurement (default 120)")
+    parser.add_argument("--kubeconfig", help="a running lab's kubeconfig (default: start a fresh lab)")
+    parser.add_argument("--labs", type=int, default=5, help="labs for the fleet measurement (0: skip; default 5)")
+    args = parser.parse_args()
+
+    from etcdtui.lab.cli import start_lab, stop_lab
+
+    tmp = tempfile.TemporaryDirectory(prefix="etcdtui-bench-exporter-")
+    base = Path(tmp.name)
+    root: Path | None = None
+    kubeconfig = args.kubeconfig
+    if kubeconfig is None:
+        root = base / "lab"
+        start_lab(root, bastion=False)
+        kubeconfig = str(root / "kubeconfig")
+    try:
+        one = measure(kubeconfig, base / "exporter.log", args.seconds)
+        peer = etcd_metrics_connection(root) if root is not None else None
+        peer_lat, peer_size = scrape_series(peer[0], peer[1], min(args.seconds, 30.0)) if peer else ([], 0)
+    finally:
+        if root is not None:
             stop_lab(root)
-        tmp.cleanup()
+    fleet: dict[str, float | int] | None = None
+    if args.labs > 0:
+        roots, merged = fleet_of_labs(base / "fleet", args.labs)
+        try:
+            fleet = measure(merged, base / "exporter-fleet.log", args.seconds, "--all-contexts")
+        finally:
+            for r in roots:
+                stop_lab(r)
+    tmp.cleanup()
+
+    many = f"{args.labs} labs" if fleet else "-"
+    print(f"etcdtui exporter, default 15 s poll, {args.seconds:.0f} s per measurement; "
+          f"1 lab = 3 members, {many} watched by one exporter (--all-contexts)")
+    print(f"{'figure':<32}{'1 lab':>12}{many:>12}{'target':>10}{'etcd /metrics':>16}")
+
+    def row(label: str, key: str, fmt: str, target: str = "", peer_value: str = "-") -> None:
+        second = format(fleet[key], fmt) if fleet else "-"
+        print(f"{label:<32}{format(one[key], fmt):>12}{second:>12}{target:>10}{peer_value:>16}")
+
+    row("idle CPU, no scrapes (% core)", "idle", ".2f", f"{TARGETS['cpu_pct']:.1f}")
+    row("CPU at 1 scrape/s (% core)", "scraped", ".2f", f"{TARGETS['cpu_pct']:.1f}")
+    row("RSS (MB)", "rss", ".1f")
+    row("peak RSS (MB)", "hwm", ".1f", f"{TARGETS['rss_mb']:.0f}")
+    row("scrape latency median (ms)", "med", ".2f", "",
+        f"{statistics.median(peer_lat):.2f}" if peer_lat else "-")
+    row("scrape latency p99 (ms)", "p99", ".2f", f"{TARGETS['p99_ms']:.1f}",
+        f"{percentile(peer_lat, 0.99):.2f}" if peer_lat else "-")
+    row("scrapes", "scrapes", "d", "", str(len(peer_lat)))
+    row("body size (bytes)", "size", "d", "", str(peer_size))
+    verdicts = ["1 lab: " + ("targets met" if met(one) else "TARGETS MISSED")]
+    if fleet:
+        verdicts.append(f"{args.labs} labs: " + ("targets met" if met(fleet) else "TARGETS MISSED"))
+    print("; ".join(verdicts))
     return 0
 
 

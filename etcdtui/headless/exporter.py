@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 from etcdtui import exitcodes
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from etcdtui.cluster.kube import ClusterConnection
     from etcdtui.engine.log_engine import LogEngine
     from etcdtui.engine.ring_engine import RingEngine
@@ -34,9 +36,12 @@ EPILOG = """endpoints:
 examples:
   etcdtui exporter                                  # 127.0.0.1:9975, the current context
   etcdtui exporter --context prod --interval 30
+  etcdtui exporter --all-contexts                   # every context of the kubeconfig (fleet.contexts narrows)
+  etcdtui exporter --context east --context west    # one engine per context, a `context` label on every series
   etcdtui exporter --listen 0.0.0.0:9975            # in a pod (in-cluster config when no kubeconfig)
 
-exit codes: 0 stopped by SIGTERM/SIGINT; 3 could not start (bad kubeconfig, unknown context, port taken)
+exit codes: 0 stopped by SIGTERM/SIGINT; 3 could not start (bad kubeconfig, unknown context, port taken).
+With several contexts, one that cannot be opened is served as check_success 0 with its reason instead.
 """
 
 
@@ -53,7 +58,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         help=f"address to serve on (default {DEFAULT_LISTEN}; 0.0.0.0 only when you mean it)")
     parser.add_argument("--kubeconfig", metavar="K", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, "
                         "then in-cluster)")
-    parser.add_argument("--context", metavar="C", help="kubeconfig context (default: the current context)")
+    parser.add_argument("--context", metavar="C", action="append", default=[],
+                        help="kubeconfig context; repeat for several (default: the current context)")
+    parser.add_argument("--all-contexts", action="store_true",
+                        help="every context of the kubeconfig (narrowed by fleet.contexts in config.yaml)")
     parser.add_argument("--namespace", metavar="NS", default="kube-system", help="namespace of the etcd pods")
     parser.add_argument("--selector", metavar="S", default="component=etcd", help="label selector of the etcd pods")
     parser.add_argument("--interval", metavar="S", type=_interval, default=DEFAULT_INTERVAL,
@@ -106,23 +114,35 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from etcdtui.cluster.kube import ClusterConnection
+    from etcdtui.cluster.kube import ClusterConnection, ClusterError
     from etcdtui.engine.ring_engine import RingEngine
     from etcdtui.headless.exporter_server import build_app
     from etcdtui.headless.ring_metrics import RingCollector
 
-    conn = await ClusterConnection.open(args.kubeconfig, args.context)
+    contexts = _contexts(args)
     collector = RingCollector()
+    conns: list[ClusterConnection] = []
     engines: list[RingEngine] = []
-    logs: LogEngine | None = None
+    log_engines: list[LogEngine] = []
     try:
-        engine = RingEngine(conn, namespace=args.namespace, selector=args.selector,
-                            poll_interval=args.interval, exec_timeout=min(10.0, args.interval))
-        engine.on_update(lambda snap: collector.update(snap, args.interval))
-        engines.append(engine)
-        logs = _log_engine(conn, engine, args) if args.logs else None
-        if logs is not None:
-            collector.watch_logs(conn.context, lambda: logs.store.kind_counts)
+        for context in contexts:
+            try:
+                conn = await ClusterConnection.open(args.kubeconfig, context)
+            except ClusterError as exc:
+                if len(contexts) == 1:
+                    raise  # one context: a bad kubeconfig is a start-up error (exit 3)
+                collector.fail(context or "", exc.message)  # several: served as check_success 0, the rest run
+                sys.stderr.write(f"etcdtui exporter: context {context}: {exc.message}\n")
+                continue
+            conns.append(conn)
+            engine = RingEngine(conn, namespace=args.namespace, selector=args.selector,
+                                poll_interval=args.interval, exec_timeout=min(10.0, args.interval))
+            engine.on_update(lambda snap: collector.update(snap, args.interval))
+            engines.append(engine)
+            if args.logs:
+                logs = _log_engine(conn, engine, args)
+                log_engines.append(logs)
+                collector.watch_logs(conn.context, _kind_counts(logs))
 
         app = build_app(collector, lambda: _data_ages(engines), args.interval)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -136,24 +156,51 @@ async def _serve(args: argparse.Namespace) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
+            stagger = min(0.25, args.interval / max(1, len(engines)))  # first polls spread, not all at once
             for e in engines:
                 await e.start()
-            if logs is not None:
+                await asyncio.sleep(stagger if len(engines) > 1 else 0)
+            for logs in log_engines:
                 await logs.start()
+            names = ", ".join(c.context for c in conns) or "none"
             sys.stderr.write(f"etcdtui exporter: serving http://{_show_host(host)}:{bound}/metrics "
-                             f"for context {conn.context} every {args.interval:g}s\n")
+                             f"for context{'s' if len(conns) != 1 else ''} {names} every {args.interval:g}s\n")
             sys.stderr.flush()
             await stop.wait()
         finally:
             await runner.cleanup()
     finally:
-        if logs is not None:
+        for logs in log_engines:
             await logs.stop()
         for e in engines:
             await e.stop()
-        await conn.close()
+        for conn in conns:
+            await conn.close()
     sys.stderr.write("etcdtui exporter: stopped\n")
     return exitcodes.OK
+
+
+def _kind_counts(logs: LogEngine) -> Callable[[], Mapping[tuple[str, str], int]]:
+    """The log findings counter of one context's log engine (bound here: one closure per engine)."""
+    return lambda: logs.store.kind_counts
+
+
+def _contexts(args: argparse.Namespace) -> list[str | None]:
+    """The contexts to watch: repeated --context, --all-contexts (fleet.contexts narrows), else the current one."""
+    if not args.all_contexts:
+        return list(dict.fromkeys(args.context)) or [None]
+    from etcdtui.cluster.kube import ClusterError, ErrorKind, kubeconfig_contexts
+    from etcdtui.engine.fleet_config import FleetConfigError, load_fleet_settings, select_contexts
+
+    try:
+        patterns = load_fleet_settings().contexts
+    except FleetConfigError as exc:
+        raise ClusterError(ErrorKind.BAD_KUBECONFIG, str(exc)) from None
+    available = kubeconfig_contexts(args.kubeconfig)
+    chosen = select_contexts(available, patterns) if patterns else available
+    if not chosen:
+        raise ClusterError(ErrorKind.UNKNOWN_CONTEXT, "no context to watch (the kubeconfig has none, or none matches fleet.contexts)")
+    return list(chosen)
 
 
 # The exporter keeps only recent lines (the findings and their counts survive eviction): bounded memory.

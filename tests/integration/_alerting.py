@@ -219,11 +219,13 @@ class Exporter:
 
 
 def start_exporter(kubeconfig: Path | None, log: Path, *, interval: float = 2.0,
-                   env: dict[str, str] | None = None, launcher: tuple[str, ...] = ("-m", "etcdtui")) -> Exporter:
+                   env: dict[str, str] | None = None, launcher: tuple[str, ...] = ("-m", "etcdtui"),
+                   extra: tuple[str, ...] = ()) -> Exporter:
     """`etcdtui exporter` as a real subprocess on a free port; returns once it says where it serves."""
     argv = [sys.executable, *launcher, "exporter", "--listen", "127.0.0.1:0", "--interval", f"{interval:g}"]
     if kubeconfig is not None:
         argv += ["--kubeconfig", str(kubeconfig)]
+    argv += extra
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True,
                             env=env or {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     deadline = time.monotonic() + 30
