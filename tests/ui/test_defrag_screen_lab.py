@@ -63,10 +63,11 @@ async def test_defragment_through_the_screen(tmp_path: Path) -> None:
                     if app.focused is None or app.focused.screen is not dialog:
                         continue
                     answered.append(dialog)
-                    assert app.focused is dialog.query_one("#typed-cancel", Button)
+                    # The typed confirmation opens on its input (issue #17); Cancel stays the default button.
+                    assert app.focused is dialog.query_one("#typed-input", Input)
+                    assert dialog.query_one("#typed-cancel", Button).variant == "primary"
                     assert dialog.context == app.context_label
                     typed.append(dialog.expect)
-                    dialog.query_one("#typed-input", Input).focus()
                     await type_text(pilot, dialog.expect)
                     await pilot.pause()
                     await pilot.click("#typed-confirm")
