@@ -53,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--etcd", default=None)
     p.add_argument("--api-port", type=int, default=0)
     p.add_argument("--bastion", choices=("on", "off"), default="on")
+    p.add_argument("--flavour", choices=("kubeone", "kubeadm"), default="kubeone")
     return p.parse_args(argv)
 
 
@@ -130,6 +131,8 @@ class Lab:
             return
         self.ssh = await start_node_access(self.ring, self.layout, bastion=self.args.bastion == "on")
         self._cleanups.append(self.ssh.stop)
+        if self.args.flavour == "kubeadm":
+            return  # a plain kubeadm cluster: no kubeone.yaml, tf.json or bin/kubeone
         try:
             from etcdtui.lab.kubeone import write_kubeone_files
         except ImportError as exc:
@@ -145,7 +148,8 @@ class Lab:
         except ImportError as exc:
             log.warning("kubeone control routes not available yet (%s)", exc)
         else:
-            add_kubeone_routes(app, self.ring)
+            if self.args.flavour == "kubeone":
+                add_kubeone_routes(app, self.ring)
         sock = self.layout.control_socket
         sock.unlink(missing_ok=True)
         runner = web.AppRunner(app, access_log=None)
@@ -199,6 +203,7 @@ class Lab:
             "members": len(self.ring.nodes),
             "nodes": self.ring.nodes,
             "corrupt_checks": self.args.corrupt_checks,
+            "flavour": self.args.flavour,
             "api": {"host": API_HOST, "port": self.api.port} if self.api is not None else None,
             "token": self.token,
             "kubeconfig": str(self.layout.kubeconfig) if self.api is not None else None,

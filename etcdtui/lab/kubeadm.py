@@ -77,6 +77,14 @@ async def kubeadm_main(
             await err(f'unknown flag: {unknown[0]}\nTo see the stack trace of this error execute with --v=5 or higher\n')
             return 1
         return await reset(ring, node, force="--force" in flags or "-f" in flags, root=root, out=out, err=err, read_line=read_line)
+    if args[:1] in (["token"], ["join"]) or args[:3] == ["init", "phase", "upload-certs"]:
+        from etcdtui.lab import kubeadm_join  # noqa: PLC0415 - imports this module
+
+        if args[0] == "token":
+            return await kubeadm_join.token(ring, args[1:], root=root, out=out, err=err)
+        if args[0] == "join":
+            return await kubeadm_join.join(ring, node, args[1:], root=root, out=out, err=err)
+        return await kubeadm_join.upload_certs(ring, args[3:], root=root, out=out, err=err)
     sub = args[0] if args else ""
     if not sub:
         await out("Usage:\n  kubeadm [command]\n\nAvailable Commands:\n  reset       Performs a best effort revert of changes made to this host by 'kubeadm init' or 'kubeadm join'\n  version     Print the version of kubeadm\n")
@@ -118,7 +126,11 @@ async def reset(ring: Ring, node: str, *, force: bool, root: bool, out: Write, e
 
 async def _reset_locked(ring: Ring, node: str, out: Write, err: Write) -> int:
     started = time.monotonic()
-    already_reset = ring.member(node).reset
+    from etcdtui.lab.kubeadm_join import forget_half_join, is_half_joined  # noqa: PLC0415 - imports this module
+
+    # A half-done join wrote the etcd manifest and announced the member: reset removes it like a joined one.
+    already_reset = ring.member(node).reset and not is_half_joined(ring, node)
+    forget_half_join(ring, node)
     if already_reset:
         # admin.conf and the etcd manifest are gone: kubeadm can read no config and finds no member to remove.
         await err(klog_warning("reset.go:124", "[reset] Unable to fetch the kubeadm-config ConfigMap from cluster: failed to get config map: "
