@@ -59,6 +59,9 @@ from etcdtui.core.checklist import (
 from etcdtui.core.etcdctl import parse_member_list
 from etcdtui.core.kubeone import host_for_node
 from etcdtui.engine.checks import KubeOneSettings
+from etcdtui.engine.flavour import Flavour, FlavourConfigError, NodeSsh, context_settings, decide
+from etcdtui.engine.kubeadm_context import gather_kubeadm_context, node_address
+from etcdtui.engine.kubeadm_rejoin import kubeadm_rejoin, rejoin_commands
 from etcdtui.engine.replace_context import (
     ReplaceContext,
     delete_node,
@@ -120,6 +123,8 @@ class ReplaceSettings:
     drain_timeout: float = 300.0
     verify_timeout: float = VERIFY_TIMEOUT
     extra: dict[str, Any] = field(default_factory=dict)
+    flavour: str | None = None  # kubeone|kubeadm; None: config `contexts.<name>.flavour`, else detected
+    node_ssh: NodeSsh | None = None  # kubeadm: how nodes are reached; None: config `contexts.<name>.ssh`
 
 
 class StepFailed(Exception):
@@ -185,6 +190,7 @@ class ReplaceProcedure:
         self.checklist = Checklist(self.node, conn.context, conn.server)
         self.resumed = False
         self.ctx: ReplaceContext | None = None
+        self.flavour: Flavour | None = None
         self.gates: dict[str, GateResult] = {}
         self._exec = EtcdctlExec(conn)
         self._ssh: SshNode | None = None
@@ -331,13 +337,32 @@ class ReplaceProcedure:
     async def evaluate(self) -> tuple[ReplaceContext, RingSnapshot]:
         """Step 0 facts and the gates, changing nothing (what --dry-run prints)."""
         snap = await fresh_snapshot(self.engine)
-        ctx = await gather_context(self.conn, snap, self.node, self.settings.kubeone,
-                                   known_hosts=self.settings.known_hosts, namespace=self.settings.namespace)
+        flavour = self.decide_flavour()
+        if flavour.is_kubeadm:
+            known_ip = self.checklist.facts.get("node_ip")
+            ctx = await gather_kubeadm_context(self.conn, snap, self.node, flavour, self.settings.node_ssh,
+                                               namespace=self.settings.namespace,
+                                               known_ip=known_ip if isinstance(known_ip, str) else None)
+        else:
+            ctx = await gather_context(self.conn, snap, self.node, self.settings.kubeone,
+                                       known_hosts=self.settings.known_hosts, namespace=self.settings.namespace)
         self.ctx = ctx
         facts = member_facts(snap)
         self.gates["evidence"] = evidence_gate(facts, self.node)
         self.gates["quorum"], _ = quorum_gate(facts, self.node)
         return ctx, snap
+
+    def decide_flavour(self) -> Flavour:
+        """Once per procedure: explicit setting, else config.yaml's context entry, else detection."""
+        if self.flavour is None:
+            try:
+                configured = context_settings(self.conn.context)
+            except FlavourConfigError as exc:
+                raise StepFailed(f"config: {exc}") from None
+            if self.settings.node_ssh is None and configured.ssh is not None:
+                self.settings.node_ssh = configured.ssh
+            self.flavour = decide(self.settings.flavour or configured.flavour, self.settings.kubeone)
+        return self.flavour
 
     def commands(self, step: StepId) -> list[str]:
         """The exact commands and API calls of a step (shown before it runs, and by --dry-run)."""
@@ -371,6 +396,12 @@ class ReplaceProcedure:
                             f"in pod {healthy}: etcdctl member list / endpoint health / endpoint hashkv --cluster / "
                             "alarm list", f"GET /api/v1/namespaces/{ns}/pods/etcd-{n}/log (msg: {ENABLED_MSG!r})"],
         }
+        if self.flavour is not None and self.flavour.is_kubeadm:
+            healthy_node = next((r.node_name for r in (self.engine.latest.rows if self.engine.latest else [])
+                                 if r.pod_name == healthy and r.node_name), None) or "<healthy control-plane node>"
+            table[StepId.CONTEXT] = [table[StepId.CONTEXT][0], f"flavour: {self.flavour.describe()}",
+                                     "ssh settings: contexts.<name>.ssh (Node InternalIP)"]
+            table[StepId.APPLY] = rejoin_commands(n, healthy_node)
         return table[step]
 
     def apply_argv(self) -> list[str]:
@@ -429,6 +460,8 @@ class ReplaceProcedure:
             voting = sum(1 for r in snap.rows if r.member_id and not r.is_learner)
             self._write(self.checklist.note("members", voting, self.clock()))
             self._write(self.checklist.note("member_id", ctx.row.member_id if ctx.row else None, self.clock()))
+            if ctx.node_ip:
+                self._write(self.checklist.note("node_ip", ctx.node_ip, self.clock()))
         self._done(step, f"{self.node} is {ctx.ssh.describe() if ctx.ssh else '?'}")
 
     async def _ensure_context(self) -> ReplaceContext:
@@ -518,6 +551,11 @@ class ReplaceProcedure:
         self._done(step, str(result.path))
 
     def _ssh_target_for(self, node: str | None, ctx: ReplaceContext) -> SshTarget:
+        if self.flavour is not None and self.flavour.is_kubeadm:
+            address = node_address(self.engine.latest, node) if node and self.engine.latest else None
+            if node is None or address is None:
+                raise StepFailed(f"no InternalIP for {node or 'the healthy member'}'s node")
+            return (self.settings.node_ssh or NodeSsh()).target(node, address)
         host = host_for_node(ctx.hosts, node) if node else None
         if host is None or ctx.ssh is None or node is None:
             raise StepFailed(f"no kubeone.yaml/tf.json host for {node or 'the healthy member'}'s node")
@@ -573,8 +611,8 @@ class ReplaceProcedure:
         _, out = await self.etcdctl(["member", "list", "-w", "json"], snap)
         members = parse_member_list(out).members
         me = next((m for m in members if m.name == self.node), None)
-        if me is None and self.ctx and self.ctx.host:
-            ip = self.ctx.host.private_address
+        ip = (self.ctx.host.private_address if self.ctx.host else self.ctx.node_ip) if self.ctx else None
+        if me is None and ip:  # a member added but never started has no name yet: its peer URL tells
             me = next((m for m in members if any(f"//{ip}:" in u for u in m.peer_urls)), None)
         return me is not None, (me.member_id if me else None)
 
@@ -675,6 +713,9 @@ class ReplaceProcedure:
     async def step_apply(self) -> None:
         step = StepId.APPLY
         await self._ensure_context()
+        if self.flavour is not None and self.flavour.is_kubeadm:
+            await kubeadm_rejoin(self)
+            return
         await self._wait_previous_apply(step)
         if await self._joined():
             self._start(step, self.commands(step))

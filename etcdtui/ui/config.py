@@ -132,7 +132,7 @@ def _context(name: str, value: Any, where: str) -> ContextSettings:
         return ContextSettings()
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: contexts.{name} must be a mapping")
-    unknown = set(value) - {"accent", "readonly", "kubeone"}
+    unknown = set(value) - {"accent", "readonly", "kubeone", "flavour", "ssh"}
     if unknown:
         raise ConfigError(f"{where}: contexts.{name}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     accent = value.get("accent")
@@ -145,6 +145,12 @@ def _context(name: str, value: Any, where: str) -> ContextSettings:
     if readonly is not None and not isinstance(readonly, bool):
         raise ConfigError(f"{where}: contexts.{name}.readonly must be true or false")
     kubeone = _kubeone(value.get("kubeone"), f"{where}: contexts.{name}.kubeone")
+    try:  # flavour and node ssh settings are the engine's (etcdtui.engine.flavour); checked here so errors stop early
+        from etcdtui.engine.flavour import parse_context
+
+        parse_context(name, value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return ContextSettings(accent=accent, readonly=readonly, kubeone=kubeone)
 
 
