@@ -1,4 +1,4 @@
-"""The kubeadm re-join step (instead of `kubeone apply`): one swappable step function of the replace procedure.
+"""Step 8 on kubeadm clusters: the kubeadm re-join (instead of `kubeone apply`), one swappable step function.
 
 On a healthy control-plane node over ssh: `sudo kubeadm init phase upload-certs --upload-certs` (the
 certificate key) and `sudo kubeadm token create --print-join-command`; on the target node
@@ -19,15 +19,19 @@ import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from etcdtui.cluster.runner import OutputBatch
 from etcdtui.cluster.ssh import SshError, SshNode, connect
 from etcdtui.core.checklist import StepId
+from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.kubeadm_context import node_address
+from etcdtui.engine.replace.fresh import fresh_snapshot
+from etcdtui.engine.replace.model import StepFailed
+from etcdtui.engine.replace_context import read_node
 
 if TYPE_CHECKING:
-    from etcdtui.engine.replace import ReplaceProcedure
+    from etcdtui.engine.replace.base import ProcedureBase
 
 REDACTED = "<redacted>"
 JOIN_TIMEOUT = 600.0
@@ -86,7 +90,7 @@ def _last_error(lines: Sequence[str]) -> str:
 
 
 class KubeadmRejoin:
-    def __init__(self, proc: ReplaceProcedure) -> None:
+    def __init__(self, proc: ProcedureBase) -> None:
         self.proc = proc
         self.step = StepId.APPLY
         self.secrets = Secrets()
@@ -135,25 +139,23 @@ class KubeadmRejoin:
 
     async def run(self) -> None:
         proc, step = self.proc, self.step
-        ctx = await proc._ensure_context()
-        if await proc._joined():
-            proc._start(step, proc.commands(step))
+        ctx = await proc.ensure_context()
+        if await read_node(proc.conn, proc.node) is not None and (await proc.member_present())[0]:
+            proc.start_step(step, proc.commands(step))
             self.out(f"{proc.node} is back: the Node exists and it is an etcd member (nothing to join)")
-            proc._done(step, "already joined")
+            proc.finish_step(step, "already joined")
             return
         healthy, address = self._healthy()
-        confirmation = await proc._confirm(
+        confirmation = await proc.confirm(
             step, f"Re-join {proc.node} with kubeadm: a bootstrap token and a certificate key are created on "
                   f"{healthy}, then `sudo kubeadm join … --control-plane` runs on {proc.node}. The token is "
                   "deleted when the step ends.", ("kubeadm", "join", "--control-plane"))
-        proc._start(step, proc.commands(step), confirmation)
-        await proc._flush()  # the confirmation and "running" are on disk before anything changes
+        proc.start_step(step, proc.commands(step), confirmation)
+        await proc.flush()  # the confirmation and "running" are on disk before anything changes
         await self._reset_leftovers()
-        await proc._gate_again(step)
+        await proc.gate_again(step)
         if ctx.ssh is None:
             raise_failed("no ssh settings for the target node")
-        from etcdtui.engine.flavour import NodeSsh  # noqa: PLC0415 - the default ssh settings
-
         target = (proc.settings.node_ssh or NodeSsh()).target(healthy, address)
         self.out(f"connecting to the healthy control-plane node {target.describe()}")
         try:
@@ -166,11 +168,11 @@ class KubeadmRejoin:
         finally:
             await asyncio.shield(self._delete_token(healthy_ssh, healthy))
             await healthy_ssh.close()
-        proc._done(step, f"kubeadm join succeeded in {time.monotonic() - started:.0f} s; the join token is deleted")
+        proc.finish_step(step, f"kubeadm join succeeded in {time.monotonic() - started:.0f} s; the join token is deleted")
 
     async def _reset_leftovers(self) -> None:
         proc = self.proc
-        present, _ = await proc._member_present()
+        present, _ = await proc.member_present()
         if not present and not proc.checklist.facts.get(JOIN_STARTED):
             return
         self.out(f"an earlier join attempt left state on {proc.node}: `sudo kubeadm reset --force` first "
@@ -183,7 +185,7 @@ class KubeadmRejoin:
             if len(others) < len(voting) // 2 + 1:
                 raise_failed(f"{len(others)} healthy of {len(voting)} members: removing the half-joined member "
                              "could lose quorum; repair the ring first")
-        node = await proc._open_ssh(self.step)
+        node = await proc.open_ssh(self.step)
         kubeadm = str(proc.checklist.facts.get("kubeadm") or "kubeadm")
         code, _ = await self._run(node, ["sudo", kubeadm, "reset", "--force"], proc.node, show=True)
         if code != 0:
@@ -191,7 +193,7 @@ class KubeadmRejoin:
         deadline = time.monotonic() + MEMBER_GONE_TIMEOUT
         while present and time.monotonic() < deadline:
             await asyncio.sleep(1.0)
-            present, _ = await proc._member_present()
+            present, _ = await proc.member_present()
         if present:
             raise_failed(f"{proc.node} is still an etcd member after kubeadm reset: remove it "
                          "(etcdctl member remove) and retry")
@@ -220,10 +222,10 @@ class KubeadmRejoin:
             raise_failed(f"kubeadm token create on {healthy} (exit {code}): "
                          f"{self.secrets.redact(_last_error(lines)) or 'no join command in its output'}")
         self.out(f"bootstrap token {self.token_id}.{REDACTED} created on {healthy}; certificate key {REDACTED}")
-        proc._write(proc.checklist.note(JOIN_STARTED, True, proc.clock()))
-        await proc._flush()
+        proc.write(proc.checklist.note(JOIN_STARTED, True, proc.clock()))
+        await proc.flush()
         argv = ["sudo", kubeadm, *join[1:], "--control-plane", "--certificate-key", key]
-        node = await proc._open_ssh(self.step)
+        node = await proc.open_ssh(self.step)
         code, lines = await self._run(node, argv, proc.node, show=True, limit=JOIN_TIMEOUT)
         if code != 0:
             raise_failed(f"kubeadm join on {proc.node} exited with {code}: "
@@ -246,18 +248,10 @@ class KubeadmRejoin:
             self.token_id = None
 
 
-async def fresh_snapshot(engine: Any) -> Any:
-    from etcdtui.engine.replace import fresh_snapshot as fresh  # noqa: PLC0415 - replace imports this module
-
-    return await fresh(engine)
-
-
 def raise_failed(message: str) -> NoReturn:
-    from etcdtui.engine.replace import StepFailed  # noqa: PLC0415 - replace imports this module
-
     raise StepFailed(message)
 
 
-async def kubeadm_rejoin(proc: ReplaceProcedure) -> None:
+async def kubeadm_rejoin(proc: ProcedureBase) -> None:
     """The step function (swappable: the recovery procedures call it the same way)."""
     await KubeadmRejoin(proc).run()

@@ -1,0 +1,23 @@
+"""Findings across members' etcd versions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from etcdtui.core.findings import Finding, Severity
+from etcdtui.core.ring.assessment import MemberRow
+
+
+def mixed_version_findings(rows: Sequence[MemberRow]) -> list[Finding]:
+    versions = sorted({str(r.version) for r in rows if r.version})
+    if len(versions) < 2:
+        return []
+    return [
+        Finding(
+            "version.mixed",
+            Severity.INFO,
+            f"members run different etcd versions: {', '.join(versions)}",
+            None,
+            {"versions": versions},
+        )
+    ]
