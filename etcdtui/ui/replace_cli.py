@@ -34,6 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--kubeone", metavar="PATH", help="the kubeone binary (default: the lab's, then PATH)")
     p.add_argument("--known-hosts", metavar="FILE", help="known_hosts for the node and bastion host keys "
                    "(default: the lab's, else ~/.ssh/known_hosts)")
+    p.add_argument("--flavour", choices=("kubeone", "kubeadm"),
+                   help="how the node re-joins: kubeone apply, or kubeadm join (default: config "
+                        "contexts.<name>.flavour, else kubeone when a kubeone manifest is configured or found)")
     p.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--readonly", action="store_true", help="read-only: the procedure is not available")
     p.set_defaults(handler=_main)
@@ -53,6 +56,7 @@ def settings_from(args: Any) -> Any:
                              tfjson=args.kubeone_tf),
         known_hosts=args.known_hosts,
         state_dir=getattr(args, "state_dir", None),
+        flavour=getattr(args, "flavour", None),
     )
 
 
@@ -87,7 +91,7 @@ class _NoQuestions:
 
 async def _dry_run(args: argparse.Namespace) -> int:
     from etcdtui.cluster.kube import ClusterError
-    from etcdtui.core.checklist import STEP_TITLES, StepId, alarm_note
+    from etcdtui.core.checklist import StepId, alarm_note
     from etcdtui.engine.replace import ReplaceProcedure, StepFailed
     from etcdtui.ui.app import connected_engine
 
@@ -125,7 +129,7 @@ async def _dry_run(args: argparse.Namespace) -> int:
     for step in StepId:
         marker = " (destructive: type the node name; quorum re-checked first)" if step in (
             StepId.DRAIN, StepId.RESET, StepId.DELETE_NODE, StepId.APPLY) else ""
-        out(f"  {int(step)}. {STEP_TITLES[step]}{marker}\n")
+        out(f"  {int(step)}. {proc.checklist.step(step).title}{marker}\n")
         for command in proc.commands(step):
             out(f"       {command}\n")
     refused = [g for g in proc.gates.values() if not g.passed]

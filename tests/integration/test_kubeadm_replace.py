@@ -8,6 +8,8 @@ halfway, then the resumed run that finishes. Every run ends with the join token 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -82,11 +84,27 @@ async def test_kubeadm_replace_with_failures_then_resume(fresh_lab, tmp_path: Pa
         assert not lab.layout.kubeone_yaml.exists() and not lab.layout.kubeone_bin.exists()
         port = lab.state["ssh"][NODE]["port"]
         node_ssh = NodeSsh("ubuntu", port, str(lab.layout.ssh_dir / "id_ed25519"), str(lab.layout.known_hosts))
-        proc = await asyncio.create_subprocess_exec("python", "-m", "etcdtui", "lab", "corrupt", NODE, "--dir",
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "etcdtui", "lab", "corrupt", NODE, "--dir",
                                                     str(lab.root))
         assert await proc.wait() == 0
         state = tmp_path / "state"
         operator = Operator()
+
+        # The plan, headless, with the flavour detected (no kubeone manifest) and ssh from config.yaml.
+        config = tmp_path / "config"
+        (config / "etcdtui").mkdir(parents=True)
+        (config / "etcdtui" / "config.yaml").write_text(
+            f"contexts:\n  etcdtui-lab:\n    ssh:\n      user: ubuntu\n      port: {port}\n"
+            f"      identity_file: {node_ssh.identity_file}\n      known_hosts: {node_ssh.known_hosts}\n")
+        dry = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "etcdtui", "replace", NODE, "--dry-run", "--kubeconfig", str(lab.kubeconfig),
+            env={**os.environ, "XDG_CONFIG_HOME": str(config)}, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        plan, err = await dry.communicate()
+        assert dry.returncode == 0, err.decode()
+        assert "flavour: kubeadm (no kubeone manifest configured or found)" in plan.decode()
+        assert f"ssh ubuntu@127.0.1.2:{port} (contexts.<name>.ssh)" in plan.decode()
+        assert "8. kubeadm join (re-join)" in plan.decode() and "--token <redacted>" in plan.decode()
 
         # 1. ssh to the healthy node fails (its host key is unknown): nothing is created, nothing joins.
         only_target = tmp_path / "known_hosts_target_only"

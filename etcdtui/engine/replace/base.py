@@ -18,6 +18,7 @@ from etcdtui.cluster.ssh import (
     connect,
 )
 from etcdtui.core.checklist import (
+    KUBEADM_TITLES,
     Checklist,
     GateResult,
     StepId,
@@ -167,6 +168,9 @@ class ProcedureBase:
             if self.settings.node_ssh is None and configured.ssh is not None:
                 self.settings.node_ssh = configured.ssh
             self.flavour = decide(self.settings.flavour or configured.flavour, self.settings.kubeone)
+            if self.flavour.is_kubeadm:
+                for step, title in KUBEADM_TITLES.items():
+                    self.checklist.step(step).title_override = title
         return self.flavour
 
     def commands(self, step: StepId) -> list[str]:
