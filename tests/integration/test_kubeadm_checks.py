@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import RunningLab
 
 from etcdtui.cluster.ssh import SshNode, connect
 from etcdtui.engine.checks_kubeadm import GUIDE_FLAGS, KubeadmEnableRefused, enable_on_kubeadm
@@ -18,7 +19,6 @@ from etcdtui.engine.replace import fresh_snapshot
 from etcdtui.engine.replace_context import pod_log_messages
 from etcdtui.lab.kubeadm_join import write_fault
 from etcdtui.ui.app import connected_engine
-from tests.integration.conftest import RunningLab
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import RunningLab
 
 from etcdtui.cluster.ssh import SshHop, SshTarget, connect
 from etcdtui.core.checklist import StepId
@@ -22,7 +23,6 @@ from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.replace import Outcome, Question, ReplaceProcedure, ReplaceSettings, fresh_snapshot
 from etcdtui.lab.kubeadm_join import write_fault
 from etcdtui.ui.app import connected_engine
-from tests.integration.conftest import RunningLab
 
 NODE = "lab-cp-2"
 pytestmark = pytest.mark.timeout(420)
