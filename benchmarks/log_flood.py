@@ -33,11 +33,13 @@ from etcdtui.core.logstore import LogFilter, LogStore
 from etcdtui.core.scan import LogScanner
 from etcdtui.engine.log_ingest import to_entries
 from etcdtui.engine.log_replay import Replay, kubelet_prefix, read_lines
-from etcdtui.ui import fixtures
 from etcdtui.ui.app import make_app
 from etcdtui.ui.screens.logs import LogsScreen, StoreSource
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "ui"))  # the fixed ring data lives with the UI tests
+import fixed_ring as fixtures  # noqa: E402
+
 FIXTURES = ROOT / "tests" / "fixtures" / "etcd-logs"
 
 
@@ -80,7 +82,7 @@ async def flood(rate: float, members: int, seconds: float) -> None:
     names = [f"etcd-lab-cp-{i + 1}" for i in range(members)]
     for name in names:
         store.member_id(name)
-    app = make_app(fixtures.FixedSource([fixtures.healthy_ring()]), context_label="bench", clock=fixtures.clock)
+    app = make_app(fixtures.fixed_services(fixtures.healthy_ring(), context_label="bench"))
     screen = LogsScreen(StoreSource(store, dict.fromkeys(names, "live")), context="bench")
     replay = Replay(store, names, lines, rate=rate)
     probe = LagProbe()
@@ -160,7 +162,7 @@ def retained(count: int) -> None:
 
 async def _browse(store: LogStore, seconds: float = 15.0) -> None:
     """The real app on the retained store: scroll, filter, find, jump, while a 10 ms timer measures lag."""
-    app = make_app(fixtures.FixedSource([fixtures.healthy_ring()]), context_label="bench", clock=fixtures.clock)
+    app = make_app(fixtures.fixed_services(fixtures.healthy_ring(), context_label="bench"))
     screen = LogsScreen(StoreSource(store, dict.fromkeys(store.members, "live")), context="bench")
     probe = LagProbe()
     async with app.run_test(size=(160, 50)) as pilot:

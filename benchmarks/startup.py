@@ -33,12 +33,13 @@ TARGET_IDLE_CPU = 2.0  # percent of one core
 
 def _child(kubeconfig: str, spawned_at: float, idle: float) -> None:
     """Runs in the spawned process: the app, headless, on the real engine."""
-    from etcdtui.ui.app import connected_engine, make_app
+    from etcdtui.ui.app import make_app
+    from etcdtui.ui.session import Connection, connected_services
     from etcdtui.ui.widgets.member_table import MemberTable
 
     async def run() -> dict[str, float]:
-        async with connected_engine(kubeconfig=kubeconfig) as engine:
-            app = make_app(engine, context_label=engine.conn.context)
+        async with connected_services(Connection(kubeconfig=kubeconfig)) as services:
+            app = make_app(services)
             async with app.run_test(size=(160, 45)) as pilot:
                 table = app.ring.query_one(MemberTable)
                 pods_shown = None

@@ -28,7 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from etcdtui.engine.snapshot import RingSnapshot, Verdict
-from etcdtui.ui.app import EtcdTuiApp, connected_engine, make_app
+from etcdtui.ui.app import EtcdTuiApp, make_app
+from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.member_table import MemberTable
 
 SIZE = (160, 45)
@@ -64,8 +65,8 @@ async def shoot(
     select: str | Callable[[RingSnapshot], str | None] | None = None,
     before: Callable[[], None] | None = None,
 ) -> None:
-    async with connected_engine(kubeconfig=str(kubeconfig), poll_interval=3) as engine:
-        app: EtcdTuiApp = make_app(engine, context_label=engine.conn.context)
+    async with connected_services(Connection(kubeconfig=str(kubeconfig), poll_interval=3)) as services:
+        app: EtcdTuiApp = make_app(services)
         async with app.run_test(size=SIZE) as pilot:
             if before:
                 await asyncio.to_thread(before)

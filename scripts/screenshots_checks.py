@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from etcdtui.engine.checks import ChecksService, settings_for
-from etcdtui.ui.app import EtcdTuiApp, connected_engine, make_app
+from etcdtui.ui.app import EtcdTuiApp, make_app
 from etcdtui.ui.screens.checks import ChecksScreen
 from etcdtui.ui.screens.checks_dialogs import ConfirmEnableScreen, PlanDialog
+from etcdtui.ui.session import Connection, connected_services
 
 
 async def _until(pilot: Any, what: str, condition: Callable[[], bool], wait_s: float) -> None:
@@ -26,9 +26,8 @@ async def _until(pilot: Any, what: str, condition: Callable[[], bool], wait_s: f
 
 
 async def shoot_checks(kubeconfig: Path, out: Path, size: tuple[int, int], to_png: Callable[[Path], None]) -> None:
-    async with connected_engine(kubeconfig=str(kubeconfig), poll_interval=3) as engine:
-        app: EtcdTuiApp = make_app(engine, context_label=engine.conn.context)
-        app.checks_backend = ChecksService(engine.conn, settings_for(str(kubeconfig)))  # type: ignore[attr-defined]
+    async with connected_services(Connection(kubeconfig=str(kubeconfig), poll_interval=3)) as services:
+        app: EtcdTuiApp = make_app(services)
         async with app.run_test(size=size) as pilot:
             await _until(pilot, "a complete ring", lambda: bool(app.ring.snapshot and app.ring.snapshot.complete), 60)
             await pilot.press("c")

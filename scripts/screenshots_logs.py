@@ -13,17 +13,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from etcdtui.ui.app import connected_engine, make_app
-from etcdtui.ui.screens.logs import LogsScreen, open_logs
+from etcdtui.ui.app import make_app
+from etcdtui.ui.screens.logs import LogsScreen
+from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.log_view import LogView
 
 
 async def shoot_logs(root: Path, out: Path, size: tuple[int, int], to_png: Callable[[Path], None]) -> None:
-    async with connected_engine(kubeconfig=str(root / "kubeconfig"), poll_interval=3) as engine:
-        app = make_app(engine, context_label=engine.conn.context)
+    async with connected_services(Connection(kubeconfig=str(root / "kubeconfig"), poll_interval=3)) as services:
+        app = make_app(services)
         async with app.run_test(size=size) as pilot:
             await pilot.pause(0.5)
-            open_logs(app)
+            app.open_logs()
             await pilot.pause(3.0)  # history of all members
             await asyncio.to_thread(
                 subprocess.run, [sys.executable, "-m", "etcdtui", "lab", "corrupt", "lab-cp-2", "--dir", str(root)],

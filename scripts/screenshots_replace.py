@@ -14,10 +14,10 @@ from pathlib import Path
 from textual.widgets import Input
 
 from etcdtui.core.checklist import StepId, StepStatus
-from etcdtui.engine.checks import settings_for
 from etcdtui.engine.snapshot import Verdict
-from etcdtui.ui.app import connected_engine, make_app
+from etcdtui.ui.app import make_app
 from etcdtui.ui.screens.replace import ReplaceScreen
+from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.checklist_dialogs import BackupDialog, TypedConfirmDialog, YesNoDialog
 from etcdtui.ui.widgets.member_table import MemberTable
 
@@ -26,10 +26,9 @@ NODE = "lab-cp-2"
 
 async def shoot_replace(root: Path, out: Path, size: tuple[int, int], to_png: Callable[[Path], None]) -> None:
     kubeconfig = root / "kubeconfig"
-    async with connected_engine(kubeconfig=str(kubeconfig), poll_interval=2) as engine:
-        app = make_app(engine, context_label=engine.conn.context)
-        app.kubeone_settings = settings_for(str(kubeconfig))  # type: ignore[attr-defined]
-        app.replace_state_dir = root / "replace-state"  # type: ignore[attr-defined]
+    where = Connection(kubeconfig=str(kubeconfig), poll_interval=2)
+    async with connected_services(where, replace_state_dir=root / "replace-state") as services:
+        app = make_app(services)
         async with app.run_test(size=size) as pilot:
             deadline = time.monotonic() + 90
             while not (app.ring.snapshot and app.ring.snapshot.verdict is Verdict.CORRUPTION):

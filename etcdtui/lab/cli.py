@@ -375,23 +375,14 @@ def cmd_lab(args: argparse.Namespace) -> int:
     layout = _layout(args)
     pid = read_pid(layout)
     try:
-        if pid is not None and is_lab_process(pid) and layout.state_file.exists():
-            state = json.loads(layout.state_file.read_text())
-        else:
-            state = start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks,
-                              etcd=args.etcd, flavour=args.flavour)
+        if pid is None or not is_lab_process(pid) or not layout.state_file.exists():
+            start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks,
+                      etcd=args.etcd, flavour=args.flavour)
     except LabCliError as exc:
         return _fail("", str(exc))
-    try:
-        from etcdtui.ui.app import run_app
-    except ImportError:
-        _print_usage(state, layout)
-        print("the TUI is not available in this build; try the lab with kubectl:")
-        print(f"  kubectl --kubeconfig {layout.kubeconfig} get pods -n kube-system -l component=etcd -o wide")
-        print(f"  ssh -F {layout.ssh_config} lab-cp-1 hostname")
-        print(f"stop it with: etcdtui lab down --dir {layout.root}")
-        return exitcodes.OK
-    code = run_app(kubeconfig=str(layout.kubeconfig))
+    from etcdtui.ui.session import Connection, run_command
+
+    code = run_command(Connection(kubeconfig=str(layout.kubeconfig)))
     if not args.keep:
         with contextlib.suppress(LabCliError):
             stop_lab(layout.root)

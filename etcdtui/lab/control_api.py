@@ -10,21 +10,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from etcdtui.lab.load import generate_load
-from etcdtui.lab.ring import RingError, UnknownNode
-
-if TYPE_CHECKING:
-    from etcdtui.lab.daemon import Lab
+from etcdtui.lab.ring import Ring, RingError, UnknownNode
 
 log = logging.getLogger(__name__)
 
 LAB_KEY: web.AppKey[Any] = web.AppKey("lab", object)
 MAX_OUTAGE = 3600.0
 _background: set[asyncio.Task[Any]] = set()
+
+
+class Lab(Protocol):
+    """What the control API drives; `etcdtui.lab.daemon.Lab` is the one (no import back: no cycle)."""
+
+    ring: Ring | None
+    api: Any  # the fake API server (host, port, outage()) or None before it starts
+    stopping: asyncio.Event
+
+    def state(self) -> dict[str, Any]: ...
+
+    def write_state(self) -> None: ...
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -16,7 +16,6 @@ class Action:
     title: str  # footer / palette title
     help: str
     mutating: bool = False
-    pending: str | None = None  # the feature that will bring this action, while it is not there yet
 
 
 ACTIONS: tuple[Action, ...] = (

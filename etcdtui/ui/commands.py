@@ -7,14 +7,14 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from etcdtui.ui.actions import Action, key_label, visible
+from etcdtui.ui.screens.ring import RingScreen
 
 
 class RingCommands(Provider):
     def _actions(self) -> tuple[Action, ...]:
-        readonly = bool(getattr(self.screen, "readonly", getattr(self.app, "readonly", False)))
-        if not hasattr(self.screen, "action_logs"):
+        if not isinstance(self.screen, RingScreen):
             return ()  # only the ring view has these actions
-        return visible(readonly)
+        return visible(self.screen.readonly)
 
     def _title(self, action: Action) -> str:
         return f"{action.title}: {action.help} [{key_label(action)}]"

@@ -45,14 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from etcdtui.ui.app import run_app  # Textual only when the UI really opens
+    from etcdtui.ui.session import Connection, KubeOneFlags, run_command  # Textual only when the UI opens
 
-    return run_app(
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        namespace=args.namespace,
-        selector=args.selector,
-        readonly=args.readonly,
-        poll_interval=args.poll_interval,
-        kubeone=(args.kubeone, args.kubeone_manifest, args.kubeone_tf),
-    )
+    where = Connection(args.kubeconfig, args.context, args.namespace, args.selector, args.poll_interval)
+    return run_command(where, readonly=args.readonly,
+                       kubeone=KubeOneFlags(args.kubeone, args.kubeone_manifest, args.kubeone_tf))

@@ -76,9 +76,12 @@ def _main(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         _fail("the checklist needs a terminal; use --dry-run in scripts")
         return exitcodes.UNKNOWN
-    from etcdtui.ui.screens.replace import run_replace_app
+    from etcdtui.ui.navigation import ReplaceView
+    from etcdtui.ui.session import Connection, KubeOneFlags, run_command
 
-    return run_replace_app(args, settings_from(args))
+    return run_command(Connection(kubeconfig=args.kubeconfig, context=args.context), ReplaceView(args.node),
+                       prog="etcdtui replace", kubeone=KubeOneFlags(args.kubeone, args.kubeone_manifest, args.kubeone_tf),
+                       known_hosts=args.known_hosts, replace_state_dir=getattr(args, "state_dir", None))
 
 
 class _NoQuestions:
@@ -92,8 +95,8 @@ class _NoQuestions:
 async def _dry_run(args: argparse.Namespace) -> int:
     from etcdtui.cluster.kube import ClusterError
     from etcdtui.core.checklist import StepId, alarm_note
+    from etcdtui.engine.connected import connected_engine
     from etcdtui.engine.replace import ReplaceProcedure, StepFailed
-    from etcdtui.ui.app import connected_engine
 
     try:
         async with connected_engine(kubeconfig=args.kubeconfig, context=args.context) as engine:

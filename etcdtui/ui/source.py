@@ -1,6 +1,6 @@
 """What the UI needs from the engine: the latest snapshot and a stream of new ones.
 
-The real `RingEngine` satisfies this protocol, and so does `etcdtui.ui.fixtures.FixedSource` (fixed data for
+The real `RingEngine` satisfies this protocol, and so does the tests' `FixedSource` (fixed data for
 snapshot tests and screenshots). The UI never reaches past it into adapters.
 """
 
@@ -20,10 +20,14 @@ class SnapshotSource(Protocol):
     def subscribe(self) -> AsyncIterator[RingSnapshot]: ...
 
 
+@runtime_checkable
+class RefreshableSource(SnapshotSource, Protocol):
+    def refresh_now(self) -> None: ...
+
+
 def refresh(source: SnapshotSource) -> bool:
     """Ask the source to poll now, if it can (the engine can, fixed data cannot)."""
-    refresh_now = getattr(source, "refresh_now", None)
-    if callable(refresh_now):
-        refresh_now()
+    if isinstance(source, RefreshableSource):
+        source.refresh_now()
         return True
     return False

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from etcdtui.core.checklist import StepId
 from etcdtui.engine.checks import settings_for
+from etcdtui.engine.connected import connected_engine
 from etcdtui.engine.replace import Outcome, Question, ReplaceProcedure, ReplaceSettings
-from etcdtui.ui.app import connected_engine
 
 
 class AutoOperator:

@@ -14,11 +14,11 @@ from conftest import RunningLab
 
 from etcdtui.cluster.ssh import SshNode, connect
 from etcdtui.engine.checks_kubeadm import GUIDE_FLAGS, KubeadmEnableRefused, enable_on_kubeadm
+from etcdtui.engine.connected import connected_engine
 from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.replace import fresh_snapshot
 from etcdtui.engine.replace_context import pod_log_messages
 from etcdtui.lab.kubeadm_join import write_fault
-from etcdtui.ui.app import connected_engine
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -19,10 +19,10 @@ from conftest import RunningLab
 from etcdtui.cluster.ssh import SshHop, SshTarget, connect
 from etcdtui.core.checklist import StepId
 from etcdtui.engine.checks import settings_for
+from etcdtui.engine.connected import connected_engine
 from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.replace import Outcome, Question, ReplaceProcedure, ReplaceSettings, fresh_snapshot
 from etcdtui.lab.kubeadm_join import write_fault
-from etcdtui.ui.app import connected_engine
 
 NODE = "lab-cp-2"
 pytestmark = pytest.mark.timeout(420)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from etcdtui.engine.connected import connected_engine
 from etcdtui.engine.replace import fresh_snapshot
-from etcdtui.ui.app import connected_engine
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from conftest import RunningLab
 
 from etcdtui.core.checklist import StepId, StepStatus
 from etcdtui.engine.checks import settings_for
+from etcdtui.engine.connected import connected_engine
 from etcdtui.engine.replace import Outcome, Question, ReplaceProcedure, ReplaceSettings
-from etcdtui.ui.app import connected_engine
 
 pytestmark = pytest.mark.integration
 

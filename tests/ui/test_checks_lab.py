@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,10 @@ from ui_lab import running_lab
 from ui_support import SIZE
 
 from etcdtui.engine.checks import ENABLED, ChecksService, settings_for
-from etcdtui.ui.app import EtcdTuiApp, connected_engine, make_app
+from etcdtui.ui.app import EtcdTuiApp, make_app
 from etcdtui.ui.screens.checks import ChecksScreen
 from etcdtui.ui.screens.checks_dialogs import ConfirmEnableScreen, PlanDialog
+from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.checks_members import ChecksMembersTable
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
@@ -56,10 +58,10 @@ def _cells(table: ChecksMembersTable, column: str) -> list[str]:
 
 
 async def test_answering_no_in_the_dialog_leaves_the_lab_unchanged(lab: Path) -> None:
-    async with connected_engine(kubeconfig=str(lab), poll_interval=5) as engine:
-        app: EtcdTuiApp = make_app(engine, context_label=engine.conn.context)
-        service = ChecksService(engine.conn, settings_for(str(lab)))
-        app.checks_backend = service  # type: ignore[attr-defined]
+    async with connected_services(Connection(kubeconfig=str(lab), poll_interval=5)) as services:
+        assert services.conn is not None
+        service = ChecksService(services.conn, settings_for(str(lab)))
+        app: EtcdTuiApp = make_app(replace(services, checks=service))
         before = {m.pod: (m.uid, m.command) for m in await service.audit()}
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("c")
@@ -80,9 +82,8 @@ async def test_answering_no_in_the_dialog_leaves_the_lab_unchanged(lab: Path) ->
 
 
 async def test_enable_through_the_dialogs_turns_every_check_on(lab: Path) -> None:
-    async with connected_engine(kubeconfig=str(lab), poll_interval=5) as engine:
-        app: EtcdTuiApp = make_app(engine, context_label=engine.conn.context)
-        app.checks_backend = ChecksService(engine.conn, settings_for(str(lab)))  # type: ignore[attr-defined]
+    async with connected_services(Connection(kubeconfig=str(lab), poll_interval=5)) as services:
+        app: EtcdTuiApp = make_app(services)  # the app builds the real ChecksService on its connection
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, "a complete ring", lambda: bool(app.ring.snapshot and app.ring.snapshot.complete), 30)
             await pilot.press("c")
@@ -103,13 +104,14 @@ async def test_enable_through_the_dialogs_turns_every_check_on(lab: Path) -> Non
             await _click(pilot, "#checks-enable")
             await _until(pilot, "the confirmation", lambda: isinstance(app.screen, ConfirmEnableScreen), 5)
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-cancel"
-            assert engine.conn.context in str(app.screen.query_one("#confirm-text").render())
+            assert str(app.context_label) in str(app.screen.query_one("#confirm-text").render())
             await _click(pilot, "#confirm-run")
 
             await _until(pilot, "KubeOne's plan", lambda: isinstance(app.screen, PlanDialog), 60)
             dialog = app.screen
             assert isinstance(dialog, PlanDialog)
             assert dialog.plan.safe and sorted(dialog.plan.hosts) == ["lab-cp-1", "lab-cp-2", "lab-cp-3"]
+            await _until(pilot, "the dialog's focus", lambda: dialog.focused is not None, 5)  # set after mount
             assert dialog.focused is not None and dialog.focused.id == "plan-yes"
             assert "Do you want to proceed (yes/no):" in str(dialog.query_one("#plan-text").render())
             await _click(pilot, "#plan-yes")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+import fixed_ring as fixtures
 import pytest
 from textual.widgets import Button
 from ui_support import SIZE, fixed_app
@@ -34,7 +35,6 @@ from etcdtui.engine.checks import (
 )
 from etcdtui.engine.checks_evidence import LogEvidence
 from etcdtui.engine.checks_plan import parse_plan
-from etcdtui.ui import fixtures
 from etcdtui.ui.screens.checks import ChecksScreen
 from etcdtui.ui.screens.checks_dialogs import ConfirmEnableScreen, PlanDialog
 from etcdtui.ui.widgets.checks_members import ChecksMembersTable
@@ -128,9 +128,8 @@ async def _click(pilot, selector: str) -> None:  # type: ignore[no-untyped-def]
     await pilot.click(selector)
 
 
-async def _open(pilot, backend: FixedChecks) -> ChecksScreen:  # type: ignore[no-untyped-def]
+async def _open(pilot) -> ChecksScreen:  # type: ignore[no-untyped-def]
     app = pilot.app
-    app.checks_backend = backend
     for _ in range(20):
         await pilot.pause()
         if app.ring.snapshots_applied:
@@ -147,14 +146,15 @@ async def _open(pilot, backend: FixedChecks) -> ChecksScreen:  # type: ignore[no
 
 def test_snapshot_checks_off_on_3_5_1(snap_compare) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
-        await _open(pilot, FixedChecks(_report(False)))
+        await _open(pilot)
 
-    assert snap_compare(fixed_app(fixtures.healthy_ring()), terminal_size=SIZE, run_before=run_before)
+    app = fixed_app(fixtures.healthy_ring(), checks=FixedChecks(_report(False)))
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
 def test_snapshot_after_enabling(snap_compare) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
-        screen = await _open(pilot, FixedChecks(_report(False)))
+        screen = await _open(pilot)
         await _click(pilot, "#checks-enable")
         await _click(pilot, "#confirm-run")
         await _click(pilot, "#plan-yes")
@@ -163,13 +163,14 @@ def test_snapshot_after_enabling(snap_compare) -> None:  # type: ignore[no-untyp
             if screen.outcome is not None:
                 break
 
-    assert snap_compare(fixed_app(fixtures.healthy_ring()), terminal_size=SIZE, run_before=run_before)
+    app = fixed_app(fixtures.healthy_ring(), checks=FixedChecks(_report(False)))
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
 async def test_table_cells_and_the_exact_command() -> None:
-    app = fixed_app(fixtures.healthy_ring())
+    app = fixed_app(fixtures.healthy_ring(), checks=FixedChecks(_report(False)))
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _open(pilot, FixedChecks(_report(False)))
+        screen = await _open(pilot)
         table = screen.query_one(ChecksMembersTable)
         assert table.get_cell("etcd-lab-cp-1", "compaction").plain == "n/a on 3.5.1"
         assert table.get_cell("etcd-lab-cp-1", "initial").plain == "off"
@@ -182,10 +183,10 @@ async def test_table_cells_and_the_exact_command() -> None:
 
 
 async def test_readonly_hides_enable() -> None:
-    app = fixed_app(fixtures.healthy_ring(), readonly=True)
+    backend = FixedChecks(_report(False))
+    app = fixed_app(fixtures.healthy_ring(), readonly=True, checks=backend)
     async with app.run_test(size=SIZE) as pilot:
-        backend = FixedChecks(_report(False))
-        screen = await _open(pilot, backend)
+        screen = await _open(pilot)
         assert not screen.query_one("#checks-enable").display
         await pilot.press("e")
         await pilot.pause()
@@ -195,10 +196,10 @@ async def test_readonly_hides_enable() -> None:
 
 
 async def test_confirmation_defaults_to_cancel() -> None:
-    app = fixed_app(fixtures.healthy_ring())
+    backend = FixedChecks(_report(False))
+    app = fixed_app(fixtures.healthy_ring(), checks=backend)
     async with app.run_test(size=SIZE) as pilot:
-        backend = FixedChecks(_report(False))
-        screen = await _open(pilot, backend)
+        screen = await _open(pilot)
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmEnableScreen)
@@ -208,10 +209,10 @@ async def test_confirmation_defaults_to_cancel() -> None:
 
 
 async def test_a_plan_with_more_than_force_upgrades_defaults_to_no() -> None:
-    app = fixed_app(fixtures.healthy_ring())
+    backend = FixedChecks(_report(False), plan=[*PLAN_OK[:-1], JOIN, ""])
+    app = fixed_app(fixtures.healthy_ring(), checks=backend)
     async with app.run_test(size=SIZE) as pilot:
-        backend = FixedChecks(_report(False), plan=[*PLAN_OK[:-1], JOIN, ""])
-        screen = await _open(pilot, backend)
+        screen = await _open(pilot)
         await pilot.press("e")
         await _click(pilot, "#confirm-run")
         await _wait_for(pilot, "#plan-no")
@@ -239,9 +240,9 @@ async def test_a_plan_with_more_than_force_upgrades_defaults_to_no() -> None:
     ],
 )
 async def test_blockers_are_explained(facts: dict[str, str], refuse: str | None, expected: str) -> None:
-    app = fixed_app(fixtures.healthy_ring())
+    app = fixed_app(fixtures.healthy_ring(), checks=FixedChecks(_report(False, **facts), refuse=refuse))
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _open(pilot, FixedChecks(_report(False, **facts), refuse=refuse))
+        screen = await _open(pilot)
         if facts:
             assert screen.query_one("#checks-enable", Button).disabled
             assert expected in str(screen.query_one("#checks-command").render())
@@ -279,9 +280,9 @@ class HangingChecks(FixedChecks):
 
 
 async def test_x_stops_a_running_kubeone_and_says_what_to_check() -> None:
-    app = fixed_app(fixtures.healthy_ring())
+    app = fixed_app(fixtures.healthy_ring(), checks=HangingChecks(_report(False)))
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _open(pilot, HangingChecks(_report(False)))
+        screen = await _open(pilot)
         assert not screen.check_action("stop", ())
         await pilot.press("e")
         await _click(pilot, "#confirm-run")

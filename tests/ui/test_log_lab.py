@@ -15,8 +15,9 @@ from ui_lab import lab_cli, running_lab
 from ui_support import SIZE
 
 from etcdtui.engine.snapshot import Verdict
-from etcdtui.ui.app import connected_engine, make_app
+from etcdtui.ui.app import make_app
 from etcdtui.ui.screens.logs import LogsScreen
+from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.log_view import CORRUPTION_STYLE, LogView
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui, pytest.mark.timeout(180)]
@@ -40,8 +41,8 @@ async def _until(pilot: Any, condition: Callable[[], Any], wait_s: float, what: 
 
 
 async def test_logs_of_the_corrupted_lab(lab: Path) -> None:
-    async with connected_engine(kubeconfig=str(lab / "kubeconfig"), poll_interval=3) as engine:
-        app = make_app(engine, context_label=engine.conn.context)
+    async with connected_services(Connection(kubeconfig=str(lab / "kubeconfig"), poll_interval=3)) as services:
+        app = make_app(services)
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, lambda: app.ring.snapshot and app.ring.snapshot.complete, 30, "a complete ring")
             await pilot.press("L")

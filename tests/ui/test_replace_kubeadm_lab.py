@@ -18,14 +18,16 @@ from ui_lab import lab_cli, running_lab
 from ui_support import SIZE
 
 from etcdtui.cluster.ssh import connect
-from etcdtui.core.checklist import StepId, StepStatus
-from etcdtui.engine.checks import settings_for
+from etcdtui.core.checklist import StepId, StepStatus, evidence_gate
 from etcdtui.engine.flavour import context_settings
 from etcdtui.engine.replace import Outcome, fresh_snapshot
+from etcdtui.engine.replace_context import member_facts
 from etcdtui.engine.snapshot import Verdict
-from etcdtui.ui.app import connected_engine, make_app
+from etcdtui.ui.app import make_app
 from etcdtui.ui.screens.replace import ReplaceScreen
+from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.member_table import MemberTable
+from etcdtui.ui.widgets.ring_header import RingHeader
 
 pytestmark = [pytest.mark.integration, pytest.mark.ui]
 
@@ -48,15 +50,20 @@ async def test_replace_on_kubeadm_through_the_app(tmp_path: Path, monkeypatch: A
         assert done.returncode == 0, done.stderr
         screens: list[str] = []
         started = time.monotonic()
-        async with connected_engine(kubeconfig=str(kubeconfig), poll_interval=2) as engine:
-            app = make_app(engine, context_label=engine.conn.context)
-            app.kubeone_settings = settings_for(str(kubeconfig))  # type: ignore[attr-defined]
-            app.replace_state_dir = tmp_path / "state"  # type: ignore[attr-defined]
+        where = Connection(kubeconfig=str(kubeconfig), poll_interval=2)
+        async with connected_services(where, replace_state_dir=tmp_path / "state") as services:
+            app = make_app(services)
             async with app.run_test(size=SIZE) as pilot:
-                # CORRUPTION with the hashes naming lab-cp-2 alone (the first alarm poll may suspect every member).
-                await _until(pilot, "the ring view to name the corrupted member", lambda: bool(
+                # CORRUPTION with lab-cp-2 the one suspect (right after the alarm every member may look suspect
+                # for a moment, and the evidence gate would rightly refuse; an operator waits for this too).
+                await _until(pilot, "the ring view to name the corrupted member alone", lambda: bool(
                     app.ring.snapshot and app.ring.snapshot.verdict is Verdict.CORRUPTION
-                    and {r.node_name for r in app.ring.snapshot.rows if r.hash_agrees is False} == {NODE}), 40)
+                    and {r.node_name for r in app.ring.snapshot.rows if r.hash_agrees is False} == {NODE}
+                    and evidence_gate(member_facts(app.ring.snapshot), NODE).passed), 60)
+                assert app.ring.flavour == "kubeadm"  # the header shows it next to the context
+                header = RingHeader.render_snapshot(app.ring.snapshot, context="etcdtui-lab", now=app.clock(),
+                                                    palette=app.ring.palette, flavour=app.ring.flavour)
+                assert header.plain.startswith("etcdtui  etcdtui-lab  kubeadm  https://"), header.plain[:80]
                 table = app.ring.query_one(MemberTable)
                 table.move_cursor(row=table.get_row_index(f"etcd-{NODE}"))
                 await pilot.pause()
@@ -77,7 +84,7 @@ async def test_replace_on_kubeadm_through_the_app(tmp_path: Path, monkeypatch: A
                 assert "This node has joined the cluster" in join and "bootstrap token" in join
                 screens.append(app.export_screenshot())
                 screens.append("\n".join(screen.query_one(Log).lines))
-            snap = await fresh_snapshot(engine)
+            snap = await fresh_snapshot(services.ring)
         voting = [r for r in snap.rows if r.member_id and not r.is_learner]
         assert len(voting) == 3 and all(r.healthy for r in voting) and len({r.hash for r in voting}) == 1
         ssh = context_settings("etcdtui-lab").ssh

@@ -23,11 +23,11 @@ from ui_lab import running_lab
 from ui_support import SIZE
 
 from etcdtui.core.checklist import Checklist, StepId, StepStatus
-from etcdtui.engine.checks import KubeOneSettings, settings_for
-from etcdtui.engine.replace import ReplaceSettings
 from etcdtui.engine.replace_journal import Journal
-from etcdtui.ui.app import connected_engine, make_app
-from etcdtui.ui.screens.replace import ReplaceScreen, make_replace_app
+from etcdtui.ui.app import make_app
+from etcdtui.ui.navigation import ReplaceView
+from etcdtui.ui.screens.replace import ReplaceScreen
+from etcdtui.ui.session import Connection, KubeOneFlags, connected_services
 from etcdtui.ui.widgets.checklist_dialogs import TypedConfirmDialog, YesNoDialog
 
 NODE = "lab-cp-2"
@@ -98,17 +98,18 @@ def _interrupted_journal(state: Path, context: str, server: str) -> None:
 @pytest.mark.integration
 @pytest.mark.ui
 async def test_startup_offers_to_resume_an_interrupted_procedure(lab: Path, tmp_path: Path) -> None:
-    async with connected_engine(kubeconfig=str(lab), poll_interval=5) as engine:
-        _interrupted_journal(tmp_path, engine.conn.context, engine.conn.server)
-        app = make_app(engine, context_label=engine.conn.context)
-        app.replace_state_dir = tmp_path  # type: ignore[attr-defined]
-        app.kubeone_settings = settings_for(str(lab))  # type: ignore[attr-defined]
+    where = Connection(kubeconfig=str(lab), poll_interval=5)
+    async with connected_services(where, replace_state_dir=tmp_path) as services:
+        conn = services.conn
+        assert conn is not None
+        _interrupted_journal(tmp_path, conn.context, conn.server)
+        app = make_app(services)
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, "the resume offer", lambda: isinstance(app.screen, YesNoDialog), 10)
             dialog = app.screen
             assert isinstance(dialog, YesNoDialog)
             assert app.focused is dialog.query_one("#yesno-no", Button)
-            assert "step 4 (Drain the node)" in dialog.text and dialog.context == engine.conn.context
+            assert "step 4 (Drain the node)" in dialog.text and dialog.context == conn.context
             await pilot.click("#yesno-yes")
             await _until(pilot, "the checklist", lambda: isinstance(app.screen, ReplaceScreen), 5)
             screen = app.screen
@@ -148,11 +149,10 @@ async def test_replace_command_opens_at_the_checklist_and_ctrl_c_stops_a_running
     lab: Path, tmp_path: Path
 ) -> None:
     kubeone, pid_file = _hanging_kubeone(tmp_path)
-    base = settings_for(str(lab))
-    settings = ReplaceSettings(NODE, KubeOneSettings(str(kubeone), base.manifest, base.tfjson, base.lab_dir),
-                               state_dir=tmp_path / "state")
-    async with connected_engine(kubeconfig=str(lab), poll_interval=5) as engine:
-        app = make_replace_app(engine, settings)
+    where = Connection(kubeconfig=str(lab), poll_interval=5)
+    async with connected_services(where, kubeone=KubeOneFlags(binary=str(kubeone)),
+                                  replace_state_dir=tmp_path / "state") as services:
+        app = make_app(services, ReplaceView(NODE))  # what `etcdtui replace NODE` builds
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, "the checklist", lambda: isinstance(app.screen, ReplaceScreen), 10)
             screen = app.screen

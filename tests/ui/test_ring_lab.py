@@ -12,7 +12,8 @@ from ui_lab import lab_cli, running_lab
 from ui_support import SIZE
 
 from etcdtui.engine.snapshot import LinkState, RingSnapshot
-from etcdtui.ui.app import EtcdTuiApp, connected_engine, make_app
+from etcdtui.ui.app import EtcdTuiApp, make_app
+from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.member_table import MemberTable
 from etcdtui.ui.widgets.ring_header import RingHeader
 
@@ -41,8 +42,8 @@ async def _until(  # type: ignore[no-untyped-def]
 
 
 async def test_table_shows_the_healthy_lab(lab: Path) -> None:
-    async with connected_engine(kubeconfig=str(lab), poll_interval=5) as engine:
-        app = make_app(engine, context_label=engine.conn.context)
+    async with connected_services(Connection(kubeconfig=str(lab), poll_interval=5)) as services:
+        app = make_app(services)
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, app, lambda s: s.complete, 30)
             await pilot.pause()
@@ -63,8 +64,8 @@ async def test_table_shows_the_healthy_lab(lab: Path) -> None:
 
 
 async def test_restart_shows_and_outage_marks_stale(lab: Path) -> None:
-    async with connected_engine(kubeconfig=str(lab), poll_interval=3) as engine:
-        app = make_app(engine, context_label=engine.conn.context)
+    async with connected_services(Connection(kubeconfig=str(lab), poll_interval=3)) as services:
+        app = make_app(services)
         async with app.run_test(size=SIZE) as pilot:
             healthy = await _until(pilot, app, lambda s: s.complete, 30)
             table = app.ring.query_one(MemberTable)
@@ -136,8 +137,8 @@ def test_etcdtui_runs_in_a_terminal_and_quits_on_q(lab: Path) -> None:
 async def test_corruption_is_shown_naming_the_victim(tmp_path: Path) -> None:
     """Acceptance: with checks on, `lab corrupt lab-cp-2` turns the screen to CORRUPTION naming lab-cp-2."""
     with running_lab(tmp_path / "lab", "--corrupt-checks", "on") as kubeconfig:
-        async with connected_engine(kubeconfig=str(kubeconfig), poll_interval=3) as engine:
-            app = make_app(engine, context_label=engine.conn.context)
+        async with connected_services(Connection(kubeconfig=str(kubeconfig), poll_interval=3)) as services:
+            app = make_app(services)
             async with app.run_test(size=SIZE) as pilot:
                 await _until(pilot, app, lambda s: s.complete, 30)
                 started = time.monotonic()

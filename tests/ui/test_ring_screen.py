@@ -1,4 +1,4 @@
-"""Pilot tests of the ring view on fixed data (`etcdtui.ui.fixtures`): keys, help, read-only, selection,
+"""Pilot tests of the ring view on fixed data (`tests/ui/fixed_ring.py`): keys, help, read-only, selection,
 in-place updates, and errors shown instead of crashing. Fixed data stands in for the engine here; the same
 screen on the real lab is `test_ring_lab.py`.
 """
@@ -8,19 +8,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import fixed_ring as fixtures
 import pytest
 from textual.command import CommandPalette
 from textual.message import Message
 from textual.notifications import Notify
 from textual.widgets import Footer, Static
-from ui_support import SIZE, fixed_app
+from ui_support import SIZE, fixed_app, source_of
 
 from etcdtui.engine.snapshot import RingSnapshot
-from etcdtui.ui import fixtures
 from etcdtui.ui.app import make_app
 from etcdtui.ui.commands import RingCommands
 from etcdtui.ui.screens.help import HelpScreen
 from etcdtui.ui.screens.ring import RingScreen
+from etcdtui.ui.services import Services
 from etcdtui.ui.widgets.member_detail import MemberDetail
 from etcdtui.ui.widgets.member_table import MemberTable
 from etcdtui.ui.widgets.ring_header import RingHeader
@@ -163,14 +164,14 @@ async def test_update_keeps_cursor_and_patches_only_changed_cells() -> None:
         before = table.cells_updated
         # One member's revision moves on: exactly one cell changes.
         rows = tuple(replace(r, revision=41_999) if r.key == "etcd-lab-cp-2" else r for r in first.rows)
-        app.source.push(replace(first, rows=rows, seq=2))
+        source_of(app).push(replace(first, rows=rows, seq=2))
         await _ready(pilot, app, seq=2)
         assert table.cells_updated - before == 1
         assert table.get_cell("etcd-lab-cp-2", "revision").plain == "41999"
         assert table.selected_key == "etcd-lab-cp-3"
         # A member disappears and another appears before the cursor: the cursor stays on its member.
         extra = replace(first.rows[0], key="etcd-a-new", member_id="1234")
-        app.source.push(replace(first, rows=(extra, first.rows[1], first.rows[2]), seq=3))
+        source_of(app).push(replace(first, rows=(extra, first.rows[1], first.rows[2]), seq=3))
         await _ready(pilot, app, seq=3)
         assert table.row_count == 3
         assert table.selected_key == "etcd-lab-cp-3"
@@ -182,12 +183,12 @@ async def test_stale_data_is_marked_and_recovers() -> None:
     app = fixed_app(fixtures.healthy_ring())
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         await _ready(pilot, app)
-        app.source.push(fixtures.stale_ring())
+        source_of(app).push(fixtures.stale_ring())
         await _ready(pilot, app, seq=2)
         header = _text(app.ring.query_one(RingHeader))
         assert "STALE since 02:59:20 (40s ago)" in header and "connection refused" in header
         assert app.ring.query_one(MemberTable).row_count == 3  # the last data stays on screen
-        app.source.push(fixtures.healthy_ring())
+        source_of(app).push(fixtures.healthy_ring())
         await _ready(pilot, app, seq=3)
         assert "STALE" not in _text(app.ring.query_one(RingHeader))
     notes = _notes(messages)
@@ -199,7 +200,7 @@ async def test_corruption_transition_raises_an_error_toast() -> None:
     app = fixed_app(fixtures.healthy_ring())
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         await _ready(pilot, app)
-        app.source.push(fixtures.corrupted_ring())
+        source_of(app).push(fixtures.corrupted_ring())
         await _ready(pilot, app, seq=2)
     errors = [m.notification for m in messages if isinstance(m, Notify) and m.notification.severity == "error"]
     assert errors and errors[0].message.startswith("CORRUPTION: etcd-lab-cp-2 hashes revision 41870")
@@ -235,7 +236,7 @@ class _BrokenSource:
 
 
 async def test_a_failing_source_is_shown_not_crashed_on() -> None:
-    app = make_app(_BrokenSource(), context_label="lab", clock=fixtures.clock)
+    app = make_app(Services(ring=_BrokenSource(), context_label="lab", clock=fixtures.clock))
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(50):
             await pilot.pause()
@@ -253,7 +254,7 @@ async def test_refresh_key_asks_the_source() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot, app)
         await pilot.press("ctrl+r")
-        assert app.source.refreshes == 1
+        assert source_of(app).refreshes == 1
 
 
 async def test_q_quits() -> None:

@@ -1,4 +1,4 @@
-"""SVG snapshots of the ring view on fixed data (`etcdtui.ui.fixtures`): fixed size, fixed clock, UTC.
+"""SVG snapshots of the ring view on fixed data (`tests/ui/fixed_ring.py`): fixed size, fixed clock, UTC.
 
 Regenerate with `pytest tests/ui/test_snapshots.py --snapshot-update` and look at the SVGs before
 committing them (`rsvg-convert` turns one into a PNG).
@@ -6,10 +6,10 @@ committing them (`rsvg-convert` turns one into a PNG).
 
 from __future__ import annotations
 
+import fixed_ring as fixtures
 import pytest
 from ui_support import SIZE, fixed_app
 
-from etcdtui.ui import fixtures
 from etcdtui.ui.config import UiConfig, parse_config
 
 pytestmark = pytest.mark.ui

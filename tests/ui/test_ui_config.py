@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import fixed_ring as fixtures
 import pytest
 from ui_support import SIZE, fixed_app
 
-from etcdtui.ui import fixtures
 from etcdtui.ui.config import ConfigError, config_path, load_config, parse_config
 
 pytestmark = pytest.mark.ui

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import fixed_ring as fixtures
 import pytest
 
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.engine.snapshot import CorruptionChecks
-from etcdtui.ui import fixtures
 from etcdtui.ui import format as fmt
 
 pytestmark = pytest.mark.ui

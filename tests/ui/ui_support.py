@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import fixed_ring as fixtures
+
 from etcdtui.engine.snapshot import RingSnapshot
-from etcdtui.ui import fixtures
 from etcdtui.ui.app import EtcdTuiApp, make_app
 from etcdtui.ui.config import UiConfig
+from etcdtui.ui.services import ChecksBackend, LogSource, ProcedureFactory
 
 SIZE = (160, 45)
 
 
-def fixed_app(*snapshots: RingSnapshot, readonly: bool = False, config: UiConfig | None = None) -> EtcdTuiApp:
-    return make_app(
-        fixtures.FixedSource(list(snapshots)),
-        readonly=readonly,
-        context_label="lab",
-        config=config,
-        clock=fixtures.clock,
-    )
+def fixed_app(*snapshots: RingSnapshot, readonly: bool = False, config: UiConfig | None = None,
+              checks: ChecksBackend | None = None, logs: LogSource | None = None,
+              procedures: ProcedureFactory | None = None) -> EtcdTuiApp:
+    """The real app (the one factory) on fixed snapshots and, where a test gives them, fake engines."""
+    return make_app(fixtures.fixed_services(*snapshots, readonly=readonly, config=config or UiConfig(),
+                                            checks=checks, logs=logs, procedures=procedures))
+
+
+def source_of(app: EtcdTuiApp) -> fixtures.FixedSource:
+    """The fixed source a `fixed_app` runs on (to push the next snapshot the way the engine would)."""
+    ring = app.services.ring
+    assert isinstance(ring, fixtures.FixedSource)
+    return ring

@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -25,12 +24,11 @@ from etcdtui.engine.checks import (
     ChecksReport,
     EnableOutcome,
     EnableRefused,
-    OutputCallback,
-    PlanCallback,
-    ProgressCallback,
 )
 from etcdtui.engine.checks_plan import Plan
+from etcdtui.ui.navigation import navigator
 from etcdtui.ui.screens.checks_dialogs import ConfirmEnableScreen, PlanDialog
+from etcdtui.ui.services import ChecksBackend, Hints, hints_of
 from etcdtui.ui.widgets.checks_members import ChecksMembersTable
 from etcdtui.ui.widgets.checks_panels import (
     BeforeAfterTable,
@@ -41,47 +39,7 @@ from etcdtui.ui.widgets.checks_panels import (
     summary_text,
 )
 
-Hints = Mapping[str, tuple[bool | None, str | None]]
 OUTPUT_MAX_LINES = 2000  # the live output panel keeps this many lines (the runner's transcript has the rest)
-
-
-class ChecksBackend(Protocol):
-    """What the screen needs; `etcdtui.engine.checks.ChecksService` is the real one."""
-
-    @property
-    def context(self) -> str: ...
-
-    async def report(self, hints: Hints | None = None) -> ChecksReport: ...
-
-    async def enable(
-        self, *, on_output: OutputCallback, on_plan: PlanCallback, on_progress: ProgressCallback,
-        hints: Hints | None = None,
-    ) -> EnableOutcome: ...
-
-
-def backend_for(app: Any) -> ChecksBackend | None:
-    """The app's checks backend: one given to the app, else one on the ring engine's connection."""
-    given = getattr(app, "checks_backend", None)
-    if given is not None:
-        return given  # type: ignore[no-any-return]
-    source = getattr(app, "source", None)
-    conn = getattr(source, "conn", None)
-    if conn is None:
-        return None
-    from etcdtui.engine.checks import ChecksService, settings_for
-
-    settings = getattr(app, "kubeone_settings", None) or settings_for(None)
-    service = ChecksService(conn, settings, namespace=getattr(source, "namespace", "kube-system"),
-                            selector=getattr(source, "selector", "component=etcd"))
-    app.checks_backend = service
-    return service
-
-
-def hints_from(app: Any) -> Hints:
-    """Leader and etcd version per pod from the ring view's latest snapshot (etcdctl knows them best)."""
-    snap = getattr(getattr(app, "source", None), "latest", None)
-    rows = getattr(snap, "rows", ()) or ()
-    return {r.pod_name: (r.is_leader, r.version) for r in rows if r.pod_name}
 
 
 class ChecksScreen(Screen[None]):
@@ -166,7 +124,7 @@ class ChecksScreen(Screen[None]):
     async def _load(self) -> None:
         assert self.backend is not None
         try:
-            report = await self.backend.report(hints_from(self.app) or self.hints)
+            report = await self.backend.report(hints_of(navigator(self).services.ring) or self.hints)
         except Exception as exc:  # noqa: BLE001 - shown on the screen, never a crash of the app
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
             self.query_one("#checks-summary", Static).update(Text(f"cannot read the checks: {reason}", "bold red"))
@@ -191,8 +149,7 @@ class ChecksScreen(Screen[None]):
 
     def _now(self) -> float:
         """Epoch seconds from the app's clock (fixed in tests and screenshots), for ages like "2h ago"."""
-        clock = getattr(self.app, "clock", None)
-        return float(clock().timestamp()) if callable(clock) else time.time()
+        return navigator(self).services.clock().timestamp()
 
     # -- enabling ----------------------------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -231,7 +188,7 @@ class ChecksScreen(Screen[None]):
         try:
             outcome = await self.backend.enable(on_output=self._output, on_plan=self._ask_plan,
                                                 on_progress=self._set_progress,
-                                                hints=hints_from(self.app) or self.hints)
+                                                hints=hints_of(navigator(self).services.ring) or self.hints)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):  # the app may be closing: nothing left to show it on
                 self._finish(Text("✗ kubeone was stopped (SIGTERM to its process group): KubeOne may have left a "

@@ -56,8 +56,6 @@ def help_text(readonly: bool) -> Text:
     for action in visible(readonly):
         text.append(f"{key_label(action):>8}  ", style="bold")
         text.append(action.help)
-        if action.pending:
-            text.append(f"  (arrives with {action.pending})", style="dim")
         text.append("\n")
     text.append(f"{'ctrl+p':>8}  ", style="bold")
     text.append("command palette: the same actions, and the themes\n")

@@ -13,11 +13,11 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
@@ -27,6 +27,7 @@ from etcdtui.core.classify import RULES, classify
 from etcdtui.core.logline import parse_line
 from etcdtui.core.logstore import LEVELS, NO_LEVEL, FilterError, Finder, LogFilter, LogStore
 from etcdtui.engine.log_save import save
+from etcdtui.ui.services import LogSource
 from etcdtui.ui.widgets.findings_pane import FindingsPane
 from etcdtui.ui.widgets.log_view import LogView, short_member
 
@@ -35,16 +36,6 @@ STATUS_EVERY = 0.25
 FLOOD_LINES = 300  # new lines since the last repaint that make it a flood
 FLOOD_REFRESH = 0.1
 FIND_STEP = 2_000  # rows searched per step of the loop
-
-
-class LogSource(Protocol):
-    store: LogStore
-
-    def stream_summary(self) -> list[tuple[str, str, str]]: ...
-
-    def history_progress(self) -> dict[str, tuple[int, int, bool]]: ...
-
-    def cancel_history(self) -> None: ...
 
 
 class StoreSource:
@@ -467,56 +458,6 @@ class LogsScreen(Screen[None]):
             return
         self.last_saved = path
         self.notify(f"saved {count} lines to {path}", timeout=6, markup=False)
-
-
-def ensure_log_engine(app: App[Any]) -> Any | None:
-    """The app's log engine, started on first use; None when the data source has no cluster connection.
-
-    The app starts it at mount, so every member's log findings (last corruption check, evidence) feed the
-    ring view and its verdict from the start, not only once the logs screen is opened. It needs the ring
-    engine's cluster connection (`app.source.conn`) and runs in an app worker, so it stops with the app.
-    """
-    engine = getattr(app, "_etcdtui_log_engine", None)
-    if engine is not None:
-        return engine
-    ring = getattr(app, "source", None)
-    conn = getattr(ring, "conn", None)
-    if conn is None:
-        return None
-    from etcdtui.core.logstore import LogStore
-    from etcdtui.engine.log_engine import LogEngine
-
-    config = getattr(app, "config", None)
-    bounds = {k: v for k, v in (("max_lines", getattr(config, "log_max_lines", None)),
-                                ("max_bytes", getattr(config, "log_max_bytes", None))) if v}
-    engine = LogEngine(conn, namespace=getattr(ring, "namespace", "kube-system"),
-                       selector=getattr(ring, "selector", "component=etcd"), ring=ring, store=LogStore(**bounds))
-    app._etcdtui_log_engine = engine  # type: ignore[attr-defined]
-    app.run_worker(_run_engine(engine), name="log-engine", group="log-engine", exit_on_error=False)
-    return engine
-
-
-def open_logs(app: App[Any], member: str | None = None) -> bool:
-    """Show the logs screen (all members, or `member`). Returns False (and notifies) without a cluster."""
-    engine = ensure_log_engine(app)
-    if engine is None:
-        app.notify("logs need a live cluster connection", severity="warning", timeout=4, markup=False)
-        return False
-    context = getattr(getattr(ring_of(app), "conn", None), "context", None) or "cluster"
-    app.push_screen(LogsScreen(engine, member=member, context=context))
-    return True
-
-
-def ring_of(app: App[Any]) -> Any:
-    return getattr(app, "source", None)
-
-
-async def _run_engine(engine: Any) -> None:
-    await engine.start()
-    try:
-        await asyncio.Event().wait()  # until the app exits and cancels this worker
-    finally:
-        await engine.stop()
 
 
 _frozen = False

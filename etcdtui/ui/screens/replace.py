@@ -1,18 +1,16 @@
 """The replace checklist screen: steps 0–9 with status, the exact command before it runs, live output, durations.
 
-The procedure (`etcdtui.engine.replace.ReplaceProcedure`) runs in a worker on the app's loop; this screen is its
-`Interaction`: questions become dialogs (typed node name for destructive steps, Cancel focused), and changes are
-redrawn by a 4 Hz timer (output arrives in batches; the screen never redraws per line). Ctrl+C during a running
-step asks, then cancels the worker: a local command gets SIGTERM→SIGKILL of its process group, and the step is
-journaled as failed ("stopped by the operator"), so Enter retries it.
+The procedure (`etcdtui.engine.replace.ReplaceProcedure`, built by the app's `ProcedureFactory`) runs in a
+worker on the app's loop; this screen is its `Interaction`: questions become dialogs (typed node name for
+destructive steps), and changes are redrawn by a 4 Hz timer (output arrives in batches; the screen never
+redraws per line). Ctrl+C during a running step asks, then cancels the worker: a local command gets
+SIGTERM→SIGKILL of its process group, and the step is journaled as failed ("stopped by the operator"), so Enter retries it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -23,8 +21,9 @@ from textual.widgets import Footer, Log, Static
 from textual.worker import Worker, WorkerState
 
 from etcdtui.core.checklist import STEP_TITLES, Checklist, StepId, StepStatus
-from etcdtui.engine.replace import Outcome, Question, ReplaceProcedure, ReplaceSettings
+from etcdtui.engine.replace import Outcome, Question, ReplaceSettings
 from etcdtui.engine.replace_journal import JournalError
+from etcdtui.ui.services import ProcedureFactory, ProcedureRunner
 from etcdtui.ui.widgets.checklist_dialogs import BackupDialog, TypedConfirmDialog, YesNoDialog
 from etcdtui.ui.widgets.checklist_steps import ChecklistSteps
 
@@ -49,13 +48,12 @@ class ReplaceScreen(Screen[None]):
     #replace-status { height: auto; padding: 0 1; color: $text-warning; }
     """
 
-    def __init__(self, *, conn: Any, engine: Any, settings: ReplaceSettings, context: str) -> None:
+    def __init__(self, procedures: ProcedureFactory, settings: ReplaceSettings, *, context: str) -> None:
         super().__init__()
-        self.conn = conn
-        self.engine = engine
+        self.procedures = procedures
         self.settings = settings
         self.context_label = context
-        self.proc: ReplaceProcedure | None = None
+        self.proc: ProcedureRunner | None = None
         self.outcome: Outcome | None = None
         self.opened = False
         self._worker: Worker[Outcome] | None = None
@@ -83,7 +81,7 @@ class ReplaceScreen(Screen[None]):
         self.run_worker(self._open(), name="replace-open", group="replace-open", exit_on_error=False)
 
     async def _open(self) -> None:
-        proc = ReplaceProcedure(self.conn, self.engine, self.settings, self)
+        proc = self.procedures(self.settings, self)
         try:
             await proc.open()
         except JournalError as exc:
@@ -259,63 +257,3 @@ class ReplaceScreen(Screen[None]):
         self.app.push_screen(YesNoDialog(
             title="Abandon this procedure?", text="The journal is moved aside and etcdtui stops offering to resume. "
             "Nothing in the cluster is undone.", context=self.context_label, yes="Abandon"), decided)
-
-
-# -- entry points -----------------------------------------------------------------------------------------------
-def replace_screen_for(app: Any, node: str) -> ReplaceScreen | None:
-    """A checklist screen on the app's engine connection; None when the app has no live cluster."""
-    from etcdtui.engine.checks import settings_for
-
-    source = getattr(app, "source", None)
-    conn = getattr(source, "conn", None)
-    if conn is None:
-        return None
-    settings = getattr(app, "replace_settings", None)
-    if settings is None or settings.node != node:
-        kubeone = getattr(app, "kubeone_settings", None) or settings_for(getattr(app, "kubeconfig", None))
-        settings = ReplaceSettings(node, kubeone, state_dir=getattr(app, "replace_state_dir", None))
-    return ReplaceScreen(conn=conn, engine=source, settings=settings, context=conn.context)
-
-
-def make_replace_app(engine: Any, settings: ReplaceSettings) -> Any:
-    """The app opened directly at the checklist of `settings.node` (the ring view underneath, Esc goes there)."""
-    from etcdtui.ui.app import EtcdTuiApp
-
-    class ReplaceApp(EtcdTuiApp):
-        # CSS_PATH is relative to the defining module: point at the app's own stylesheet.
-        CSS_PATH = str(Path(inspect.getfile(EtcdTuiApp)).with_name(str(EtcdTuiApp.CSS_PATH)))
-
-        def on_mount(self) -> None:  # runs after EtcdTuiApp.on_mount (Textual dispatches along the MRO)
-            self.call_later(self._open_checklist)
-
-        def _open_checklist(self) -> None:
-            screen = replace_screen_for(self, settings.node)
-            if screen is not None:
-                self.push_screen(screen)
-
-    app = ReplaceApp(engine, context_label=engine.conn.context)
-    app.replace_settings = settings  # type: ignore[attr-defined]
-    return app
-
-
-def run_replace_app(args: Any, settings: ReplaceSettings) -> int:
-    """`etcdtui replace NODE`: the app opened directly at the checklist."""
-    from etcdtui import exitcodes
-    from etcdtui.cluster.kube import ClusterError
-    from etcdtui.ui.app import connected_engine
-
-    async def main() -> int:
-        try:
-            async with connected_engine(kubeconfig=args.kubeconfig, context=args.context) as engine:
-                result = await make_replace_app(engine, settings).run_async()
-                return int(result or exitcodes.OK)
-        except ClusterError as exc:
-            import sys
-
-            sys.stderr.write(f"etcdtui replace: {exc.message}\n")
-            return exitcodes.UNKNOWN
-
-    return asyncio.run(main())
-
-
-__all__ = ["ReplaceScreen", "make_replace_app", "replace_screen_for", "run_replace_app"]

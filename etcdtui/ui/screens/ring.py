@@ -14,7 +14,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from etcdtui.engine.snapshot import LinkState, RingSnapshot, Verdict
-from etcdtui.ui.actions import ACTIONS, Action
+from etcdtui.ui.actions import ACTIONS
+from etcdtui.ui.navigation import navigator
 from etcdtui.ui.palette import Palette
 from etcdtui.ui.screens.help import HelpScreen
 from etcdtui.ui.widgets.member_detail import MemberDetail
@@ -48,8 +49,10 @@ class RingScreen(Screen[None]):
     class SourceFailed(Message):
         reason: str
 
-    def __init__(self, *, readonly: bool, context: str | None, clock: Callable[[], datetime]) -> None:
+    def __init__(self, *, readonly: bool, context: str | None, clock: Callable[[], datetime],
+                 flavour: str | None = None) -> None:
         super().__init__()
+        self.flavour = flavour  # kubeone | kubeadm, decided once for the context (None: fixed data)
         self.readonly = readonly
         self.context_label = context
         self.clock = clock
@@ -107,7 +110,8 @@ class RingScreen(Screen[None]):
             return
         now, palette = self.clock(), self.palette
         with self.app.batch_update():
-            self.query_one(RingHeader).show(snap, context=self.context, now=now, palette=palette)
+            self.query_one(RingHeader).show(snap, context=self.context, now=now, palette=palette,
+                                            flavour=self.flavour)
             self.table.apply(snap.rows, now, palette, force=force)
             if snap.rows:
                 self.query_one("#empty-state").display = False
@@ -165,9 +169,6 @@ class RingScreen(Screen[None]):
             return False  # hidden and unbound, like k9s --readonly
         return True
 
-    def _pending(self, spec: Action, subject: str) -> None:
-        self.notify(f"{subject}: arrives with {spec.pending}.", title=spec.title, timeout=6, markup=False)
-
     def _selected_or_warn(self) -> str | None:
         key = self.table.selected_key
         if key is None:
@@ -175,26 +176,19 @@ class RingScreen(Screen[None]):
         return key
 
     def action_logs(self) -> None:
-        from etcdtui.ui.screens.logs import open_logs
-
         key = self._selected_or_warn()
         row = self.table.member(key) if key else None
         if row is not None and row.pod_name is None:
             self.notify(f"{key} has no pod: its logs cannot be read through the API", severity="warning",
                         timeout=5, markup=False)
         elif row is not None:
-            open_logs(self.app, row.pod_name)
+            navigator(self).open_logs(row.pod_name)
 
     def action_all_logs(self) -> None:
-        from etcdtui.ui.screens.logs import open_logs
-
-        open_logs(self.app)
+        navigator(self).open_logs()
 
     def action_checks(self) -> None:
-        from etcdtui.ui.screens.checks import ChecksScreen, backend_for, hints_from
-
-        self.app.push_screen(ChecksScreen(backend_for(self.app), readonly=self.readonly, context=self.context,
-                                          hints=hints_from(self.app)))
+        navigator(self).open_checks()
 
     def action_replace(self) -> None:
         if self.readonly:  # belt and braces: check_action already unbinds it
@@ -205,17 +199,10 @@ class RingScreen(Screen[None]):
         if key and not node:
             self.notify(f"{key}: no node to replace it on", severity="warning", timeout=4, markup=False)
         elif node:
-            from etcdtui.ui.screens.replace import replace_screen_for
-
-            screen = replace_screen_for(self.app, node)
-            if screen is None:
-                self.notify("replacing needs a live cluster connection", severity="warning", markup=False)
-            else:
-                self.app.push_screen(screen)
+            navigator(self).open_replace(node)
 
     def action_refresh(self) -> None:
-        refresh = getattr(self.app, "refresh_source", None)
-        if callable(refresh) and refresh():
+        if navigator(self).refresh_source():
             self.notify("polling etcdctl now", timeout=3, markup=False)
         else:
             self.notify("this data source cannot refresh", severity="warning", timeout=3, markup=False)

@@ -6,20 +6,27 @@ screen and its adapters are imported when the operator accepts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from etcdtui.core.checklist import STEP_TITLES
 from etcdtui.engine.replace_journal import Journal, JournalError
 from etcdtui.ui.widgets.checklist_dialogs import YesNoDialog
 
+if TYPE_CHECKING:
+    from textual.app import App
 
-def offer_resume(app: Any) -> None:
-    source = getattr(app, "source", None)
-    conn = getattr(source, "conn", None)
-    if conn is None or getattr(app, "readonly", False) or getattr(app, "replace_settings", None) is not None:
-        return  # fixed data, read-only, or `etcdtui replace NODE` (its checklist resumes by itself)
+    from etcdtui.ui.navigation import Navigator
+
+
+def offer_resume(app: App[int]) -> None:
+    """Ask whether to resume the cluster's unfinished procedure; `app` is the (Navigator) app."""
+    nav = cast("Navigator", app)
+    services = nav.services
+    conn = services.conn
+    if conn is None or services.readonly:
+        return  # fixed data, or read-only
     try:
-        pending = Journal.for_cluster(conn.context, conn.server, getattr(app, "replace_state_dir", None)).load()
+        pending = Journal.for_cluster(conn.context, conn.server, services.replace_state_dir).load()
     except JournalError as exc:
         app.notify(f"cannot read the replace journal: {exc}", severity="warning", timeout=10, markup=False)
         return
@@ -29,13 +36,8 @@ def offer_resume(app: Any) -> None:
     where = f"step {int(nxt)} ({STEP_TITLES[nxt]})" if nxt is not None else "its end"
 
     def decided(yes: bool | None) -> None:
-        if not yes:
-            return
-        from etcdtui.ui.screens.replace import replace_screen_for
-
-        screen = replace_screen_for(app, pending.node)
-        if screen is not None:
-            app.push_screen(screen)
+        if yes:
+            nav.open_replace(pending.node)
 
     app.push_screen(YesNoDialog(
         title=f"Resume the replacement of {pending.node}?",

@@ -1,4 +1,4 @@
-"""Fixed ring snapshots for snapshot tests, screenshots and demos: deterministic, no cluster needed.
+"""Fixed ring snapshots for snapshot tests and benchmarks: deterministic, no cluster needed.
 
 The data mirrors what the lab shows (3 members `etcd-lab-cp-N`, etcd 3.5.1) at a fixed moment `NOW`, so
 ages and sparklines render the same on every machine. `FixedSource` plays the engine's role.
@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from etcdtui.cluster.objects import ContainerInfo, NodeInfo, PodInfo
 from etcdtui.core.findings import Finding, Severity
@@ -24,6 +25,7 @@ from etcdtui.engine.snapshot import (
     RingSnapshot,
     Verdict,
 )
+from etcdtui.ui.services import Services
 
 NOW = datetime(2026, 11, 24, 3, 0, 0, tzinfo=UTC)
 CONTEXT = "lab"
@@ -299,3 +301,9 @@ class FixedSource:
             snap = await self._queue.get()
             self._latest = snap
             yield snap
+
+
+def fixed_services(*snapshots: RingSnapshot, **overrides: Any) -> Services:
+    """The app's `Services` on fixed snapshots and a fixed clock; `overrides` adds fakes (checks, logs, ...)."""
+    fields: dict[str, Any] = {"context_label": CONTEXT, "clock": clock, **overrides}
+    return Services(ring=FixedSource(list(snapshots)), **fields)
