@@ -27,6 +27,7 @@ from etcdtui.engine.snapshot import MemberRow, RingSnapshot
 from etcdtui.lab.layout import LabLayout
 
 API_TIMEOUT = 15.0
+CLUSTER_WIDE_KINDS = frozenset({"corruption.alarm_active"})  # findings every member logs alike
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,10 @@ def member_facts(snap: RingSnapshot) -> list[MemberFacts]:
     for row in snap.rows:
         if row.member_id is None:
             continue  # a pod without a member (e.g. the reset target's leftover pod)
-        evidence = tuple(f.message for f in row.findings if f.is_corruption and f.severity >= Severity.WARNING)
+        # The CORRUPT alarm is cluster-wide (etcd 3.5 raises it with memberID 0): every member's health check
+        # refuses with it, so it names no member; the gates explain it with `alarm_note` instead.
+        evidence = tuple(f.message for f in row.findings if f.is_corruption and f.severity >= Severity.WARNING
+                         and f.kind not in CLUSTER_WIDE_KINDS)
         if row.hash_agrees is False and not evidence:
             evidence = (f"{row.member_name or row.key}: KV hash differs from its peers",)
         facts.append(MemberFacts(row.member_name or row.node_name or row.key, row.member_id, row.healthy,
