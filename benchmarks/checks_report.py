@@ -21,12 +21,13 @@ from pathlib import Path
 
 async def measure(kubeconfig: str, rounds: int, enable: bool) -> None:
     from etcdtui.cluster.kube import ClusterConnection
-    from etcdtui.engine.checks import ChecksService, settings_for
+    from etcdtui.engine.checks import ChecksService, KubeOneSettings
     from etcdtui.engine.checks_plan import Plan
+    from etcdtui.engine.context_settings import from_kubeconfig
 
     conn = await ClusterConnection.open(kubeconfig)
     try:
-        service = ChecksService(conn, settings_for(kubeconfig))
+        service = ChecksService(conn, KubeOneSettings.of(from_kubeconfig(kubeconfig).kubeone))
         for name, call in (("report()", service.report), ("audit() (pods + logs)", service.audit)):
             times = []
             for _ in range(rounds):

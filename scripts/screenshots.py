@@ -105,7 +105,7 @@ def to_png(svg: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
-    parser.add_argument("--only", choices=("ring", "incident", "logs", "checks", "replace"),
+    parser.add_argument("--only", choices=("ring", "incident", "logs", "checks", "replace", "fleet"),
                         help="regenerate one group of screenshots")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -129,6 +129,10 @@ def main() -> int:
         with running_lab("--corrupt-checks", "on") as root:
             lab(root, "corrupt", "lab-cp-2")
             asyncio.run(shoot_replace(root, args.out, SIZE, to_png))
+    if args.only in (None, "fleet"):
+        from screenshots_fleet import shoot_fleet  # 3 labs + a refusing and a hanging context
+
+        shoot_fleet(args.out, (SIZE[0], 20), to_png)
     return 0
 
 

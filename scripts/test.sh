@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine, then runs the whole suite:
-# unit, integration (real etcd, real HTTP through the kubernetes client, real sshd) and UI (Pilot, snapshots).
+# unit, integration (real etcd, real HTTP through the kubernetes client, real sshd, real Prometheus and
+# Alertmanager) and UI (Pilot, snapshots).
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/unit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   need=""
-  for pkg in openssh-server openssh-client sudo; do
+  for pkg in openssh-server openssh-client sudo prometheus prometheus-alertmanager; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
   done
   if [ -n "$need" ]; then

@@ -421,3 +421,9 @@ async def restic_backup_status(conn: ClusterConnection) -> ResticStatus | None:
         last_schedule_time=parse_time(status.get("lastScheduleTime")),
         last_successful_time=parse_time(status.get("lastSuccessfulTime")),
     )
+
+
+async def snapshot_status(path: Path) -> dict[str, int]:
+    """`etcdutl snapshot status` of a local snapshot file (public for `etcdtui recover`): BackupError when it is
+    not a snapshot, {} without etcdutl."""
+    return await _snapshot_status(path)

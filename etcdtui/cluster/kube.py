@@ -159,8 +159,34 @@ def _kubeconfig_paths(explicit: str | None) -> list[Path] | None:
     return [default] if default.exists() else None
 
 
+def kubeconfig_contexts(kubeconfig: str | None) -> list[str]:
+    """Every context of the kubeconfig(s), in kubectl's merge order (first definition wins); ClusterError."""
+    paths = _kubeconfig_paths(kubeconfig)
+    if paths is None:
+        raise ClusterError(ErrorKind.BAD_KUBECONFIG,
+                           "no kubeconfig: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config")
+    contexts, _ = _read_contexts(paths)
+    return list(dict.fromkeys(contexts))
+
+
 def _check_kubeconfig(paths: list[Path], context: str | None) -> str:
     """Read the kubeconfig(s) ourselves first: the client's own errors are not fit for users."""
+    merged_contexts, current = _read_contexts(paths)
+    wanted = context or current
+    if wanted is None:
+        raise ClusterError(
+            ErrorKind.UNKNOWN_CONTEXT,
+            f"kubeconfig {_show(paths)} has no current-context; pass --context (known: {', '.join(merged_contexts)})",
+        )
+    if wanted not in merged_contexts:
+        raise ClusterError(
+            ErrorKind.UNKNOWN_CONTEXT,
+            f"context {wanted!r} not found in kubeconfig {_show(paths)} (known: {', '.join(merged_contexts)})",
+        )
+    return wanted
+
+
+def _read_contexts(paths: list[Path]) -> tuple[list[str], str | None]:
     merged_contexts: list[str] = []
     current: str | None = None
     for path in paths:
@@ -191,18 +217,7 @@ def _check_kubeconfig(paths: list[Path], context: str | None) -> str:
         raise ClusterError(ErrorKind.BAD_KUBECONFIG, f"kubeconfig {_show(paths)}: no such file")
     if not merged_contexts:
         raise ClusterError(ErrorKind.BAD_KUBECONFIG, f"kubeconfig {_show(paths)} has no contexts")
-    wanted = context or current
-    if wanted is None:
-        raise ClusterError(
-            ErrorKind.UNKNOWN_CONTEXT,
-            f"kubeconfig {_show(paths)} has no current-context; pass --context (known: {', '.join(merged_contexts)})",
-        )
-    if wanted not in merged_contexts:
-        raise ClusterError(
-            ErrorKind.UNKNOWN_CONTEXT,
-            f"context {wanted!r} not found in kubeconfig {_show(paths)} (known: {', '.join(merged_contexts)})",
-        )
-    return wanted
+    return merged_contexts, current
 
 
 def _show(paths: list[Path]) -> str:

@@ -35,10 +35,11 @@ import signal
 import struct
 import subprocess
 import termios
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etcdtui.cluster.argv import checked_argv
 from etcdtui.cluster.command_output import (
     DEFAULT_LIMITS,
     DEFAULT_PROMPT_PATTERNS,
@@ -103,15 +104,6 @@ def build_env(spec: CommandSpec) -> dict[str, str]:
     return env
 
 
-def _check_argv(argv: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(argv, str) or not argv:
-        raise RunnerError("a command is a non-empty list of arguments, never a shell string")
-    for arg in argv:
-        if not isinstance(arg, str) or "\x00" in arg:
-            raise RunnerError(f"invalid argument {arg!r} in command")
-    return tuple(argv)
-
-
 def _resolve(program: str, env: Mapping[str, str], cwd: str | None) -> str:
     if "/" in program:
         # A relative path is relative to the child's working directory, as exec will see it.
@@ -131,7 +123,7 @@ async def start_command(
     spec: CommandSpec, *, limits: StreamLimits = DEFAULT_LIMITS, transcript_path: Path | None = None
 ) -> LocalCommand:
     """Start `spec.argv`; raises CommandNotFoundError/RunnerError with a one-line message."""
-    argv = _check_argv(spec.argv)
+    argv = checked_argv(spec.argv, RunnerError)
     env = build_env(spec)
     executable = _resolve(argv[0], env, spec.cwd)
     child_fds: list[int] = []

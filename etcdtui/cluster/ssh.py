@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import asyncssh
 
+from etcdtui.cluster.argv import checked_argv
 from etcdtui.cluster.command_output import (
     DEFAULT_LIMITS,
     DEFAULT_PROMPT_PATTERNS,
@@ -287,7 +288,7 @@ class SshNode:
         transcript_path: Path | None = None,
     ) -> RemoteCommand:
         """Start `argv` on the node; `pty` gives it a remote terminal (stderr then joins stdout)."""
-        argv = _check_argv(argv)
+        argv = checked_argv(argv, SshError, "a remote command")
         command = shlex.join(argv)
         role = _role(self.target, self.target.hop, False)
         try:
@@ -370,14 +371,6 @@ class SshNode:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-
-def _check_argv(argv: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(argv, str) or not argv:
-        raise SshError("a remote command is a non-empty list of arguments, never a shell string")
-    if any(not isinstance(a, str) or "\x00" in a for a in argv):
-        raise SshError(f"invalid argument in remote command {list(argv)!r}")
-    return tuple(argv)
 
 
 def _reason(exc: BaseException) -> str:

@@ -61,6 +61,22 @@ DESTRUCTIVE: frozenset[StepId] = frozenset({StepId.DRAIN, StepId.RESET, StepId.D
 SKIPPABLE: frozenset[StepId] = frozenset({StepId.BACKUP})
 
 
+@dataclass(frozen=True)
+class StepSpec:
+    """A step of a procedure whose steps are decided at run time (the defragment procedure: one per member)."""
+
+    title: str
+    destructive: bool = False
+    skippable: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "destructive": self.destructive, "skippable": self.skippable}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StepSpec:
+        return cls(str(d.get("title", "")), bool(d.get("destructive")), bool(d.get("skippable")))
+
+
 class StepStatus(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
@@ -75,7 +91,7 @@ class ChecklistError(Exception):
 
 @dataclass
 class StepState:
-    id: StepId
+    id: int  # a StepId for the replace procedure; the index in `Checklist.steps` for any procedure
     status: StepStatus = StepStatus.PENDING
     commands: list[str] = field(default_factory=list)  # exact commands / API calls, shown before running
     output: list[str] = field(default_factory=list)  # the tail, at most OUTPUT_TAIL_LINES
@@ -86,15 +102,22 @@ class StepState:
     confirmation: str | None = None  # the text the operator confirmed (destructive steps)
     attempts: int = 0
     interrupted: bool = False  # it was running when the process died: re-run on resume
-    title_override: str | None = None  # the flavour's own title (KUBEADM_TITLES)
+    spec: StepSpec | None = None  # None: a replace step (StepId)
+    title_override: str | None = None  # a replace step's title in the cluster's flavour (KUBEADM_TITLES)
 
     @property
     def title(self) -> str:
-        return self.title_override or STEP_TITLES[self.id]
+        if self.spec:
+            return self.spec.title
+        return self.title_override or STEP_TITLES[StepId(self.id)]
 
     @property
     def destructive(self) -> bool:
-        return self.id in DESTRUCTIVE
+        return self.spec.destructive if self.spec else self.id in DESTRUCTIVE
+
+    @property
+    def skippable(self) -> bool:
+        return self.spec.skippable if self.spec else self.id in SKIPPABLE
 
     @property
     def settled(self) -> bool:
@@ -124,8 +147,13 @@ class Checklist:
     finished: bool = False  # the procedure ended (all done, or abandoned by the operator)
     outcome: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # what later steps and resumes need (e.g. N members)
+    kind: str = "replace"  # which procedure; any other kind lists its steps in the `begin` record
 
-    def step(self, step: StepId) -> StepState:
+    @classmethod
+    def of_steps(cls, kind: str, node: str, context: str, server: str, specs: Sequence[StepSpec]) -> Checklist:
+        return cls(node, context, server, [StepState(i, spec=spec) for i, spec in enumerate(specs)], kind=kind)
+
+    def step(self, step: int) -> StepState:
         return self.steps[int(step)]
 
     @property
@@ -136,14 +164,19 @@ class Checklist:
     def complete(self) -> bool:
         return all(s.settled for s in self.steps)
 
-    def next_step(self) -> StepId | None:
+    def next_index(self) -> int | None:
         """The step to run next: the first one neither done nor skipped (a failed one is retried)."""
         for s in self.steps:
             if not s.settled:
                 return s.id
         return None
 
-    def may_start(self, step: StepId) -> tuple[bool, str]:
+    def next_step(self) -> StepId | None:
+        """`next_index` of the replace procedure, as its StepId."""
+        index = self.next_index()
+        return None if index is None else StepId(index)
+
+    def may_start(self, step: int) -> tuple[bool, str]:
         if self.finished:
             return False, "the procedure has ended"
         running = self.running
@@ -158,7 +191,7 @@ class Checklist:
         return True, ""
 
     # -- transitions (each returns the journal record that makes it durable) ----------------------
-    def start(self, step: StepId, commands: Sequence[str], now: float, confirmation: str | None = None) -> dict[str, Any]:
+    def start(self, step: int, commands: Sequence[str], now: float, confirmation: str | None = None) -> dict[str, Any]:
         ok, why = self.may_start(step)
         if not ok:
             raise ChecklistError(f"cannot start step {int(step)}: {why}")
@@ -172,19 +205,19 @@ class Checklist:
         s.dropped_lines = 0
         return self._record(s, now)
 
-    def finish(self, step: StepId, now: float, note: str | None = None) -> dict[str, Any]:
+    def finish(self, step: int, now: float, note: str | None = None) -> dict[str, Any]:
         s = self._running(step)
         s.status, s.finished_at, s.reason = StepStatus.DONE, now, note
         return self._record(s, now)
 
-    def fail(self, step: StepId, reason: str, now: float) -> dict[str, Any]:
+    def fail(self, step: int, reason: str, now: float) -> dict[str, Any]:
         s = self._running(step)
         s.status, s.finished_at, s.reason = StepStatus.FAILED, now, reason
         return self._record(s, now)
 
-    def skip(self, step: StepId, reason: str, now: float) -> dict[str, Any]:
-        if step not in SKIPPABLE:
-            raise ChecklistError(f"step {int(step)} ({STEP_TITLES[step]}) cannot be skipped")
+    def skip(self, step: int, reason: str, now: float) -> dict[str, Any]:
+        if not self.step(step).skippable:
+            raise ChecklistError(f"step {int(step)} ({self.step(step).title}) cannot be skipped")
         if not reason.strip():
             raise ChecklistError("skipping a step needs a reason")
         s = self.step(step)
@@ -207,10 +240,14 @@ class Checklist:
 
     def begin_record(self, now: float) -> dict[str, Any]:
         self.created_at = self.created_at or now
-        return {"type": "begin", "v": JOURNAL_VERSION, "t": now, "node": self.node, "context": self.context,
-                "server": self.server}
+        record: dict[str, Any] = {"type": "begin", "v": JOURNAL_VERSION, "t": now, "node": self.node,
+                                  "context": self.context, "server": self.server}
+        if self.kind != "replace":
+            record["kind"] = self.kind
+            record["steps"] = [s.spec.as_dict() if s.spec else {"title": s.title} for s in self.steps]
+        return record
 
-    def _running(self, step: StepId) -> StepState:
+    def _running(self, step: int) -> StepState:
         s = self.step(step)
         if s.status is not StepStatus.RUNNING:
             raise ChecklistError(f"step {int(step)} is {s.status.value}, not running")
@@ -225,7 +262,7 @@ class Checklist:
             "attempts": s.attempts,
         }
 
-    def output_record(self, step: StepId, now: float) -> dict[str, Any]:
+    def output_record(self, step: int, now: float) -> dict[str, Any]:
         """A progress record: the output tail so far of a running step (written now and then, not per line)."""
         return self._record(self.step(step), now)
 
@@ -237,15 +274,20 @@ def replay(records: Iterable[Mapping[str, Any]]) -> Checklist:
     for rec in records:
         kind = rec.get("type")
         if kind == "begin":
-            checklist = Checklist(node=str(rec["node"]), context=str(rec.get("context", "")),
-                                  server=str(rec.get("server", "")), created_at=float(rec.get("t", 0.0)))
+            node, context, server = str(rec["node"]), str(rec.get("context", "")), str(rec.get("server", ""))
+            if rec.get("kind", "replace") == "replace":
+                checklist = Checklist(node=node, context=context, server=server)
+            else:
+                specs = [StepSpec.from_dict(d) for d in rec.get("steps") or []]
+                checklist = Checklist.of_steps(str(rec["kind"]), node, context, server, specs)
+            checklist.created_at = float(rec.get("t", 0.0))
         elif checklist is None:
             raise ChecklistError("journal does not start with a `begin` record")
         elif kind == "step":
             try:
-                s = checklist.step(StepId(int(rec["step"])))
+                s = checklist.steps[int(rec["step"])]
                 s.status = StepStatus(str(rec["status"]))
-            except (KeyError, ValueError) as exc:
+            except (KeyError, ValueError, IndexError) as exc:
                 raise ChecklistError(f"bad step record: {exc}") from None
             s.commands = [str(c) for c in rec.get("commands") or []]
             s.output = [str(c) for c in rec.get("output_tail") or []][-OUTPUT_TAIL_LINES:]

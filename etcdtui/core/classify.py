@@ -15,19 +15,19 @@ Severity table (an experienced SRE's reading of etcd-facts; `why` texts live in 
 | corruption.data_inconsistency | CRITICAL | `discovery failed` / any line carrying `found data inconsistency with peers` (capnslog `C`) |
 | corruption.periodic_hash_mismatch | CRITICAL | `found hash mismatch`, `same compact revision then hashes must match`, follower (compact) revision ahead; capnslog forms |
 | corruption.compaction_hash_mismatch | CRITICAL | `failed compaction hash check` (3.5.5+), `Detected compaction hash mismatch…` (3.6) |
-| corruption.alarm_raised | CRITICAL | `alarm raised` with CORRUPT; capnslog `alarm CORRUPT raised by peer …` |
+| corruption.alarm_raised | CRITICAL | `alarm raised` with CORRUPT (3.4/3.5 only); capnslog `alarm CORRUPT raised by peer …` |
 | corruption.alarm_active | CRITICAL | `/health` refused because of a CORRUPT alarm |
 | corruption.corrupt_cluster_error | CRITICAL | `etcdserver: corrupt cluster` anywhere (request refused under a CORRUPT alarm) |
 | check.initial_passed | INFO here | `initial corruption checking passed; no corruption` — it does not say how many peers were compared (§1.6), so alone it is not OK evidence; `scan.py` upgrades it to OK when the startup showed peers, or turns it into `check.initial_vacuous` (WARNING) |
 | check.periodic_passed | OK | `finished peer corruption check` with `number-of-peers-checked` ≥ 1 (capnslog: INFO, count not logged) |
 | check.periodic_vacuous | WARNING | the same with 0 peers checked |
-| check.compaction_passed | OK | `successfully checked hash on whole cluster` (0 peers → check.compaction_vacuous WARNING) |
+| check.compaction_passed | OK | `successfully checked hash on whole cluster`: etcd logs it only when every peer was compared, and it skips a revision with no peer at all (server/etcdserver/corrupt.go @ v3.5.33, v3.6.14), so it never reports 0 peers |
 | check.inconclusive | WARNING | a peer was skipped: different compact revision, slow peer, local behind, failed hash kv request, cluster ID mismatch, `Skipped peer's hash`, skipped revision, `failed to check hash KV` |
 | check.initial_error | WARNING | `checkInitialHashKV failed` for another reason (local hash failed): no verdict |
 | check.hash_request_refused | INFO | `failed to get hashKV`: this member could not answer a peer's hash request (the asker logs the WARNING) |
 | check.enabled | INFO | `enabled corruption checking` (interval) |
 | alarm.disarmed | INFO | `alarm disarmed` — an operator action; if the data was not repaired the check raises it again |
-| quota.nospace | WARNING | NOSPACE alarm raised/active, `message exceeded backend quota`, `database space exceeded` |
+| quota.nospace | WARNING | NOSPACE alarm raised/active, `message exceeded backend quota`, `database space exceeded`, `etcdserver: no space` (the `failed to apply request` error; on 3.6+ the only apply-side trace, `alarm raised` is gone) |
 | raft.elected / raft.leader_changed / raft.leader_lost / raft.election_started | INFO | raft text. A lost leader alone is INFO: every graceful restart of the leader transfers leadership and followers log "lost leader" (the healthy fixtures do); `scan.py` raises `raft.unstable` (WARNING) when it repeats |
 | raft.no_leader | WARNING | `serving /health false; no leader` |
 | perf.slow_fdatasync / perf.heartbeat_late / perf.read_index_slow | WARNING | slow disk or network: the usual cause of elections and timeouts |
@@ -35,9 +35,10 @@ Severity table (an experienced SRE's reading of etcd-facts; `why` texts live in 
 | peer.unreachable | INFO | a peer stopped answering: logged by every rolling restart |
 | peer.clock_drift / peer.cluster_id_mismatch | WARNING | misconfiguration that breaks leases / a member of another cluster talks to us |
 | tls.rejected_connection | INFO | TLS handshake refused (bad client certificate) |
-| storage.wal_corrupt / storage.snap_corrupt / storage.raft_log_out_of_range / storage.backend_damaged | WARNING | one member's files are damaged: that member must be replaced, the others are not affected |
+| storage.wal_corrupt / storage.snap_corrupt / storage.raft_log_out_of_range / storage.backend_damaged / storage.key_index_damaged | WARNING | one member's files are damaged: that member must be replaced, the others are not affected (WAL: `walpb:`/`wal: crc mismatch`, `failed to open WAL`, 3.4 `read wal error (…) and cannot be repaired`, `open wal error`; raft `tocommit`/`state.commit … out of range`, `missing log entry`; backend: `failed to recover from snapshot`, `failed to open snapshot backend`, `database file (…) does not match with snapshot`, bbolt panics and 3.6+ bbolt errors; mvcc key-index panics) |
+| storage.wal_repaired | INFO | `repaired WAL` (zap, 3.5+: the torn last record of an unclean stop was cut; server/etcdserver/storage.go @ v3.5.33, bootstrap.go @ v3.6.14) |
 | fatal.startup_failed / fatal.panic | WARNING | etcd exited; the pod will crash-loop |
-| config.deprecated_flag | INFO | etcd 3.6 deprecation warnings (the flag prevents 3.7 from starting) |
+| config.deprecated_flag | INFO | etcd 3.6 deprecation warnings `--X is deprecated in (v)3.6 and will be decommissioned in (v)3.7/3.8` (3.7 removed every `--experimental-*` flag) |
 """
 
 from __future__ import annotations
@@ -99,8 +100,6 @@ RULES: dict[str, Rule] = {
              "No follower answered, so nothing was compared. Check peer connectivity."),
         Rule("check.compaction_passed", _O, "compaction hash check passed",
              "The leader compared compaction hashes with its followers."),
-        Rule("check.compaction_vacuous", _W, "compaction hash check with 0 peers checked",
-             "Nothing was compared. Check peer connectivity."),
         Rule("check.inconclusive", _W, "a corruption check skipped a peer",
              "A skipped peer is not compared, so a check can 'pass' without looking at it."),
         Rule("check.initial_error", _W, "initial check could not run",
@@ -131,16 +130,29 @@ RULES: dict[str, Rule] = {
         Rule("peer.cluster_id_mismatch", _W, "a member of another cluster",
              "A node talks to this cluster with another cluster ID (stale member or wrong --initial-cluster)."),
         Rule("tls.rejected_connection", _I, "TLS connection rejected", "A client or peer has a bad certificate."),
-        Rule("storage.wal_corrupt", _W, "WAL damaged", "This member's WAL is unreadable: replace the member."),
+        Rule("storage.wal_corrupt", _W, "WAL damaged",
+             "This member's WAL is unreadable and etcd could not repair it: replace the member. Exception: on "
+             "3.5.5–3.5.6 after a power loss, start it with 3.5.7+ first, which repairs a torn last record "
+             "(CHANGELOG-3.5 v3.5.7, PR #15069)."),
+        Rule("storage.wal_repaired", _I, "WAL torn record repaired at start",
+             "The member stopped uncleanly (power loss, OOM kill, node crash) and etcd cut the torn last WAL "
+             "record. Normal recovery; on a single-member cluster before 3.4.21/3.5.5 acknowledged writes "
+             "could be lost (etcd #14370)."),
         Rule("storage.snap_corrupt", _W, "snapshot file damaged", "A .snap file failed its CRC."),
         Rule("storage.raft_log_out_of_range", _W, "raft log lost or truncated",
              "The member's raft log is behind what the cluster committed (data dir restored or wiped): "
              "replace the member."),
         Rule("storage.backend_damaged", _W, "database file damaged or inconsistent",
              "The member's bbolt database cannot be used: replace the member."),
+        Rule("storage.key_index_damaged", _W, "key index inconsistent with the database",
+             "etcd panicked because its in-memory key index contradicts the stored revisions (e.g. a revision "
+             "went backwards after a compaction panic, fixed in 3.4.32/3.5.14): this member's data cannot be "
+             "trusted; replace the member."),
         Rule("fatal.startup_failed", _W, "etcd failed to start", "The pod will crash-loop; read the error."),
         Rule("fatal.panic", _W, "etcd panicked or exited fatally", "The pod will crash-loop; read the error."),
-        Rule("config.deprecated_flag", _I, "deprecated flag", "etcd 3.7 will refuse to start with this flag."),
+        Rule("config.deprecated_flag", _I, "deprecated flag",
+             "etcd refuses to start with a flag it no longer defines: rename it before upgrading to the "
+             "release the message names (3.7 removed every --experimental-* flag)."),
     )
 }
 
@@ -199,6 +211,11 @@ CORRUPT_CLUSTER = "etcdserver: corrupt cluster"
 SPACE_EXCEEDED = "database space exceeded"
 WAL_CRC = "wal: crc mismatch"
 SNAP_CRC = "snap: crc mismatch"
+WALPB_CRC = "walpb: crc mismatch"  # the CRC error wal.ReadAll returns (server/storage/wal/walpb/record.go @ v3.6.14)
+NO_SPACE = "etcdserver: no space"  # ErrNoSpace, in `failed to apply request` errors (all versions)
+DB_SNAPSHOT_MISMATCH = ") does not match with snapshot (index "  # `database file (%v index %d) does not match …`
+# bbolt's panics on a damaged file (bbolt v1.3/v1.4/v1.5: freelist, cursor, common/verify); Go panic lines only
+_BBOLT_PANIC = re.compile(r"^(?:page \d+ already freed|invalid page type: |assertion failed: )")
 
 
 def finding(kind: str, message: str, *, record: LogRecord | None = None, member: str | None = None,
@@ -236,6 +253,9 @@ def classify(record: LogRecord) -> Finding | None:
         if result is not None:
             return result
     elif record.format == GO_PANIC and record.level == "panic":
+        if _BBOLT_PANIC.match(msg):
+            return finding("storage.backend_damaged", f"bbolt panic (damaged database file): {_clip(msg)}",
+                           record=record)
         return _raft_text(record, msg) or finding("fatal.panic", f"Go panic: {_clip(msg)}", record=record)
     return _anywhere(record) or _by_level(record)
 
@@ -276,6 +296,9 @@ def _startup_failed(r: LogRecord) -> Finding:
     if DATA_INCONSISTENCY in error:
         return finding("corruption.data_inconsistency",
                        f"etcd exited at startup: {error}.", record=r, member=_leading_id(error))
+    damaged = _anywhere(r)  # e.g. `database file (…) does not match with snapshot`: a storage kind, not generic
+    if damaged is not None:
+        return damaged
     return finding("fatal.startup_failed", f"etcd failed to start ({r.msg}): {_clip(error)}", record=r)
 
 
@@ -307,9 +330,36 @@ def _compaction_mismatch(r: LogRecord) -> Finding:
                 f"leader hash {_field(r, 'leader-hash')} at revision {_field(r, 'revision')}.")
         return finding("corruption.compaction_hash_mismatch", text, record=r, member=follower)
     peers = _field(r, "peer-ids")
+    minority = _minority(r)
     text = (f"Compaction hash check: {r.msg} (leader hash {_field(r, 'leader-hash')}, peer hash "
             f"{_field(r, 'peer-hash')}, peers {peers}, compact revision {_field(r, 'leader-compact-revision')}).")
-    return finding("corruption.compaction_hash_mismatch", text, record=r)
+    if minority:
+        text += f" The majority agrees with the leader: member{'s' if len(minority) > 1 else ''} " \
+                f"{', '.join(minority)} differ{'' if len(minority) > 1 else 's'}."
+    return finding("corruption.compaction_hash_mismatch", text, record=r,
+                   member=minority[0] if len(minority) == 1 else None,
+                   extra={"minority-members": minority} if minority else None)
+
+
+def _minority(r: LogRecord) -> list[str]:
+    """With `quorum-exist: true` etcd logs one line per hash other than the majority's; `peer-ids` are the
+    members holding it (comma-separated hex, types.IDSlice.String; server/etcdserver/corrupt.go @ v3.6.14)."""
+    if r.msg != "Detected compaction hash mismatch" or _field(r, "quorum-exist") is not True:
+        return []
+    found = [ids.try_normalize(part.strip()) for part in str(_field(r, "peer-ids") or "").strip("[]").split(",")]
+    return [m for m in found if m and not ids.is_unknown(m)]
+
+
+# wal.Open errors that are not damage: another etcd holds the directory (fileutil.ErrLocked, client/pkg/fileutil/
+# lock.go @ v3.6.14) or the files are not readable by this user.
+_WAL_NOT_DAMAGED = ("fileutil: file already locked", "permission denied", "resource temporarily unavailable")
+
+
+def _wal_open_failed(r: LogRecord) -> Finding:
+    error = str(_field(r, "error") or "")
+    if any(text in error for text in _WAL_NOT_DAMAGED):
+        return finding("fatal.startup_failed", f"etcd could not open its WAL: {_clip(error)}", record=r)
+    return finding("storage.wal_corrupt", f"Could not open the WAL ({_clip(error)}).", record=r)
 
 
 def _alarm_raised(r: LogRecord) -> Finding:
@@ -346,8 +396,6 @@ def _periodic_finished(r: LogRecord) -> Finding:
 
 def _compaction_passed(r: LogRecord) -> Finding:
     count = _field(r, "number-of-peers-checked")
-    if isinstance(count, int) and count == 0:
-        return finding("check.compaction_vacuous", "Compaction hash check compared 0 peers.", record=r)
     return finding("check.compaction_passed",
                    f"Compaction hash check passed at revision {_field(r, 'revision')} ({count} peer(s)).",
                    record=r)
@@ -402,7 +450,9 @@ _ZAP_EXACT: dict[str, Callable[[LogRecord], Finding | None]] = {
     "skipped revision in compaction hash check; was not able to check all peers":
         _inconclusive("Compaction hash check skipped a revision"),
     "Skipped peer's hash": _inconclusive("Compaction hash check skipped a peer"),
-    # alarms and quota (§1.5)
+    # alarms and quota (§1.5). `alarm raised`/`alarm disarmed` exist up to 3.5 only (etcdserver/apply.go @ v3.4.45,
+    # server/etcdserver/apply.go @ v3.5.33; absent from server/ @ v3.6.0): on 3.6+ an alarm shows as the leader's
+    # detection line, `failed to apply request` with ErrCorrupt/ErrNoSpace and /health, /readyz failures.
     "alarm raised": _alarm_raised,
     "alarm disarmed": _alarm_disarmed,
     "serving /health false due to an alarm": _health_alarm,
@@ -440,6 +490,23 @@ _ZAP_EXACT: dict[str, Callable[[LogRecord], Finding | None]] = {
     "failed to recover v3 backend from snapshot": _simple("storage.backend_damaged",
                                                           "Could not recover the database from the snapshot", "error"),
     "failed to open database": _simple("storage.backend_damaged", "Could not open the database", "path", "error"),
+    "repaired WAL": _simple("storage.wal_repaired", "Repaired a torn WAL record after an unclean stop", "error"),
+    "failed to open WAL": _wal_open_failed,
+    "failed to recover from snapshot": _simple("storage.backend_damaged",
+                                               "Could not recover from the snapshot", "error"),
+    "failed to open snapshot backend": _simple("storage.backend_damaged",
+                                               "Could not open the database received in a snapshot", "error"),
+    "'put' with an unexpected smaller revision": _simple(
+        "storage.key_index_damaged", "Key index: a put with a smaller revision than the key's last",
+        "given-revision-main", "modified-revision-main"),
+    "'tombstone' got an unexpected empty keyIndex": _simple("storage.key_index_damaged",
+                                                            "Key index: tombstone on an empty key index"),
+    "'get' got an unexpected empty keyIndex": _simple("storage.key_index_damaged",
+                                                      "Key index: get on an empty key index"),
+    "'since' got an unexpected empty keyIndex": _simple("storage.key_index_damaged",
+                                                        "Key index: since on an empty key index"),
+    "'compact' got an unexpected empty keyIndex": _simple("storage.key_index_damaged",
+                                                          "Key index: compaction of an empty key index"),
     "consistent index was never saved": _simple("storage.backend_damaged", "Consistent index was never saved",
                                                 "snapshot-index"),
     "range failed to find revision pair": _simple("storage.backend_damaged",
@@ -453,9 +520,22 @@ _ZAP_EXACT: dict[str, Callable[[LogRecord], Finding | None]] = {
 }
 
 
+# `--X is deprecated in 3.6 and will be decommissioned in 3.7.` and the `v3.6`/`v3.7` and 3.8 spellings of
+# server/etcdmain/config.go `deprecatedFlags` @ v3.6.14 (logged with lg.Warn(msg)).
+_DEPRECATED = re.compile(r"^--[\w.-]+ is deprecated\b")
+# bbolt's own error lines, logged through etcd's zap logger named "bbolt" from 3.6 (server/storage/backend/
+# backend.go newBoltLoggerZap @ v3.6.14; bbolt db.go @ v1.4.3 / v1.5.0).
+_BBOLT_ERRORS = ("both meta pages are invalid", "Opening bbolt db (")
+
+
 def _zap_variable(record: LogRecord, msg: str) -> Finding | None:
-    if " is deprecated in 3.6 and will be decommissioned in 3.7" in msg:
+    if _DEPRECATED.match(msg):
+        if msg.startswith("--snapshot-count "):  # 3.6.0–3.6.7 said so; 3.7 kept the flag (CHANGELOG-3.7 PR #21162)
+            return finding("config.deprecated_flag", f"{msg} (etcd 3.7 kept --snapshot-count: nothing to change)",
+                           record=record, extra={"kept-in-3.7": True})
         return finding("config.deprecated_flag", msg, record=record)
+    if msg.startswith(_BBOLT_ERRORS) and (msg.startswith("both") or ") failed: " in msg):
+        return finding("storage.backend_damaged", f"bbolt: {_clip(msg)}", record=record)
     return None
 
 
@@ -473,6 +553,13 @@ def _raft_text(record: LogRecord, msg: str) -> Finding | None:
     if " is starting a new election at term " in msg:
         return finding("raft.election_started", msg, record=record)
     if msg.startswith("tocommit(") and " is out of range " in msg:
+        return finding("storage.raft_log_out_of_range", msg, record=record)
+    # raft.go `%x state.commit %d is out of range [%d, %d]` (loading a HardState beyond the log) and
+    # storage.go `missing log entry [last: %d, append at: %d]` (etcd raft/ @ v3.4.45, etcd-io/raft @ v3.6.0, v3.7.0)
+    # log.go `applied(%d) is out of range [prevApplied(%d), committed(%d)]`: the database was applied beyond
+    # what the WAL committed (same tags)
+    if (" state.commit " in msg and " is out of range [" in msg) or msg.startswith("missing log entry [last: ") \
+            or (msg.startswith("applied(") and " is out of range [prevApplied(" in msg):
         return finding("storage.raft_log_out_of_range", msg, record=record)
     return None
 
@@ -541,6 +628,14 @@ def _capnslog_text(record: LogRecord, msg: str) -> Finding | None:
         return finding("tls.rejected_connection", msg, record=record)
     if msg.startswith("consistent index never saved"):
         return finding("storage.backend_damaged", msg, record=record)
+    # etcd 3.4 capnslog fatal/panic texts (etcdserver/storage.go, server.go @ v3.4.45)
+    if (msg.startswith("read wal error (") and msg.endswith(") and cannot be repaired")) \
+            or msg.startswith("open wal error: "):
+        return finding("storage.wal_corrupt", msg, record=record)
+    if msg.startswith("recovering backend from snapshot error: "):
+        return finding("storage.backend_damaged", msg, record=record)
+    if msg.startswith("store.keyindex: ") and ("unexpected" in msg or "cannot restore" in msg):
+        return finding("storage.key_index_damaged", msg, record=record)  # mvcc/key_index.go @ v3.4.45
     return None
 
 
@@ -557,6 +652,14 @@ def _anywhere(record: LogRecord) -> Finding | None:
                        record=record)
     if SPACE_EXCEEDED in raw:
         return finding("quota.nospace", f"'database space exceeded' ({_clip(record.msg or raw, 80)}).", record=record)
+    if NO_SPACE in raw:
+        return finding("quota.nospace", f"Request refused with 'etcdserver: no space' ({_clip(record.msg or raw, 80)}).",
+                       record=record)
+    if WALPB_CRC in raw:
+        return finding("storage.wal_corrupt", f"WAL CRC mismatch: {_clip(record.msg or raw)}", record=record)
+    if DB_SNAPSHOT_MISMATCH in raw:
+        return finding("storage.backend_damaged", f"Database older than the snapshot: {_clip(record.msg or raw)}",
+                       record=record)
     if WAL_CRC in raw:
         return finding("storage.wal_corrupt", f"WAL CRC mismatch: {_clip(record.msg or raw)}", record=record)
     if SNAP_CRC in raw:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from etcdtui.core.bool_flags import ALL_BOOL_FLAGS
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.versions import EtcdVersion
 
@@ -68,21 +69,8 @@ def format_duration(seconds: float) -> str:
 
 # --- command line parsing -----------------------------------------------------------------------
 
-# Boolean flags among those we read: Go's flag package never lets them consume the next word.
-BOOL_FLAGS = frozenset(
-    {
-        "experimental-initial-corrupt-check",
-        "experimental-compact-hash-check-enabled",
-        "client-cert-auth",
-        "peer-client-cert-auth",
-        "auto-tls",
-        "peer-auto-tls",
-        "strict-reconfig-check",
-        "enable-pprof",
-        "force-new-cluster",
-        "debug",
-    }
-)
+# Boolean flags of every etcd line (core/bool_flags.py): Go's flag package never lets them consume the next word.
+BOOL_FLAGS = ALL_BOOL_FLAGS
 
 
 @dataclass(frozen=True)
@@ -94,6 +82,7 @@ class ParsedCommand:
     repeated: tuple[str, ...] = ()
     positional: tuple[str, ...] = ()  # words etcd would reject ("'x' is not a valid flag")
     feature_gates: Mapping[str, str] = field(default_factory=dict)
+    missing_value: tuple[str, ...] = ()  # value flags followed by another `-flag` (never read as their value)
 
     def get(self, name: str) -> str | None:
         return self.flags.get(name)
@@ -112,6 +101,7 @@ def parse_command(argv: Sequence[str]) -> ParsedCommand:
     repeated: list[str] = []
     positional: list[str] = []
     gates: dict[str, str] = {}
+    missing: list[str] = []
     i = 0
     while i < len(words):
         word = words[i]
@@ -127,17 +117,23 @@ def parse_command(argv: Sequence[str]) -> ParsedCommand:
             name, value = body.split("=", 1)
         elif body in BOOL_FLAGS:
             name, value = body, "true"
-        elif i < len(words):
+        elif i < len(words) and not _looks_like_flag(words[i]):
             name, value = body, words[i]
             i += 1
         else:
+            # Go would take even `--other=x` as the value; reading it so would hide `--other` from the audit
             name, value = body, ""
+            missing.append(name)
         if name in flags:
             repeated.append(name)
         flags[name] = value
         if name == "feature-gates":
             gates.update(parse_feature_gates(value))
-    return ParsedCommand(program, flags, tuple(repeated), tuple(positional), gates)
+    return ParsedCommand(program, flags, tuple(repeated), tuple(positional), gates, tuple(missing))
+
+
+def _looks_like_flag(word: str) -> bool:
+    return word.startswith("-") and len(word) > 1 and not word[1:2].isdigit()
 
 
 def parse_feature_gates(value: str) -> dict[str, str]:
@@ -172,21 +168,47 @@ COMPACT_TIME_36 = "compact-hash-check-time"
 INITIAL_GATE = "InitialCorruptCheck"
 COMPACT_GATE = "CompactHashCheck"
 
-# Deprecated in 3.6, no longer registered in 3.7 (etcd-facts §4.1; kubernetes PR #132838).
-REMOVED_IN_3_7 = (
-    INITIAL_FLAG,
-    PERIODIC_FLAG_35,
-    COMPACT_FLAG_35,
-    COMPACT_TIME_35,
-    "experimental-watch-progress-notify-interval",
-)
-_NEW_NAME_36 = {
-    INITIAL_FLAG: f"--feature-gates={INITIAL_GATE}=true",
-    PERIODIC_FLAG_35: f"--{PERIODIC_FLAG_36}",
-    COMPACT_FLAG_35: f"--feature-gates={COMPACT_GATE}=true",
-    COMPACT_TIME_35: f"--{COMPACT_TIME_36}",
-    "experimental-watch-progress-notify-interval": "--watch-progress-notify-interval",
+# etcd 3.7 registers no `--experimental-*` flag and no `--discovery`/`--discovery-proxy` (v2 discovery) any more
+# (CHANGELOG-3.7.md: PRs #19959, #20109; server/embed/config.go @ v3.7.1). Their 3.6 names: server/embed/config.go
+# experimentalFlagMigrationMap and server/features/etcd_features.go ExperimentalFlagToFeatureMap @ v3.6.14.
+# `--snapshot-count` is kept in 3.7 (PR #21162), although 3.6.0–3.6.7 logged it as "decommissioned in 3.7".
+REMOVED_IN_3_7_EXTRA = ("discovery", "discovery-proxy")
+_FEATURE_OF_36 = {
+    INITIAL_FLAG: INITIAL_GATE,
+    COMPACT_FLAG_35: COMPACT_GATE,
+    "experimental-stop-grpc-service-on-defrag": "StopGRPCServiceOnDefrag",
+    "experimental-txn-mode-write-with-shared-buffer": "TxnModeWriteWithSharedBuffer",
+    "experimental-enable-lease-checkpoint": "LeaseCheckpoint",
+    "experimental-enable-lease-checkpoint-persist": "LeaseCheckpointPersist",
 }
+_RENAMED_36 = frozenset(
+    {
+        "experimental-compact-hash-check-time", "experimental-corrupt-check-time",
+        "experimental-compaction-batch-limit", "experimental-watch-progress-notify-interval",
+        "experimental-warning-apply-duration", "experimental-bootstrap-defrag-threshold-megabytes",
+        "experimental-memory-mlock", "experimental-snapshot-catchup-entries",
+        "experimental-compaction-sleep-interval", "experimental-downgrade-check-time",
+        "experimental-peer-skip-client-san-verification", "experimental-enable-distributed-tracing",
+        "experimental-distributed-tracing-address", "experimental-distributed-tracing-service-name",
+        "experimental-distributed-tracing-instance-id", "experimental-distributed-tracing-sampling-rate",
+    }
+)
+
+
+def removed_in_3_7(name: str) -> bool:
+    return name.startswith("experimental-") or name in REMOVED_IN_3_7_EXTRA
+
+
+def replacement_36(name: str) -> str:
+    """What a flag removed in 3.7 is called from 3.6 on (or what to do about it)."""
+    if name in _FEATURE_OF_36:
+        return f"--feature-gates={_FEATURE_OF_36[name]}=true"
+    if name in _RENAMED_36:
+        return "--" + name.removeprefix("experimental-")
+    if name in REMOVED_IN_3_7_EXTRA:
+        return "v3 discovery (--discovery-endpoints/--discovery-token) or a static --initial-cluster"
+    return "no 3.6 name: remove it"
+
 _ONLY_FROM_36 = (PERIODIC_FLAG_36, COMPACT_TIME_36, "feature-gates", "watch-progress-notify-interval")
 _ONLY_FROM_355 = (COMPACT_FLAG_35, COMPACT_TIME_35)
 
@@ -366,18 +388,22 @@ def audit_flags(
         )
         if both
     )
-    removed = tuple(n for n in REMOVED_IN_3_7 if cmd.has(n))
+    removed = tuple(n for n in cmd.flags if removed_in_3_7(n))
     is_36 = _is_36_like(version, cmd)
     vtext = f"etcd {version}" if version is not None else "this etcd"
 
     # --- findings: what would stop etcd from starting first ---
     for conflict in conflicts:
         a, b = conflict.flags
+        # server/embed/config.go @ v3.6.14: SetFeatureGatesFromExperimentalFlags (bool flag vs gate) and
+        # Validate (experimentalFlagMigrationMap); the gate test there is a substring of --feature-gates.
+        said = (f"cannot specify both flags: {a}=… and {b}=… at the same time" if b.startswith("--feature-gates")
+                else f"cannot set {a} and {b} at the same time")
         findings.append(
             Finding(
                 "checks.conflict",
                 Severity.CRITICAL if is_36 else Severity.WARNING,
-                f"both {a} and {b} are set: etcd 3.6 refuses to start ('cannot specify both flags'); keep only {b}",
+                f"both {a} and {b} are set: etcd 3.6 refuses to start ('{said}'); keep only {b}",
                 member,
                 {"setting": conflict.setting, "flags": [a, b]},
             )
@@ -390,6 +416,17 @@ def audit_flags(
                 f"invalid value {', '.join(invalid)}: etcd exits at startup ('invalid value … for flag')",
                 member,
                 {"flags": invalid},
+            )
+        )
+    if cmd.missing_value:
+        findings.append(
+            Finding(
+                "checks.missing_value",
+                Severity.CRITICAL,
+                f"no value after {', '.join('--' + n for n in cmd.missing_value)}: etcd would take the next flag "
+                "as its value (Go's flag package), so that flag is not set",
+                member,
+                {"flags": [f"--{n}" for n in cmd.missing_value]},
             )
         )
     if cmd.positional:
@@ -424,11 +461,12 @@ def audit_flags(
     if removed:
         at_37 = version is not None and version.at_least(3, 7, 0)
         severity = Severity.CRITICAL if at_37 else Severity.WARNING if is_36 else Severity.INFO
-        replacements = ", ".join(f"--{n} → {_NEW_NAME_36[n]}" for n in removed)
+        replacements = ", ".join(f"--{n} → {replacement_36(n)}" for n in removed)
         what = (
-            "etcd 3.7 no longer has them and refuses to start"
+            "etcd 3.7 no longer has them and refuses to start ('flag provided but not defined'); "
+            "in a 3.7 --config-file the same keys are silently ignored, so those settings are off without an error"
             if at_37
-            else "deprecated in 3.6, removed in 3.7"
+            else "deprecated in 3.6, removed in 3.7 (a 3.7 config file ignores them silently)"
         )
         findings.append(
             Finding(
@@ -588,7 +626,7 @@ def apply_flags(command: Sequence[str], extra: Sequence[str]) -> list[str]:
             kept.append(word)
             continue
         value = word.split("=", 1)[1] if "=" in word else None
-        if value is None and name not in BOOL_FLAGS and i < len(words):
+        if value is None and name not in BOOL_FLAGS and i < len(words) and not _looks_like_flag(words[i]):
             value = words[i]
             i += 1
         if name == "feature-gates" and value is not None:

@@ -10,6 +10,8 @@ Shapes understood (etcd-facts §0):
 * Go panic dumps: `panic: …`, `goroutine 1 [running]:` (the stack frames that follow stay "raw").
 * Any of the above behind a `kubectl logs --timestamps` prefix (`<RFC3339Nano> `) or a CRI log-file
   prefix (`<RFC3339Nano> stderr F `).
+* Any of the above inside the envelopes of `log_wrappers.py` (syslog/journald prefixes, `journalctl -o
+  short-iso` and `-o json`, Docker json-file lines), and zap's console encoder (tab-separated).
 
 Anything else (blank lines, truncated JSON, binary garbage, stack frames) is kept as format "raw"
 (or "blank"), with the text decoded as UTF-8 with replacement characters.
@@ -24,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json import loads as _json_loads
 from typing import Any
+
+from etcdtui.core.log_wrappers import strip_syslog, unwrap_json, zap_console
 
 # Formats a record can have.
 ZAP = "zap"
@@ -100,6 +104,13 @@ def _parse_text(text: str) -> LogRecord:
     first = text[0]
     if first == "{":
         return _parse_zap(text, text, None)
+    wrapped = strip_syslog(text)
+    if wrapped is not None:
+        return _inner(text, *wrapped)
+    if first in _DIGITS and "\t" in text[:40]:
+        console = _parse_zap_console(text)
+        if console is not None:
+            return console
     body, prefix_ts = _strip_prefix(text)
     if prefix_ts is not None:
         if not body.strip():
@@ -136,6 +147,10 @@ def _parse_zap(raw: str, body: str, prefix_ts: float | None) -> LogRecord:
         obj = _json_loads(body)
     except ValueError:
         return LogRecord(raw=raw, ts=prefix_ts, prefix_ts=prefix_ts)  # truncated or not JSON: keep as raw
+    if isinstance(obj, dict) and "msg" not in obj and "level" not in obj and prefix_ts is None:
+        envelope = unwrap_json(obj)  # Docker json-file, `journalctl -o json`
+        if envelope is not None:
+            return _inner(raw, *envelope)
     if not isinstance(obj, dict) or ("msg" not in obj and "level" not in obj):
         return LogRecord(raw=raw, ts=prefix_ts, prefix_ts=prefix_ts)
     level = obj.pop("level", None)
@@ -155,6 +170,28 @@ def _parse_zap(raw: str, body: str, prefix_ts: float | None) -> LogRecord:
         logger=logger if isinstance(logger, str) else None,
         prefix_ts=prefix_ts,
     )
+
+
+def _inner(raw: str, body: str, envelope_ts: float | None) -> LogRecord:
+    """The etcd line inside an envelope, parsed as if alone; the envelope's time fills a missing one."""
+    record = _parse_text(body) if body.strip() else LogRecord(raw=body, format=BLANK)
+    record.raw = raw
+    if envelope_ts is not None:
+        record.prefix_ts = envelope_ts
+        if record.ts is None:
+            record.ts = envelope_ts
+    return record
+
+
+def _parse_zap_console(raw: str) -> LogRecord | None:
+    parsed = zap_console(raw)
+    if parsed is None:
+        return None
+    ts, word, msg, fields, caller, logger = parsed
+    level = _ZAP_LEVELS.get(word.lower())
+    if level is None:
+        return None
+    return LogRecord(raw=raw, format=ZAP, ts=ts, level=level, msg=msg, fields=fields, caller=caller, logger=logger)
 
 
 def _zap_ts(value: object) -> float | None:

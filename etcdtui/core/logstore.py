@@ -25,7 +25,7 @@ import sys
 import zlib
 from array import array
 from bisect import bisect_left, bisect_right
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -223,6 +223,7 @@ class LogStore:
         self.members: list[str] = []
         self._member_index: dict[str, int] = {}
         self.counts: dict[str, MemberCounts] = {}
+        self.kind_counts: Counter[tuple[str, str]] = Counter()  # (member, kind) of every finding kept, since start
         self._chunks: deque[_Chunk] = deque()
         self._next_seq = 0
         self._lines = 0
@@ -361,6 +362,7 @@ class LogStore:
             self._finding_sev.append(int(finding.severity))
             self._finding_kinds.append(sys.intern(finding.kind))
             counts.findings += 1
+            self.kind_counts[(entry.member, finding.kind)] += 1
             if finding.is_corruption:
                 counts.corruption += 1
             if finding.kind.startswith(("corruption.", "check.")) and finding.kind not in ("check.enabled",):

@@ -4,7 +4,7 @@ No Textual here: the screen (`etcdtui/ui/screens/checks.py`) calls `ChecksServic
 
 * `audit()`: every etcd pod's flags (core `audit_flags`), its etcd version risk (core `assess_version`) and
   the evidence of its current log (`checks_evidence`), read through the API with a byte budget per member.
-* `kubeone_facts()`: the `kubeone` binary (`--kubeone`, the lab's `bin/kubeone`, then PATH), `kubeone version`
+* `kubeone_facts()`: the `kubeone` binary (the context's settings, else PATH), `kubeone version`
   run through the runner and parsed (≥ 1.4.1 needed), and the `kubeone.yaml`/`tf.json` paths checked readable.
 * `backups()`: KubeOne's backups-restic addon (CronJob `kube-system/etcd-s3-backup`) and its last success.
 * `enable()`: `kubeone apply -m M -t T --force-upgrade` in a PTY; KubeOne's plan and prompt go to a callback
@@ -48,10 +48,11 @@ from etcdtui.core.kubeone import (
     parse_kubeone_manifest,
     parse_kubeone_version_text,
 )
+from etcdtui.core.kubeone_output import kubeone_error
 from etcdtui.core.versions import EtcdVersion, VersionRisk, assess_version, parse_version
 from etcdtui.engine.checks_evidence import LogEvidence, evidence_from_lines, unread
 from etcdtui.engine.checks_plan import Plan, parse_plan
-from etcdtui.lab.layout import LabLayout
+from etcdtui.engine.context_settings import KubeOnePaths
 
 LOG_HEAD_BYTES = 1 << 20  # the start of the current run: `enabled corruption checking`, the initial check
 LOG_TAIL_LINES = 5000  # the recent end: the last `finished peer corruption check`
@@ -61,45 +62,24 @@ VERSION_TIMEOUT = 20.0
 RESTART_TIMEOUT = 120.0  # after kubeone exits: every member back, Ready, with its new log
 BACKUP_CRONJOB = "etcd-s3-backup"
 BACKUP_NAMESPACE = "kube-system"
+CONFIGURED = "configured"  # the source of a kubeone path given by a flag or the context's settings
 OUTPUT_KEEP_LINES = 400  # lines of kubeone output kept for the plan and the result
 
 
 # == settings ==============================================================================================
 @dataclass(frozen=True)
 class KubeOneSettings:
-    """Where kubeone and its files are. Explicit values (flags/config) win over the lab's files."""
+    """Where kubeone and its files are: the context's settings (`engine/context_settings.py`), else PATH."""
 
     binary: str | None = None
     manifest: str | None = None
     tfjson: str | None = None
-    lab_dir: Path | None = None  # set when the kubeconfig is a lab's
     extra_env: Mapping[str, str] = field(default_factory=dict)
     path_env: str | None = None  # PATH to search (None: this process's)
 
-
-def kubeconfig_path(explicit: str | None) -> Path | None:
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("KUBECONFIG", "")
-    first = next((p for p in env.split(os.pathsep) if p), None)
-    if first:
-        return Path(first)
-    default = Path.home() / ".kube" / "config"
-    return default if default.exists() else None
-
-
-def lab_dir_of(kubeconfig: Path | None) -> Path | None:
-    """The lab directory when `kubeconfig` is a lab's (`DIR/kubeconfig` next to `kubeone.yaml` and `lab.json`)."""
-    if kubeconfig is None or kubeconfig.name != "kubeconfig":
-        return None
-    layout = LabLayout(kubeconfig.parent)
-    return layout.root if layout.kubeone_yaml.exists() and layout.state_file.exists() else None
-
-
-def settings_for(
-    kubeconfig: str | None, *, binary: str | None = None, manifest: str | None = None, tfjson: str | None = None
-) -> KubeOneSettings:
-    return KubeOneSettings(binary, manifest, tfjson, lab_dir_of(kubeconfig_path(kubeconfig)))
+    @classmethod
+    def of(cls, paths: KubeOnePaths) -> KubeOneSettings:
+        return cls(paths.binary, paths.manifest, paths.tf)
 
 
 # == results ===============================================================================================
@@ -132,7 +112,7 @@ class MemberChecks:
 @dataclass(frozen=True)
 class KubeOneFacts:
     binary: str | None
-    binary_source: str  # "--kubeone", "lab", "PATH", or "" when not found
+    binary_source: str  # "configured", "PATH", or "" when not found
     binary_error: str | None
     version: KubeOneVersion | None
     version_error: str | None
@@ -358,26 +338,23 @@ class ChecksService:
             path = Path(s.binary)
             if "/" not in s.binary:
                 found = shutil.which(s.binary, path=s.path_env)
-                return (found, "--kubeone", None) if found else (None, "--kubeone", f"kubeone: {s.binary} not found on PATH")
+                return (found, CONFIGURED, None) if found else (None, CONFIGURED, f"kubeone: {s.binary} not found on PATH")
             if not path.is_file():
-                return None, "--kubeone", f"kubeone: {s.binary}: no such file"
+                return None, CONFIGURED, f"kubeone: {s.binary}: no such file"
             if not os.access(path, os.X_OK):
-                return None, "--kubeone", f"kubeone: {s.binary} is not executable"
-            return str(path), "--kubeone", None
-        if s.lab_dir is not None and LabLayout(s.lab_dir).kubeone_bin.is_file():
-            return str(LabLayout(s.lab_dir).kubeone_bin), "lab", None
+                return None, CONFIGURED, f"kubeone: {s.binary} is not executable"
+            return str(path), CONFIGURED, None
         found = shutil.which("kubeone", path=s.path_env)
         if found:
             return found, "PATH", None
         return None, "", "kubeone not found: install KubeOne 1.4.1 or later, or pass --kubeone PATH"
 
-    def _file(self, explicit: str | None, lab_file: Path | None, what: str) -> tuple[str | None, str, str | None]:
-        if explicit:
-            path, source = Path(explicit), "flag"
-        elif lab_file is not None:
-            path, source = lab_file, "lab"
-        else:
-            return None, "", f"{what}: not configured (pass --kubeone-{'manifest' if what == 'kubeone.yaml' else 'tf'})"
+    def _file(self, configured: str | None, what: str) -> tuple[str | None, str, str | None]:
+        if not configured:
+            key = "manifest" if what == "kubeone.yaml" else "tf"
+            return None, "", (f"{what}: not configured (pass --kubeone-{key}, or set contexts.<name>.kubeone.{key} "
+                              "in config.yaml)")
+        path, source = Path(configured), CONFIGURED
         try:
             with path.open("rb") as fh:
                 fh.read(1)
@@ -387,7 +364,6 @@ class ChecksService:
 
     async def kubeone_facts(self) -> KubeOneFacts:
         s = self.settings
-        lab = LabLayout(s.lab_dir) if s.lab_dir is not None else None
         binary, binary_source, binary_error = await asyncio.to_thread(self._find_binary)
         version = support = None
         version_error = None
@@ -395,11 +371,11 @@ class ChecksService:
             version, version_error = await self._version(binary)
             support = corruption_check_support(version) if version is not None else None
         manifest, m_source, m_error = await asyncio.to_thread(
-            self._file, s.manifest, lab.kubeone_yaml if lab else None, "kubeone.yaml")
+            self._file, s.manifest, "kubeone.yaml")
         cluster = None
         if manifest and not m_error:
             cluster, m_error = await asyncio.to_thread(_load_manifest, manifest)
-        tf, tf_source, tf_error = await asyncio.to_thread(self._file, s.tfjson, lab.tf_json if lab else None, "tf.json")
+        tf, tf_source, tf_error = await asyncio.to_thread(self._file, s.tfjson, "tf.json")
         if tf is None:
             tf_error = None  # tf.json is optional: kubeone.yaml may carry the hosts
         return KubeOneFacts(binary, binary_source, binary_error, version, version_error, support, manifest, m_source,
@@ -482,7 +458,7 @@ class ChecksService:
         if result.cancelled:
             return EnableOutcome(CANCELLED, f"kubeone was stopped: {result.describe()}", result, plan, output_tail=tail)
         if not result.ok:
-            last = _last_error(kept)
+            last = kubeone_error(kept)
             return EnableOutcome(FAILED, f"kubeone failed (exit code {result.exit_code}){': ' + last if last else ''}",
                                  result, plan, output_tail=tail)
         if canceled or answers[-1:] == ["no"]:
@@ -542,14 +518,6 @@ def _load_manifest(path: str) -> tuple[KubeOneCluster | None, str | None]:
 def _complete_lines(block: bytes) -> list[bytes]:
     lines = block.splitlines()
     return lines if block.endswith(b"\n") else lines[:-1]
-
-
-def _last_error(lines: Sequence[str]) -> str:
-    for line in reversed(lines):
-        text = line.strip()
-        if text.startswith("Error:") or "level=error" in text or text.startswith("ERRO"):
-            return text.removeprefix("Error:").strip()[:300]
-    return next((ln.strip()[:300] for ln in reversed(lines) if ln.strip()), "")
 
 
 def _flags(command: Sequence[str]) -> list[str]:

@@ -15,6 +15,7 @@ from etcdtui.cluster.objects import NodeInfo, PodInfo
 from etcdtui.core import ring as core
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.flags import FlagsAudit, format_duration
+from etcdtui.core.quota import quota_backend_bytes
 from etcdtui.core.versions import RiskTier
 from etcdtui.engine import etcdctl_data as data
 from etcdtui.engine.snapshot import ConnectionState, CorruptionChecks, LinkState, MemberRow, Verdict
@@ -25,7 +26,6 @@ _TIER_SEVERITY = {
     RiskTier.ADVISORY: Severity.INFO,
     RiskTier.NONE: Severity.OK,
 }
-_VERDICT = {v.name: Verdict[v.name] for v in core.Verdict}
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,13 @@ def checks_view(audit: FlagsAudit | None) -> CorruptionChecks | None:
     )
 
 
+def _quota(pod: PodInfo | None) -> int | None:
+    """The member's backend quota from its own command line; unknown without one."""
+    return quota_backend_bytes(pod.command) if pod is not None and pod.command else None
+
+
 def row_view(
-    row: core.MemberRow, pods: Mapping[str, PodInfo], nodes: Mapping[str, NodeInfo], hash_revision: int | None
+    row: core.MemberAssessment, pods: Mapping[str, PodInfo], nodes: Mapping[str, NodeInfo], hash_revision: int | None
 ) -> MemberRow:
     m = row.member
     status = m.status if m else None
@@ -143,6 +148,7 @@ def row_view(
         version=str(row.version) if row.version else None,
         db_size=status.db_size if status else None,
         db_size_in_use=status.db_size_in_use if status else None,
+        quota_backend_bytes=_quota(pods.get(row.pod.name) if row.pod else None),
         is_leader=row.is_leader if status else None,
         raft_index=status.raft_index if status else None,
         raft_applied_index=status.raft_applied_index if status else None,
@@ -194,7 +200,7 @@ def evaluate(
     rows = tuple(row_view(r, pods_by_name, nodes, obs.hash_revision) for r in assessment.members)
     known = assessment.voting > 0 and (obs.members is not None or bool(pods))
     return Evaluation(
-        verdict=_VERDICT[assessment.verdict.name],
+        verdict=assessment.verdict,
         findings=assessment.findings,
         rows=tuple(sorted(rows, key=lambda r: r.key)),
         quorum=assessment.quorum,

@@ -54,7 +54,8 @@ async def gather_kubeadm_context(
     else:
         ssh = settings.target(node, node_ip)
         bastion = f" via bastion {ssh.bastion.user}@{ssh.bastion.address}" if ssh.bastion else ""
-        source = "contexts.<name>.ssh" if node_ssh else "defaults: set contexts.<name>.ssh in config.yaml"
+        source = ("contexts.<name>.ssh" if settings != NodeSsh()
+                  else "defaults: set contexts.<name>.ssh in config.yaml")
         lines.append(f"ssh {ssh.hop.user}@{ssh.hop.address}{bastion} ({source}), host keys from {ssh.known_hosts}")
         if not await asyncio.to_thread(_exists, ssh.known_hosts):
             problems.append(f"known_hosts {ssh.known_hosts} does not exist: host keys cannot be verified")

@@ -2,7 +2,7 @@
 
 Sources: the ring engine's snapshot (pods, nodes, members, findings), `kubeone version` and kubeone.yaml/tf.json
 (KubeOne's own formats, via `ChecksService.kubeone_facts` and the core parsers), and the known_hosts file the
-host keys are verified against (explicit, else the lab's, else `~/.ssh/known_hosts`).
+host keys are verified against (the context's `ssh.known_hosts`, else `~/.ssh/known_hosts`).
 Also the few raw API calls the procedure makes (node, pod, logs, delete), through `ApiClient` like `rawapi.py`.
 """
 
@@ -23,8 +23,8 @@ from etcdtui.core.findings import Severity
 from etcdtui.core.kubeone import ControlPlaneHost, effective_hosts, host_for_node, parse_tf_output
 from etcdtui.core.names import InvalidNameError, validate_node_name
 from etcdtui.engine.checks import ChecksService, KubeOneFacts, KubeOneSettings
+from etcdtui.engine.context_settings import SshSettings
 from etcdtui.engine.snapshot import MemberRow, RingSnapshot
-from etcdtui.lab.layout import LabLayout
 
 API_TIMEOUT = 15.0
 CLUSTER_WIDE_KINDS = frozenset({"corruption.alarm_active"})  # findings every member logs alike
@@ -73,21 +73,20 @@ def target_row(snap: RingSnapshot, node: str) -> MemberRow | None:
     return next((r for r in snap.rows if r.node_name == node or r.member_name == node), None)
 
 
-def _known_hosts(explicit: str | None, settings: KubeOneSettings) -> str:
-    if explicit:
-        return explicit
-    if settings.lab_dir is not None and LabLayout(settings.lab_dir).known_hosts.exists():
-        return str(LabLayout(settings.lab_dir).known_hosts)
-    return DEFAULT_KNOWN_HOSTS
+def ssh_target(node: str, host: ControlPlaneHost, ssh: SshSettings) -> SshTarget:
+    """KubeOne's way to the host (§7.2): the public (else private) address as sshUsername, bastion as a jump.
 
-
-def ssh_target(node: str, host: ControlPlaneHost, known_hosts: str) -> SshTarget:
-    """KubeOne's way to the host (§7.2): the public (else private) address as sshUsername, bastion as a jump."""
+    The context's ssh settings override the user and the bastion; host keys come from its known_hosts."""
     key = host.ssh_private_key_file or None
+    user = ssh.user or host.ssh_username
     bastion = None
-    if host.bastion:
-        bastion = SshHop(host.bastion, host.bastion_port, host.bastion_user or host.ssh_username, key)
-    return SshTarget(node, SshHop(host.ssh_address, host.ssh_port, host.ssh_username, key), bastion, known_hosts)
+    if ssh.bastion:
+        b_user, b_host, b_port = ssh.bastion_hop()
+        bastion = SshHop(b_host, b_port, b_user or user, key)
+    elif host.bastion:
+        bastion = SshHop(host.bastion, host.bastion_port, host.bastion_user or user, key)
+    return SshTarget(node, SshHop(host.ssh_address, host.ssh_port, user, key), bastion,
+                     ssh.known_hosts or DEFAULT_KNOWN_HOSTS)
 
 
 def _load_tf(path: str | None) -> tuple[tuple[ControlPlaneHost, ...], str | None]:
@@ -104,7 +103,7 @@ def _load_tf(path: str | None) -> tuple[tuple[ControlPlaneHost, ...], str | None
 
 async def gather_context(
     conn: ClusterConnection, snap: RingSnapshot, node: str, settings: KubeOneSettings, *,
-    known_hosts: str | None = None, namespace: str = "kube-system",
+    ssh_settings: SshSettings | None = None, namespace: str = "kube-system",
 ) -> ReplaceContext:
     problems: list[str] = []
     warnings: list[str] = []
@@ -162,7 +161,7 @@ async def gather_context(
                             "kubeone apply would refuse (repair and upgrade at once) or upgrade")
     ssh = None
     if host is not None:
-        ssh = ssh_target(node, host, _known_hosts(known_hosts, settings))
+        ssh = ssh_target(node, host, ssh_settings or SshSettings())
         bastion = f" via bastion {ssh.bastion.user}@{ssh.bastion.address}" if ssh.bastion else ""
         lines.append(f"ssh {ssh.hop.user}@{ssh.hop.address}{bastion}, host keys from {ssh.known_hosts}")
         if not await asyncio.to_thread(_exists, ssh.known_hosts):

@@ -49,14 +49,18 @@ def _open_0600(path: Path, flags: int) -> int:
 
 
 class Journal:
-    def __init__(self, directory: Path, key: str) -> None:
+    """`procedure` names the file (`replace-…`, `defrag-…`): each procedure resumes its own journal."""
+
+    def __init__(self, directory: Path, key: str, procedure: str = "replace") -> None:
         self.directory = directory
         self.key = key
-        self.path = directory / f"replace-{key}.jsonl"
+        self.procedure = procedure
+        self.path = directory / f"{procedure}-{key}.jsonl"
 
     @classmethod
-    def for_cluster(cls, context: str, server: str, directory: Path | None = None) -> Journal:
-        return cls(state_dir(directory), cluster_key(context, server))
+    def for_cluster(cls, context: str, server: str, directory: Path | None = None,
+                    procedure: str = "replace") -> Journal:
+        return cls(state_dir(directory), cluster_key(context, server), procedure)
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -100,7 +104,7 @@ class Journal:
         """Move a finished journal aside; a new procedure then starts a new journal."""
         if not self.path.exists():
             return None
-        target = self.path.with_name(f"replace-{self.key}-{time.strftime('%Y%m%dT%H%M%S')}.done.jsonl")
+        target = self.path.with_name(f"{self.procedure}-{self.key}-{time.strftime('%Y%m%dT%H%M%S')}.done.jsonl")
         os.replace(self.path, target)
         return target
 
@@ -108,7 +112,7 @@ class Journal:
         """The operator abandoned the unfinished procedure: keep it as a record, out of the resume path."""
         if self.path.exists():
             os.replace(self.path, self.path.with_name(
-                f"replace-{self.key}-{time.strftime('%Y%m%dT%H%M%S')}.abandoned.jsonl"))
+                f"{self.procedure}-{self.key}-{time.strftime('%Y%m%dT%H%M%S')}.abandoned.jsonl"))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -126,10 +130,14 @@ def _pid_alive(pid: int) -> bool:
 
 
 class ProcedureLock:
-    """One replace procedure per cluster at a time, across processes (O_EXCL file with the owner's pid)."""
+    """One procedure per cluster at a time, across processes (O_EXCL file with the owner's pid and procedure).
 
-    def __init__(self, directory: Path, key: str) -> None:
+    Replace and defragment share the one lock file: never surgery on two members of a ring at once.
+    """
+
+    def __init__(self, directory: Path, key: str, procedure: str = "replace") -> None:
         self.path = directory / f"replace-{key}.lock"
+        self.procedure = procedure
         self.held = False
 
     def acquire(self) -> None:
@@ -139,17 +147,19 @@ class ProcedureLock:
                 fd = _open_0600(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
             except FileExistsError:
                 owner = self.owner()
+                what = self.owner_procedure()
                 if owner == os.getpid():
-                    raise JournalError("the replace procedure of this cluster is already open in this etcdtui") from None
+                    raise JournalError(f"the {what} procedure of this cluster is already open in this etcdtui") \
+                        from None
                 if owner is not None and _pid_alive(owner):
                     raise JournalError(
-                        f"another replace procedure runs on this cluster (pid {owner}, lock {self.path})"
+                        f"another {what} procedure runs on this cluster (pid {owner}, lock {self.path})"
                     ) from None
                 with contextlib.suppress(FileNotFoundError):
                     self.path.unlink()  # stale: its process is gone
                 continue
             try:
-                os.write(fd, f"{os.getpid()}\n".encode())
+                os.write(fd, f"{os.getpid()} {self.procedure}\n".encode())
             finally:
                 os.close(fd)
             self.held = True
@@ -161,6 +171,13 @@ class ProcedureLock:
             return int(self.path.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
+
+    def owner_procedure(self) -> str:
+        try:
+            words = self.path.read_text().split()
+        except OSError:
+            words = []
+        return words[1] if len(words) > 1 else "replace"
 
     def release(self) -> None:
         if self.held and self.owner() == os.getpid():

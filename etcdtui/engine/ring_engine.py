@@ -237,7 +237,7 @@ class RingEngine:
             except Exception as exc:  # a bug in parsing/evaluation must not stop polling for good
                 log.exception("etcdctl poll failed")
                 self._set_exec(ExecStatus.UNAVAILABLE, f"internal error: {type(exc).__name__}: {exc}"[:300],
-                               None, datetime.now(UTC))
+                               None, datetime.now(UTC), failure="internal")
                 ok = False
             failures = 0 if ok else failures + 1
             # Back off on failure, but never wait longer than the normal interval.
@@ -254,7 +254,7 @@ class RingEngine:
                 running = [p for p in pods if p.phase == "Running" and not p.deleting]
                 why = ("no running etcd pod to run etcdctl in" if not running
                        else "the etcd pods show no command line to take etcdctl's certificates from")
-                self._set_exec(ExecStatus.UNAVAILABLE, why, None, now)
+                self._set_exec(ExecStatus.UNAVAILABLE, why, None, now, failure="no-pod")
             self._poll = None
             return False
         reasons: list[str] = []
@@ -290,11 +290,13 @@ class RingEngine:
         # otherwise drop it, so the verdict rests on pod-level data only and says why.
         if failure is not ExecFailure.UNREACHABLE:
             self._poll = None
-        self._set_exec(ExecStatus.UNAVAILABLE, reasons[-1] if reasons else "exec failed", None, now)
+        self._set_exec(ExecStatus.UNAVAILABLE, reasons[-1] if reasons else "exec failed", None, now,
+                       failure=(failure or ExecFailure.OTHER).value)
         return False
 
     def _set_exec(
-        self, status: ExecStatus, reason: str | None, pod: str | None, at: datetime, ok_at: datetime | None = None
+        self, status: ExecStatus, reason: str | None, pod: str | None, at: datetime, ok_at: datetime | None = None,
+        failure: str | None = None,
     ) -> None:
         self._exec_attempted = True
         self._exec_state = ExecState(
@@ -303,6 +305,7 @@ class RingEngine:
             pod=pod,
             last_ok_at=ok_at or self._exec_state.last_ok_at,
             last_attempt_at=at,
+            failure=failure,
         )
         self._mark_dirty()
 
@@ -374,6 +377,8 @@ class RingEngine:
             assessment=evaluation.assessment,
             alarms=tuple((a.member_id, a.alarm.value) for a in (poll.alarms or ())) if poll else (),
             dropped_updates=self._dropped,
+            poll_duration=poll.duration if poll else None,
+            polls=self.polls,
         )
 
     def _incomplete_reason(

@@ -12,17 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from etcdtui.cluster.objects import NodeInfo, PodInfo
+from etcdtui.core.defrag_rules import fragmentation, quota_use
 from etcdtui.core.findings import Finding, Severity
-
-
-class Verdict(enum.StrEnum):
-    """One verdict for the ring; the value is what the header and `--json` show."""
-
-    HEALTHY = "HEALTHY"
-    WARNING = "WARNING"
-    CORRUPTION = "CORRUPTION"
-    QUORUM_LOST = "QUORUM-LOST"
-    UNKNOWN = "UNKNOWN"
+from etcdtui.core.flags import FlagsAudit
+from etcdtui.core.ring.assessment import RingAssessment
+from etcdtui.core.ring.verdict import (
+    Verdict as Verdict,  # the one verdict, re-exported for the engine's consumers
+)
 
 
 class LinkState(enum.StrEnum):
@@ -60,6 +56,7 @@ class ExecState:
     pod: str | None = None  # the pod etcdctl ran in
     last_ok_at: datetime | None = None
     last_attempt_at: datetime | None = None
+    failure: str | None = None  # the ExecFailure value of the last failed attempt (metrics count by it)
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,7 @@ class CorruptionChecks:
     periodic: str | None  # the interval (e.g. "4h0m0s"/"240m"), None when off or unknown
     compaction: bool | None
     problems: tuple[str, ...] = ()  # misconfiguration notes from the audit
-    audit: object | None = None  # the core's FlagsAudit (etcdtui.core.flags), for the detail panel
+    audit: FlagsAudit | None = None  # the etcd flags audit, for the detail panel
 
     def as_dict(self) -> dict[str, object]:
         return {"initial": self.initial, "periodic": self.periodic, "compaction": self.compaction}
@@ -92,6 +89,7 @@ class MemberRow:
     version: str | None = None
     db_size: int | None = None
     db_size_in_use: int | None = None
+    quota_backend_bytes: int | None = None  # from the pod's --quota-backend-bytes (etcd's 2 GiB when unset)
     is_leader: bool | None = None
     raft_index: int | None = None
     raft_applied_index: int | None = None
@@ -117,6 +115,15 @@ class MemberRow:
     @property
     def pod_name(self) -> str | None:
         return self.pod.name if self.pod else None
+
+    @property
+    def fragmentation(self) -> float | None:
+        """1 − in-use/size: the share of the file a defragmentation gives back."""
+        return fragmentation(self.db_size, self.db_size_in_use)
+
+    @property
+    def quota_use(self) -> float | None:
+        return quota_use(self.db_size, self.quota_backend_bytes)
 
     @property
     def node_name(self) -> str | None:
@@ -158,9 +165,11 @@ class RingSnapshot:
     incomplete_reason: str | None
     history: Mapping[str, MemberHistory] = field(default_factory=dict)  # by MemberRow.key
     leader_changes: tuple[tuple[float, int], ...] = ()  # (epoch seconds, cumulative leader changes)
-    assessment: object | None = None  # the core's RingAssessment, for consumers that want all of it
+    assessment: RingAssessment | None = None  # all of the core's evaluation, for consumers that want it
     alarms: tuple[tuple[str, str], ...] = ()  # (member hex id or "0" = not said, alarm name) from `alarm list`
     dropped_updates: int = 0  # snapshots a slow subscriber did not see (latest-wins queues)
+    poll_duration: float | None = None  # seconds the last successful etcdctl poll took
+    polls: int = 0  # successful etcdctl polls since the engine started
 
     def row(self, key: str) -> MemberRow | None:
         return next((r for r in self.rows if r.key == key), None)

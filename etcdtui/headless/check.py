@@ -16,9 +16,6 @@ from typing import TYPE_CHECKING
 from etcdtui import exitcodes
 
 if TYPE_CHECKING:
-    from etcdtui.cluster.kube import ClusterConnection
-    from etcdtui.core.findings import Finding
-    from etcdtui.engine.ring_engine import RingEngine
     from etcdtui.engine.snapshot import RingSnapshot
 
 EPILOG = """exit codes:
@@ -32,6 +29,7 @@ examples:
   etcdtui check
   etcdtui check --json --context prod | jq '.members[] | {pod, hash_agrees}'
   etcdtui check --prometheus /var/lib/node_exporter/textfile/etcdtui.prom
+  etcdtui check --all-contexts --json | jq '.contexts[] | {context, status}'
 """
 
 
@@ -49,11 +47,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     out.add_argument("--prometheus", metavar="FILE", type=Path,
                      help="write the result in the Prometheus textfile-collector format to FILE (atomically)")
     parser.add_argument("--kubeconfig", metavar="K", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
-    parser.add_argument("--context", metavar="C", help="kubeconfig context (default: the current context)")
+    parser.add_argument("--context", metavar="C", action="append", default=[],
+                        help="kubeconfig context (default: the current context); repeat it to check several "
+                             "contexts at once (one table, exit code the worst)")
+    parser.add_argument("--all-contexts", action="store_true",
+                        help="check every context of the kubeconfig (or those matching fleet.contexts in "
+                             "config.yaml) concurrently")
     parser.add_argument("--namespace", metavar="NS", default="kube-system", help="namespace of the etcd pods")
     parser.add_argument("--selector", metavar="S", default="component=etcd", help="label selector of the etcd pods")
-    parser.add_argument("--timeout", metavar="S", type=_positive, default=30.0,
-                        help="give up after S seconds (default 30)")
+    parser.add_argument("--timeout", metavar="S", type=_positive, default=None,
+                        help="give up on a context after S seconds (default 30, or fleet.timeout in config.yaml "
+                             "with several contexts)")
     parser.set_defaults(handler=run)
 
 
@@ -77,13 +81,18 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.CRITICAL)
     if args.prometheus is not None and not args.prometheus.parent.is_dir():
         return _error(f"--prometheus: directory {args.prometheus.parent} does not exist")
+    if args.all_contexts or len(set(args.context)) > 1:
+        return _run_fleet(args)
+    args.context = args.context[0] if args.context else None
+    if args.timeout is None:
+        args.timeout = 30.0
     from etcdtui.cluster.kube import ClusterError
 
     try:
         snap = asyncio.run(_evaluate(args))
     except ClusterError as exc:
         if args.prometheus is not None:
-            _write_failure_metrics(args.prometheus, exc.message)
+            _write_failure_metrics(args.prometheus, args.context or "", exc.message)
         return _error(exc.message)
     return _report(args, snap)
 
@@ -100,71 +109,11 @@ async def _evaluate(args: argparse.Namespace) -> RingSnapshot:
         )
         async with engine:
             snap = await engine.wait_complete(args.timeout)
-            return await _with_restart_logs(conn, engine, snap, args.namespace)
+            from etcdtui.engine.restart_logs import with_restart_logs
+
+            return await with_restart_logs(conn, engine, snap, args.namespace)
     finally:
         await conn.close()
-
-
-LOG_BUDGET = 4 * 1024 * 1024  # etcd's startup lines are at the start of the current container's log
-STARTUP_CHECK = ("check.initial_passed", "check.initial_vacuous")  # etcd's verdict at the member's last start
-
-
-async def _with_restart_logs(
-    conn: ClusterConnection, engine: RingEngine, snap: RingSnapshot, namespace: str
-) -> RingSnapshot:
-    """A member whose hash differs and whose pod restarted: what etcd logged since that restart joins the
-    evaluation (issue #8), so the verdict can say that etcd's initial check passed on it (etcd #13766)."""
-    from etcdtui.core.scan import LogScanner
-
-    suspects = [r.pod.name for r in snap.rows if r.hash_agrees is False and r.pod is not None and r.pod.restarts > 0]
-    found: dict[str, list[Finding]] = {}
-    for pod in suspects:
-        data = await _current_log(conn, namespace, pod)
-        hits = await asyncio.to_thread(LogScanner(pod, pod).feed, data.splitlines())  # up to 4 MiB: off the loop
-        # The startup check's verdict, and the latest finding of each corruption kind (an alarm repeats hundreds of times).
-        latest = {h.finding.kind: h.finding for h in hits if h.finding.kind in STARTUP_CHECK or h.finding.is_corruption}
-        found[pod] = list(latest.values())
-    if not any(found.values()):
-        return snap
-    updated: asyncio.Future[RingSnapshot] = asyncio.get_running_loop().create_future()
-
-    def first(new: RingSnapshot) -> None:
-        if not updated.done():
-            updated.set_result(new)
-
-    remove = engine.on_update(first)  # registered right before the change: the next snapshot includes it
-    try:
-        for pod, findings in found.items():
-            engine.set_log_findings(pod, findings)
-        return await asyncio.wait_for(updated, 5.0)
-    except TimeoutError:
-        return snap
-    finally:
-        remove()
-
-
-async def _current_log(conn: ClusterConnection, namespace: str, pod: str) -> bytes:
-    """The start of the pod's current container log (at most LOG_BUDGET bytes); b"" when unavailable."""
-    from etcdtui.cluster.rawapi import get_raw
-
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        resp = await get_raw(conn.api, "/api/v1/namespaces/{namespace}/pods/{name}/log",
-                             {"namespace": namespace, "name": pod}, [], 10.0)
-        try:
-            while resp.status == 200 and size < LOG_BUDGET:
-                chunk = await resp.content.read(min(256 * 1024, LOG_BUDGET - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-        finally:
-            resp.release()
-    except Exception:  # noqa: BLE001 - the logs only add an explanation; the verdict stands without them
-        return b""
-    data = b"".join(chunks)
-    return data if size < LOG_BUDGET else data[: data.rfind(b"\n") + 1]  # no half line at the cut
 
 
 def _report(args: argparse.Namespace, snap: RingSnapshot) -> int:
@@ -173,8 +122,12 @@ def _report(args: argparse.Namespace, snap: RingSnapshot) -> int:
     code = report.exit_code(snap)
     nothing_seen = not snap.rows and code == exitcodes.UNKNOWN
     if args.prometheus is not None:
+        from etcdtui.headless.ring_metrics import RingCollector, write_textfile
+
+        collector = RingCollector()
+        collector.update(snap)
         try:
-            report.write_textfile(args.prometheus, report.prometheus_text(snap))
+            write_textfile(args.prometheus, collector)
         except OSError as exc:
             return _error(f"--prometheus {args.prometheus}: {exc.strerror or exc}")
     elif args.json:
@@ -186,19 +139,24 @@ def _report(args: argparse.Namespace, snap: RingSnapshot) -> int:
     return code
 
 
-def _write_failure_metrics(path: Path, reason: str) -> None:
-    """Even when the cluster cannot be reached, the textfile says so (check_success 0, status 3)."""
-    import time
+def _run_fleet(args: argparse.Namespace) -> int:
+    from etcdtui.engine.fleet_config import FleetConfigError, load_fleet_settings
+    from etcdtui.headless.check_fleet import run_fleet
 
-    from etcdtui.headless.check_report import METRICS_HELP, write_textfile
-
-    now = round(time.time(), 3)
-    lines = []
-    for name, value in (("etcdtui_ring_status", 3), ("etcdtui_check_timestamp_seconds", now),
-                        ("etcdtui_check_success", 0)):
-        lines += [f"# HELP {name} {METRICS_HELP[name]}", f"# TYPE {name} gauge", f"{name} {value:g}"]
     try:
-        write_textfile(path, "\n".join(lines) + "\n")
+        args.fleet_settings = load_fleet_settings()
+    except FleetConfigError as exc:
+        return _error(str(exc))
+    return run_fleet(args)
+
+
+def _write_failure_metrics(path: Path, context: str, reason: str) -> None:
+    """Even when the cluster cannot be reached, the textfile says so (check_success 0, status 3)."""
+    from etcdtui.headless.ring_metrics import RingCollector, write_textfile
+
+    collector = RingCollector()
+    collector.fail(context, reason)
+    try:
+        write_textfile(path, collector)
     except OSError:
         pass  # the one-line error about the cluster is the more useful message
-    del reason

@@ -1,7 +1,7 @@
 """The lab's Kubernetes-compatible HTTPS API server (aiohttp), serving the `ObjectStore`.
 
 HTTPS with the lab CA's certificate on the given host only; every request needs `Authorization: Bearer
-<token>` (401 `Status` otherwise). `outage(seconds)` closes the listener and every connection, refuses
+<token>` (401 `Status` otherwise); the service-account token of `api/rbac.py` is held to its rules (403). `outage(seconds)` closes the listener and every connection, refuses
 connections for that long, then listens again on the same port with the same state.
 The routes live in `etcdtui.lab.api`: discovery, resources (+ watch, tables, patch), logs, exec, eviction,
 and the small controllers of the lab's ordinary workloads.
@@ -21,6 +21,7 @@ from aiohttp import web
 
 from etcdtui.lab.api import discovery
 from etcdtui.lab.api.errors import UNAUTHORIZED, ApiError, json_response, status
+from etcdtui.lab.api.rbac import ServiceAccount
 from etcdtui.lab.api.routes import ResourceRoutes
 from etcdtui.lab.api.workloads import Workloads
 from etcdtui.lab.objects import Conflict, ObjectStore
@@ -33,12 +34,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ApiServer:
     def __init__(
         self, store: ObjectStore, *, host: str, port: int, token: str, ssl_context: ssl.SSLContext,
-        workloads: Workloads | None,
+        workloads: Workloads | None, service_account: ServiceAccount | None = None,
     ) -> None:
         self.store = store
         self.host = host
         self.port = port
         self._token = token.encode()
+        self._service_account = service_account  # a second identity, held to its RBAC rules
         self._ssl = ssl_context
         self.workloads = workloads
         self._runner: web.AppRunner | None = None
@@ -98,8 +100,16 @@ class ApiServer:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")
         scheme, _, presented = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), self._token):
+        token = presented.strip().encode()
+        sa = self._service_account
+        if scheme.lower() != "bearer":
             return json_response(UNAUTHORIZED, 401)
+        if not hmac.compare_digest(token, self._token):
+            if sa is None or not hmac.compare_digest(token, sa.token.encode()):
+                return json_response(UNAUTHORIZED, 401)
+            denied = sa.check(request.method, request.path, request.query)
+            if denied is not None:
+                return denied.response()
         task = asyncio.current_task()
         if task is not None:
             self._requests.add(task)
@@ -146,12 +156,13 @@ async def start_api_server(
     workloads: bool = True,
     workload_node: str | None = "lab-cp-2",
     ready_delay: float = 4.0,
+    service_account: ServiceAccount | None = None,
 ) -> ApiServer:
     """Start serving; `workloads` seeds the DaemonSet/Deployment/PDB and runs their controllers."""
     controllers = Workloads(store, workload_node=workload_node, ready_delay=ready_delay) if workloads else None
     server = ApiServer(
         store, host=host, port=port, token=token, ssl_context=server_ssl_context(cert_file, key_file),
-        workloads=controllers,
+        workloads=controllers, service_account=service_account,
     )
     await server.listen()
     if controllers is not None:

@@ -23,7 +23,8 @@ import etcdtui
 from etcdtui import exitcodes
 from etcdtui.lab.control_client import ControlError, request
 from etcdtui.lab.etcd_binary import EtcdNotFound, resolve_etcd
-from etcdtui.lab.layout import LabLayout, default_lab_dir
+from etcdtui.lab.lab_process import is_lab_process, process_alive, read_pid
+from etcdtui.lab.layout import DEFAULT_NAME, LabLayout, default_lab_dir, layout_of, valid_lab_name
 from etcdtui.lab.ports import PortInUse, accepts_connections, ensure_free
 
 UP_TIMEOUT = 30.0
@@ -32,7 +33,7 @@ ERROR_FILE = "lab.error"
 VALID_MEMBERS = (1, 3, 5, 7)
 # Everything the lab writes in its directory (removed by `down` unless --keep-data).
 LAB_ENTRIES = ("kubeconfig", "ssh_config", "known_hosts", "kubeone.yaml", "tf.json", "bin", "lab.json", "lab.pid",
-               "lab.log", "lab.error", "control.sock", "pki", "ssh", "nodes", "logs",
+               "lab.log", "lab.error", "control.sock", "pki", "ssh", "nodes", "logs", "serviceaccount",
                "kubeadm")
 RUNTIME_ENTRIES = ("lab.json", "lab.pid", "control.sock", "lab.error")
 
@@ -44,9 +45,12 @@ class LabCliError(Exception):
 # == starting =============================================================================================
 def start_lab(
     root: Path, *, members: int = 3, corrupt_checks: str = "off", etcd: str | None = None, api_port: int = 0,
-    bastion: bool = True, within: float = UP_TIMEOUT, flavour: str = "kubeone",
+    bastion: bool = True, within: float = UP_TIMEOUT, quota_backend_bytes: int = 0, name: str = DEFAULT_NAME,
+    flavour: str = "kubeone",
 ) -> dict[str, Any]:
     """Start a lab daemon in `root` and return its state (lab.json) once it is ready; raise LabCliError."""
+    if not valid_lab_name(name):
+        raise LabCliError(f"invalid --name {name!r}: lowercase letters, digits and '-', at most 32 characters")
     if members not in VALID_MEMBERS:
         raise LabCliError(f"invalid --members {members}: use an odd number from 1 to 7 (3 or 5 are usual)")
     try:
@@ -61,9 +65,9 @@ def start_lab(
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     _claim(layout)
     # A lab does not resume: files of an earlier lab here (`down --keep-data`, a crashed daemon) are replaced.
-    for name in LAB_ENTRIES:
-        path = root / name
-        if name == "lab.pid":
+    for entry in LAB_ENTRIES:
+        path = root / entry
+        if entry == "lab.pid":
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
@@ -72,8 +76,10 @@ def start_lab(
     argv = [
         sys.executable, "-m", "etcdtui.lab.daemon", "--dir", str(root), "--members", str(members),
         "--corrupt-checks", corrupt_checks, "--api-port", str(api_port), "--bastion", "on" if bastion else "off",
-        "--etcd", str(binaries.etcd), "--flavour", flavour,
+        "--etcd", str(binaries.etcd), "--name", name, "--flavour", flavour,
     ]
+    if quota_backend_bytes:
+        argv += ["--quota-backend-bytes", str(quota_backend_bytes)]
     env = dict(os.environ)
     package_root = str(Path(etcdtui.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
@@ -174,15 +180,6 @@ def _wait_gone(pid: int, within: float) -> bool:
     return not process_alive(pid)
 
 
-def process_alive(pid: int) -> bool:
-    """Alive and not a zombie (a daemon started by this very process stays a zombie until reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def lab_processes(root: Path) -> list[int]:
     """Processes this lab started: its daemon (`etcdtui.lab.daemon --dir ROOT`) and etcd/etcdctl runs on its files."""
     needle = str(root)
@@ -233,22 +230,6 @@ def _remove_files(layout: LabLayout, *, keep_data: bool, keep_log: bool) -> None
             path.unlink(missing_ok=True)
 
 
-def read_pid(layout: LabLayout) -> int | None:
-    try:
-        return int(layout.pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def is_lab_process(pid: int) -> bool:
-    """A live process that is an etcdtui lab daemon (or an `etcdtui lab up` still starting one)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return process_alive(pid) and b"etcdtui" in cmdline
-
-
 # == command handlers =====================================================================================
 def _fail(command: str, message: str) -> int:
     first = next((line for line in message.splitlines() if line.strip()), "failed")
@@ -257,7 +238,7 @@ def _fail(command: str, message: str) -> int:
 
 
 def _layout(args: argparse.Namespace) -> LabLayout:
-    return LabLayout(Path(args.dir).expanduser().resolve() if args.dir else default_lab_dir())
+    return layout_of(args.dir, getattr(args, "name", None))
 
 
 def _print_usage(state: dict[str, Any], layout: LabLayout) -> None:
@@ -276,7 +257,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     layout = _layout(args)
     try:
         state = start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks, etcd=args.etcd,
-                          api_port=args.api_port, bastion=not args.no_bastion, flavour=args.flavour)
+                          api_port=args.api_port, bastion=not args.no_bastion,
+                          quota_backend_bytes=args.quota_backend_bytes, name=args.name, flavour=args.flavour)
     except LabCliError as exc:
         return _fail("up", str(exc))
     _print_usage(state, layout)
@@ -370,6 +352,26 @@ def cmd_load(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
+def cmd_fill(args: argparse.Namespace) -> int:
+    if (args.node is None) == (not args.all):
+        return _fail("fill", "name one NODE or pass --all")
+    nodes = [] if args.all else [args.node]
+    try:
+        result = request(_layout(args), "POST", "/fill", {"nodes": nodes, "mb": args.mb}, limit_s=args.mb * 2 + 180)
+    except ControlError as exc:
+        return _fail("fill", str(exc))
+    print(f"wrote {result['written_mib']} MiB in {result['puts']} puts ({result['failed_puts']} failed)"
+          + ("; NOSPACE: etcd refused writes at its quota (the history is left uncompacted)" if result["nospace"]
+             else f"; deleted half the keys, compacted to revision {result.get('compacted_to')}"))
+    for node, db in sorted(result.get("db", {}).items()):
+        size, used = db["db_size"], db["db_size_in_use"]
+        print(f"  {node}: db {size / 1e6:.1f} MB, in use {used / 1e6:.1f} MB, "
+              f"fragmentation {1 - used / size if size else 0:.0%}")
+    if result.get("error"):
+        return _fail("fill", result["error"])
+    return exitcodes.OK
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     """Plain `etcdtui lab`: start (or reuse) the lab, then open the TUI on it."""
     layout = _layout(args)
@@ -377,7 +379,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     try:
         if pid is None or not is_lab_process(pid) or not layout.state_file.exists():
             start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks,
-                      etcd=args.etcd, flavour=args.flavour)
+                      etcd=args.etcd, name=args.name, flavour=args.flavour)
     except LabCliError as exc:
         return _fail("", str(exc))
     from etcdtui.ui.session import Connection, run_command
@@ -389,8 +391,21 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return int(code)
 
 
+def _quota(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of bytes: {text!r}") from None
+    if not 1 << 20 <= value <= 8 << 30:
+        raise argparse.ArgumentTypeError(f"between 1 MiB and 8 GiB: {text}")
+    return value
+
+
 def _dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", default=None, help=f"lab directory (default: {default_lab_dir()})")
+    parser.add_argument("--dir", default=None, help=f"lab directory (default: {default_lab_dir()}, or "
+                                                    f"{default_lab_dir('NAME')} with --name)")
+    parser.add_argument("--name", default=DEFAULT_NAME,
+                        help="lab name: several labs run side by side, context etcdtui-NAME (default: lab)")
 
 
 def _start_options(parser: argparse.ArgumentParser) -> None:
@@ -419,6 +434,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _start_options(up)
     up.add_argument("--api-port", type=int, default=0, help="API server port on 127.0.0.1 (default: any free)")
     up.add_argument("--no-bastion", action="store_true", help="no ssh bastion host")
+    up.add_argument("--quota-backend-bytes", type=_quota, default=0, metavar="N",
+                    help="etcd's backend quota in bytes (small values make NOSPACE reachable; default etcd's 2 GiB)")
     up.set_defaults(handler=cmd_up)
 
     status = sub.add_parser("status", help="members, ports and health of the running lab")
@@ -448,10 +465,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _dir_option(fault)
     fault.set_defaults(handler=cmd_fault)
 
+    fill = sub.add_parser("fill", help="write, overwrite and delete N MiB so the database grows and fragments")
+    fill.add_argument("node", metavar="NODE", nargs="?", help="write through this member (the data is replicated)")
+    fill.add_argument("--all", action="store_true", help="write through every healthy member in turn")
+    fill.add_argument("--mb", type=int, required=True, metavar="N", help="MiB to write (1 to 2048)")
+    _dir_option(fill)
+    fill.set_defaults(handler=cmd_fill)
+
+    from etcdtui.lab.kubeconfigs import add_kubeconfig_parser  # noqa: PLC0415 - its own module (issue #12)
+
+    add_kubeconfig_parser(sub, _dir_option)
+
     load = sub.add_parser("load", help="writes and compactions for a while, so revisions move")
     load.add_argument("--seconds", type=float, default=5.0)
     _dir_option(load)
     load.set_defaults(handler=cmd_load)
+
+    from etcdtui.lab.machines_cli import add_machine_parsers  # noqa: PLC0415 - its own module (issue #13)
+
+    add_machine_parsers(sub, _dir_option, _layout, _fail)
 
     from etcdtui.lab.incident import add_incident_parser  # noqa: PLC0415 - its own module (issue #8)
 

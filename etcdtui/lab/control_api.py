@@ -167,6 +167,29 @@ async def load(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, **result})
 
 
+async def fill_db(request: web.Request) -> web.Response:
+    from etcdtui.lab.fill import MAX_MB, fill
+
+    lab = _lab(request)
+    assert lab.ring is not None
+    body = await _body(request)
+    nodes, mb = body.get("nodes"), body.get("mb")
+    if isinstance(mb, bool) or not isinstance(mb, int) or not 0 < mb <= MAX_MB:
+        return _error(400, f"mb must be a whole number in (0, {MAX_MB}]")
+    if not nodes:
+        nodes = [n for n in lab.ring.nodes if lab.ring.healthy(n)]
+    if not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes):
+        return _error(400, "nodes must be a list of node names")
+    try:
+        for node in nodes:
+            lab.ring.validate_node(node)
+    except UnknownNode as exc:
+        return _error(404, str(exc))
+    if not nodes:
+        return _error(409, "no healthy member to write through")
+    return web.json_response({"ok": True, **await fill(lab.ring, nodes, mb)})
+
+
 async def shutdown(request: web.Request) -> web.Response:
     lab = _lab(request)
     # Answer first; the daemon then stops everything and exits.
@@ -195,6 +218,7 @@ def build_control_app(lab: Lab) -> web.Application:
     app.router.add_post("/corrupt", corrupt)
     app.router.add_post("/api-outage", api_outage)
     app.router.add_post("/load", load)
+    app.router.add_post("/fill", fill_db)
     app.router.add_post("/member-flags", member_flags)
     app.router.add_post("/shutdown", shutdown)
     return app

@@ -25,9 +25,10 @@ from typing import Any
 
 from aiohttp import web
 
+from etcdtui.lab.api.rbac import ServiceAccount
 from etcdtui.lab.control_api import build_control_app, cancel_background
 from etcdtui.lab.etcd_binary import EtcdNotFound, resolve_etcd
-from etcdtui.lab.layout import LabLayout
+from etcdtui.lab.layout import LabLayout, lab_context
 from etcdtui.lab.objects import ObjectStore
 from etcdtui.lab.pki import write_private
 from etcdtui.lab.ports import PortInUse, ensure_free
@@ -36,7 +37,7 @@ from etcdtui.lab.ring import Ring, RingError
 log = logging.getLogger("etcdtui.lab.daemon")
 
 API_HOST = "127.0.0.1"
-CONTEXT = "etcdtui-lab"
+CONTEXT = "etcdtui-lab"  # the default lab's context; `lab up --name NAME` gives etcdtui-NAME
 ERROR_FILE = "lab.error"
 STATE_REFRESH = 0.5
 
@@ -53,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--etcd", default=None)
     p.add_argument("--api-port", type=int, default=0)
     p.add_argument("--bastion", choices=("on", "off"), default="on")
+    p.add_argument("--quota-backend-bytes", type=int, default=0)
+    p.add_argument("--name", default="lab", help="lab name: the kubeconfig context is etcdtui-NAME")
     p.add_argument("--flavour", choices=("kubeone", "kubeadm"), default="kubeone")
     return p.parse_args(argv)
 
@@ -68,6 +71,7 @@ class Lab:
         self.api: Any = None
         self.ssh: Any = None
         self.token = secrets.token_urlsafe(32)
+        self.service_account = ServiceAccount.new()  # the exporter's identity, held to deploy/kubernetes/rbac.yaml
         self.stopping = asyncio.Event()
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._control_runner: web.AppRunner | None = None
@@ -83,7 +87,7 @@ class Lab:
         except (EtcdNotFound, PortInUse) as exc:
             raise LabStartError(str(exc)) from None
         self.ring = Ring(self.layout, self.store, binaries, members=args.members,
-                         corrupt_checks=args.corrupt_checks == "on")
+                         corrupt_checks=args.corrupt_checks == "on", quota_backend_bytes=args.quota_backend_bytes)
         self._cleanups.append(self.ring.stop)
         try:
             await self.ring.start()
@@ -117,6 +121,7 @@ class Lab:
             self.api = await start_api_server(
                 self.store, host=API_HOST, port=self.args.api_port, token=self.token,
                 cert_file=self.layout.pki / "apiserver.crt", key_file=self.layout.pki / "apiserver.key",
+                service_account=self.service_account,
             )
         except OSError as exc:
             raise LabStartError(f"cannot start the API server on {API_HOST}:{self.args.api_port}: {exc.strerror or exc}") from None
@@ -150,6 +155,9 @@ class Lab:
         else:
             if self.args.flavour == "kubeone":
                 add_kubeone_routes(app, self.ring)
+        from etcdtui.lab.machines import add_machine_routes  # noqa: PLC0415 - issue #13's machine faults
+
+        add_machine_routes(app, self)
         sock = self.layout.control_socket
         sock.unlink(missing_ok=True)
         runner = web.AppRunner(app, access_log=None)
@@ -174,17 +182,33 @@ class Lab:
         if self.api is None:
             return
         ca = base64.b64encode((self.layout.pki / "ca.crt").read_bytes()).decode()
+        context = lab_context(self.args.name)
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": CONTEXT, "cluster": {"server": f"https://{API_HOST}:{self.api.port}",
+            "clusters": [{"name": context, "cluster": {"server": f"https://{API_HOST}:{self.api.port}",
                                                        "certificate-authority-data": ca}}],
-            "users": [{"name": f"{CONTEXT}-admin", "user": {"token": self.token}}],
-            "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": f"{CONTEXT}-admin"}}],
-            "current-context": CONTEXT,
+            "users": [{"name": f"{context}-admin", "user": {"token": self.token}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": f"{context}-admin",
+                                                       "extensions": [self._context_settings()]}}],
+            "current-context": context,
             "preferences": {},
         }
         write_private(self.layout.kubeconfig, yaml.safe_dump(config, sort_keys=False).encode())
+        self.service_account.write(self.layout.service_account_dir, self.layout.pki / "ca.crt")
+
+    def _context_settings(self) -> dict[str, Any]:
+        """The lab's kubeone and ssh settings as the kubeconfig extension any context may carry (the product
+        reads it like a hand-configured one; docs/notes/lab-context-settings.md says why not config.yaml)."""
+        layout = self.layout
+        if self.args.flavour == "kubeadm":  # no kubeone files: the product decides kubeadm from the flavour key
+            return {"name": "etcdtui", "extension": {"flavour": "kubeadm",
+                                                      "ssh": {"known_hosts": str(layout.known_hosts)}}}
+        return {"name": "etcdtui", "extension": {
+            "kubeone": {"binary": str(layout.kubeone_bin), "manifest": str(layout.kubeone_yaml),
+                        "tf": str(layout.tf_json)},
+            "ssh": {"known_hosts": str(layout.known_hosts)},
+        }}
 
     def state(self) -> dict[str, Any]:
         assert self.ring is not None
@@ -203,6 +227,7 @@ class Lab:
             "members": len(self.ring.nodes),
             "nodes": self.ring.nodes,
             "corrupt_checks": self.args.corrupt_checks,
+            "quota_backend_bytes": self.args.quota_backend_bytes,
             "flavour": self.args.flavour,
             "api": {"host": API_HOST, "port": self.api.port} if self.api is not None else None,
             "token": self.token,

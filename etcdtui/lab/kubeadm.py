@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from etcdtui.lab.kube_objects import KUBELET_VERSION
+from etcdtui.lab.kubeadm_output import ReadLine, Write, klog_warning
 
 if TYPE_CHECKING:
     from etcdtui.lab.ring import Ring
@@ -29,8 +27,6 @@ REMOVE_MAX_DELAY = 1.0
 REMOVE_PATIENCE = 15.0  # kubeadm retries member removal with backoff before giving up
 STEP_PAUSE = 0.05  # lets a streaming client see the lines arrive one by one, as from the real tool
 
-Write = Callable[[str], Awaitable[None]]
-ReadLine = Callable[[], Awaitable[str]]
 
 # Resets of one node must not interleave (two ssh sessions at once).
 _locks: dict[str, asyncio.Lock] = {}
@@ -57,12 +53,6 @@ NOT_ROOT = (
     "[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`\n"
     "To see the stack trace of this error execute with --v=5 or higher\n"
 )
-
-
-def klog_warning(source: str, message: str) -> str:
-    """A klog warning line (`W1124 11:40:01.123456   4242 file.go:123] msg`), as kubeadm writes to stderr."""
-    now = datetime.now()
-    return f"W{now:%m%d %H:%M:%S}.{now.microsecond:06d} {os.getpid():>7} {source}] {message}\n"
 
 
 async def kubeadm_main(

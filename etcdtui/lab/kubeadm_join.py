@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from etcdtui.lab.kubeadm import Write, klog_warning
+from etcdtui.lab.api_endpoint import api_endpoint
+from etcdtui.lab.kubeadm_output import Write, klog_warning
 
 if TYPE_CHECKING:
     from etcdtui.lab.ring import Ring
@@ -107,8 +108,6 @@ def _ca_cert_hash(ring: Ring) -> str:
 
 
 def _endpoint(ring: Ring) -> str:
-    from etcdtui.lab.kubeone import api_endpoint  # noqa: PLC0415 - the kubeconfig's API address
-
     host, port = api_endpoint(ring.layout)
     return f"{host}:{port}"
 

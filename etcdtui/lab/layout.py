@@ -7,6 +7,7 @@ are a stable interface for users and scripts; the rest is the lab's own business
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +15,31 @@ NODE_PREFIX = "lab-cp-"
 NAMESPACE = "kube-system"
 
 
-def default_lab_dir() -> Path:
+DEFAULT_NAME = "lab"
+_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?")  # fits a kubeconfig context and a directory name
+
+
+def _state_dir() -> Path:
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "etcdtui" / "lab"
+    return Path(state) / "etcdtui"
+
+
+def default_lab_dir(name: str = DEFAULT_NAME) -> Path:
+    """The default lab keeps its historic place; named labs live side by side under `labs/`."""
+    return _state_dir() / "lab" if name == DEFAULT_NAME else labs_dir() / name
+
+
+def labs_dir() -> Path:
+    return _state_dir() / "labs"
+
+
+def valid_lab_name(name: str) -> bool:
+    return _NAME.fullmatch(name) is not None
+
+
+def lab_context(name: str = DEFAULT_NAME) -> str:
+    """The kubeconfig context of a lab: `etcdtui-lab` for the default one, `etcdtui-NAME` otherwise."""
+    return f"etcdtui-{name}"
 
 
 def node_name(index: int) -> str:
@@ -81,6 +104,11 @@ class LabLayout:
         return self.root / "pki"
 
     @property
+    def service_account_dir(self) -> Path:
+        """token, ca.crt, namespace of the exporter's service account, as a pod sees them (etcdtui/lab/api/rbac.py)."""
+        return self.root / "serviceaccount"
+
+    @property
     def ssh_dir(self) -> Path:
         """Host keys, the client key (`id_ed25519`) and authorized keys."""
         return self.root / "ssh"
@@ -97,3 +125,10 @@ class LabLayout:
 
     def container_logs_dir(self, pod: str) -> Path:
         return self.root / "logs" / pod
+
+
+def layout_of(directory: str | None, name: str | None = None) -> LabLayout:
+    """The lab a subcommand means: `--dir DIR`, else the default place of `--name NAME` (or of the default lab)."""
+    if directory:
+        return LabLayout(Path(directory).expanduser().resolve())
+    return LabLayout(default_lab_dir(name or DEFAULT_NAME))

@@ -116,7 +116,7 @@ class _Member:
 class Ring:
     def __init__(
         self, layout: LabLayout, store: ObjectStore, binaries: EtcdBinaries, *, members: int = 3,
-        corrupt_checks: bool = False,
+        corrupt_checks: bool = False, quota_backend_bytes: int = 0,
     ) -> None:
         self.layout = layout
         self.store = store
@@ -126,6 +126,7 @@ class Ring:
         self.nodes: list[str] = [node_name(i) for i in range(1, members + 1)]
         self.image = f"registry.k8s.io/etcd:{binaries.version}-0"
         self._default_flags = self._supported(corrupt_check_flags(corrupt_checks))
+        self.quota_backend_bytes = quota_backend_bytes  # 0: etcd's default (2 GiB); small makes NOSPACE reachable
         self._members: dict[str, _Member] = {}
         self._health_task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -237,6 +238,70 @@ class Ring:
         self.store.runtimes.pop((NAMESPACE, etcd_pod_name(node)), None)
         with contextlib.suppress(NotFound):
             self.store.delete("Pod", NAMESPACE, etcd_pod_name(node))
+
+    async def stop_for_good(self, node: str, *, lose_data: bool) -> None:
+        """The machine (or its disk) is gone: etcd stops and never restarts, the Node goes NotReady. The member
+        stays in etcd's member list, as it does when a real machine dies; `lose_data` also deletes its data dir."""
+        m = self._member(node)
+        if m.container is not None:
+            await m.container.stop()
+            m.container = None
+        m.healthy = False
+        if lose_data:
+            await asyncio.to_thread(shutil.rmtree, m.data_dir, True)
+        self._set_node_ready(node, False)
+        self.store.runtimes.pop((NAMESPACE, etcd_pod_name(node)), None)  # exec: `container not found`
+
+        def not_ready(obj: Obj) -> None:
+            obj["status"]["conditions"] = ko.pod_conditions(scheduled=True, initialized=True, ready=False)
+
+        with contextlib.suppress(NotFound):
+            self.store.update("Pod", NAMESPACE, etcd_pod_name(node), not_ready)
+        self._changed.set()
+
+    def static_pod_running(self, node: str) -> bool:
+        """Whether the node's kubelet runs the etcd static pod (its manifest is in /etc/kubernetes/manifests)."""
+        m = self._member(node)
+        return m.container is not None and not m.reset
+
+    async def stop_static_pod(self, node: str) -> None:
+        """The etcd manifest was moved out of /etc/kubernetes/manifests: the kubelet stops the container and
+        the mirror pod goes away. The data dir and the member entry stay."""
+        m = self._member(node)
+        if m.container is not None:
+            await m.container.stop()
+            m.container = None
+        m.healthy = False
+        self.store.runtimes.pop((NAMESPACE, etcd_pod_name(node)), None)
+        with contextlib.suppress(NotFound):
+            self.store.delete("Pod", NAMESPACE, etcd_pod_name(node))
+        self._changed.set()
+
+    async def start_static_pod(self, node: str) -> None:
+        """The manifest is back: the kubelet starts etcd on whatever the data dir holds (for a restored data
+        dir, the one-member cluster `etcdutl snapshot restore` wrote: etcd ignores --initial-cluster then)."""
+        m = self._member(node)
+        async with self._lock:
+            if m.container is not None:
+                return
+            m.reset = False
+            self._ensure_node_object(m)
+            self._start_member(m, fresh_pod=True)
+        await asyncio.sleep(0)
+
+    async def refresh_member_ids(self) -> None:
+        await self._refresh_member_ids()
+
+    def fresh_machine(self, node: str) -> None:
+        """A new, empty machine at this node's address: no etcd, no data dir, nothing left of the old one."""
+        m = self._member(node)
+        if m.container is not None and m.container.running:
+            raise RingError(f"etcd on {node} is running: destroy the node first")
+        shutil.rmtree(m.data_dir, ignore_errors=True)
+        m.container = None
+        m.healthy = False
+        m.reset = True
+        m.member_id = None
 
     async def join(self, node: str) -> None:
         m = self._member(node)
@@ -436,6 +501,8 @@ class Ring:
         }
         if self.binaries.supports("--experimental-watch-progress-notify-interval"):
             flags["experimental-watch-progress-notify-interval"] = "5s"
+        if self.quota_backend_bytes:
+            flags["quota-backend-bytes"] = str(self.quota_backend_bytes)
         for f in m.flags:
             key, _, value = f.lstrip("-").partition("=")
             flags[key] = value or "true"

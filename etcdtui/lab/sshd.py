@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
-from etcdtui.lab import node_manifest
+from etcdtui.lab import node_fs, node_manifest
 from etcdtui.lab.kubeadm import KUBEADM_PATH, kubeadm_main
 from etcdtui.lab.layout import LabLayout
 
@@ -269,6 +269,8 @@ class NodeShell:
             return await node_manifest.run(self._ring, self._node, name, root=root, out=out, err=err, stdin=stdin)
         if name in {"cat", "rm"} and self._node is not None:
             return await self._etcd_data_file(name, args, root, out, err)
+        if name in node_fs.COMMANDS and self._node is not None:  # disaster recovery (issue #13)
+            return await node_fs.run(self._ring, self._node, name, args, root=root, out=out, err=err, stdin=stdin)
         await err(f"bash: {name}: command not found\n")
         return 127
 

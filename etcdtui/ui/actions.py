@@ -29,6 +29,8 @@ ACTIONS: tuple[Action, ...] = (
         "replace the selected member (drain, reset, kubeone apply)",
         mutating=True,
     ),
+    Action("d", "defrag", "Defrag", "defragment the members one at a time, the leader last (NOSPACE way out)",
+           mutating=True),
     Action("ctrl+r", "refresh", "Refresh", "poll etcdctl now instead of waiting for the interval"),
     Action("question_mark", "help", "Help", "this help"),
     Action("q", "quit", "Quit", "quit etcdtui"),

@@ -15,7 +15,7 @@ from textual.app import App
 from textual.worker import Worker, WorkerState
 
 from etcdtui.ui.commands import RingCommands
-from etcdtui.ui.navigation import RING_VIEW, Destination, ReplaceView
+from etcdtui.ui.navigation import BACK_TO_FLEET, RING_VIEW, Destination, ReplaceView, RingView
 from etcdtui.ui.screens.ring import RingScreen
 from etcdtui.ui.services import ChecksBackend, LogSource, ProcedureFactory, Services, hints_of
 from etcdtui.ui.source import refresh
@@ -65,6 +65,8 @@ class EtcdTuiApp(App[int]):
         self.title = f"etcdtui · {self.context_label or 'cluster'}" + (" · read-only" if self.readonly else "")
         self.run_worker(self._follow_source(), name="snapshots", group="snapshots", exit_on_error=False)
         self._start_log_engine()  # log findings feed the ring view from the start (no-op without a cluster)
+        if isinstance(self.open_at, RingView) and self.open_at.from_fleet:
+            self.bind("escape", "back_to_fleet", description="Fleet")  # screens' own Esc bindings come first
         if isinstance(self.open_at, ReplaceView):
             self.call_later(self.open_replace, self.open_at.node)
         elif not self.readonly:  # an interrupted replace procedure of this cluster is offered for resuming
@@ -106,9 +108,9 @@ class EtcdTuiApp(App[int]):
     def _checks_backend(self) -> ChecksBackend | None:
         s = self._services
         if self._checks is None and s.conn is not None:
-            from etcdtui.engine.checks import ChecksService, settings_for
+            from etcdtui.engine.checks import ChecksService, KubeOneSettings
 
-            self._checks = ChecksService(s.conn, s.kubeone or settings_for(None), namespace=s.namespace,
+            self._checks = ChecksService(s.conn, KubeOneSettings.of(s.settings.kubeone), namespace=s.namespace,
                                          selector=s.selector)
         return self._checks
 
@@ -139,16 +141,30 @@ class EtcdTuiApp(App[int]):
         self.push_screen(screen)
         return True
 
+    def open_defrag(self) -> bool:
+        """The defragment checklist (followers first, the leader last; the NOSPACE way out when it is set)."""
+        s = self._services
+        if self.readonly or s.conn is None:
+            self.notify("defragmenting needs a live cluster connection", severity="warning", markup=False)
+            return False
+        from etcdtui.engine.defrag import DefragSettings
+        from etcdtui.ui.screens.defrag import DefragScreen, defrag_procedures_on
+
+        self.push_screen(DefragScreen(defrag_procedures_on(s.conn, s.ring),
+                                      DefragSettings(state_dir=s.replace_state_dir),
+                                      context=self.context_label or "cluster"))
+        return True
+
     def _checklist_screen(self, node: str) -> ReplaceScreen | None:
         s = self._services
         if self.readonly or (s.conn is None and s.procedures is None):
             return None
-        from etcdtui.engine.checks import settings_for
+        from etcdtui.engine.checks import KubeOneSettings
         from etcdtui.engine.replace import ReplaceSettings
         from etcdtui.ui.screens.replace import ReplaceScreen
 
-        settings = ReplaceSettings(node, s.kubeone or settings_for(None), known_hosts=s.known_hosts,
-                                   state_dir=s.replace_state_dir)
+        settings = ReplaceSettings(node, KubeOneSettings.of(s.settings.kubeone), ssh=s.settings.ssh,
+                                   state_dir=s.replace_state_dir, flavour=s.settings.flavour)
         procedures = s.procedures
         if procedures is None and s.conn is not None:
             procedures = _procedures_on(s.conn, s.ring)
@@ -157,6 +173,10 @@ class EtcdTuiApp(App[int]):
 
     def refresh_source(self) -> bool:
         return refresh(self._services.ring)
+
+    def action_back_to_fleet(self) -> None:
+        """The context's engine keeps running in the fleet (ui/fleet_session.py); only this view closes."""
+        self.exit(BACK_TO_FLEET)
 
 
 def make_app(services: Services, open_at: Destination = RING_VIEW) -> EtcdTuiApp:

@@ -6,7 +6,6 @@ because silently ignoring a production accent colour or `readonly: true` would b
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,28 +15,28 @@ import yaml
 from textual.color import Color, ColorParseError
 from textual.theme import BUILTIN_THEMES
 
+from etcdtui.engine.context_settings import (
+    KEYS as CLUSTER_KEYS,
+)
+from etcdtui.engine.context_settings import (
+    ClusterSettings,
+    KubeOnePaths,
+    SettingsError,
+    config_file,
+    parse_cluster_settings,
+    parse_kubeone_paths,
+)
+
 
 class ConfigError(Exception):
     """One line, fit for stderr."""
 
 
 @dataclass(frozen=True)
-class KubeOnePaths:
-    """`kubeone:` (top level or per context): where the checks screen finds kubeone and its files."""
-
-    binary: str | None = None
-    manifest: str | None = None
-    tf: str | None = None
-
-    def over(self, base: KubeOnePaths) -> KubeOnePaths:
-        return KubeOnePaths(self.binary or base.binary, self.manifest or base.manifest, self.tf or base.tf)
-
-
-@dataclass(frozen=True)
 class ContextSettings:
     accent: str | None = None
     readonly: bool | None = None
-    kubeone: KubeOnePaths = KubeOnePaths()
+    cluster: ClusterSettings = ClusterSettings()  # `kubeone:` and `ssh:` of this context
 
 
 @dataclass(frozen=True)
@@ -46,14 +45,19 @@ class UiConfig:
     readonly: bool = False
     contexts: Mapping[str, ContextSettings] = field(default_factory=dict)
     path: Path | None = None
-    kubeone: KubeOnePaths = KubeOnePaths()
+    kubeone: KubeOnePaths = KubeOnePaths()  # top level: the default for every context
     # `logs: {max_lines, max_bytes}`: the log buffer's bounds (None: the store's defaults, about a day of a busy ring)
     log_max_lines: int | None = None
     log_max_bytes: int | None = None
 
-    def kubeone_for(self, context: str) -> KubeOnePaths:
+    def cluster_for(self, context: str) -> ClusterSettings:
+        """`contexts.<context>.{kubeone,ssh}` (the top-level `kubeone` is the fallback, applied last)."""
         settings = self.contexts.get(context)
-        return settings.kubeone.over(self.kubeone) if settings else self.kubeone
+        return settings.cluster if settings else ClusterSettings()
+
+    @property
+    def fallback(self) -> ClusterSettings:
+        return ClusterSettings(kubeone=self.kubeone)
 
     def accent_for(self, context: str) -> str | None:
         settings = self.contexts.get(context)
@@ -67,8 +71,7 @@ class UiConfig:
 
 
 def config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "etcdtui" / "config.yaml"
+    return config_file()
 
 
 def load_config(path: Path | None = None) -> UiConfig:
@@ -94,7 +97,7 @@ def parse_config(data: Any, path: Path | None = None) -> UiConfig:
         return UiConfig(path=path)
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level")
-    unknown = set(data) - {"theme", "readonly", "contexts", "kubeone", "logs"}
+    unknown = set(data) - {"theme", "readonly", "contexts", "kubeone", "logs", "fleet"}  # fleet: engine.fleet_config
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     theme = data.get("theme")
@@ -132,7 +135,7 @@ def _context(name: str, value: Any, where: str) -> ContextSettings:
         return ContextSettings()
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: contexts.{name} must be a mapping")
-    unknown = set(value) - {"accent", "readonly", "kubeone", "flavour", "ssh"}
+    unknown = set(value) - {"accent", "readonly", *CLUSTER_KEYS}
     if unknown:
         raise ConfigError(f"{where}: contexts.{name}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     accent = value.get("accent")
@@ -144,28 +147,16 @@ def _context(name: str, value: Any, where: str) -> ContextSettings:
     readonly = value.get("readonly")
     if readonly is not None and not isinstance(readonly, bool):
         raise ConfigError(f"{where}: contexts.{name}.readonly must be true or false")
-    kubeone = _kubeone(value.get("kubeone"), f"{where}: contexts.{name}.kubeone")
-    try:  # flavour and node ssh settings are the engine's (etcdtui.engine.flavour); checked here so errors stop early
-        from etcdtui.engine.flavour import parse_context
-
-        parse_context(name, value)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    return ContextSettings(accent=accent, readonly=readonly, kubeone=kubeone)
+    try:
+        cluster = parse_cluster_settings({k: value[k] for k in CLUSTER_KEYS if k in value},
+                                         f"{where}: contexts.{name}")
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
+    return ContextSettings(accent=accent, readonly=readonly, cluster=cluster)
 
 
 def _kubeone(value: Any, where: str) -> KubeOnePaths:
-    if value is None:
-        return KubeOnePaths()
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a mapping with binary, manifest, tf")
-    unknown = set(value) - {"binary", "manifest", "tf"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
-    paths: dict[str, str | None] = {}
-    for key in ("binary", "manifest", "tf"):
-        item = value.get(key)
-        if item is not None and not isinstance(item, str):
-            raise ConfigError(f"{where}.{key} must be a path")
-        paths[key] = os.path.expanduser(item) if item else None
-    return KubeOnePaths(paths["binary"], paths["manifest"], paths["tf"])
+    try:
+        return parse_kubeone_paths(value, where)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None

@@ -141,6 +141,30 @@ def version(row: MemberRow) -> str:
     return text
 
 
+def fragmentation(row: MemberRow) -> str:
+    """1 − in-use/size, what a defragmentation gives back (`d`)."""
+    value = row.fragmentation
+    return DASH if value is None else f"{value:.0%}"
+
+
+def fragmentation_severity(row: MemberRow) -> Severity | None:
+    value = row.fragmentation
+    return Severity.INFO if value is not None and value >= 0.5 else None  # worth a look, not a fault
+
+
+def quota(row: MemberRow) -> str:
+    """DB size as a share of --quota-backend-bytes (NOSPACE at 100 %)."""
+    value = row.quota_use
+    return DASH if value is None else f"{value:.0%} of {size(row.quota_backend_bytes)}"
+
+
+def quota_severity(row: MemberRow) -> Severity | None:
+    value = row.quota_use
+    if value is None:
+        return None
+    return Severity.CRITICAL if value >= 0.95 else Severity.WARNING if value >= 0.8 else None
+
+
 def lag(row: MemberRow) -> str:
     """Revision lag / raft index lag behind the ring's best member."""
     if row.revision_lag is None and row.raft_index_lag is None:

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RingView:
-    """Where a command opens the app: the ring view."""
+    """Where a command opens the app: the ring view; `from_fleet`: Esc goes back to the fleet screen."""
+
+    from_fleet: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class ReplaceView:
 
 Destination = RingView | ReplaceView
 RING_VIEW = RingView()
+FLEET_RING_VIEW = RingView(from_fleet=True)
+BACK_TO_FLEET = -1  # the app's return value when Esc leaves a ring view opened from the fleet
 
 
 class Navigator(Protocol):
@@ -41,6 +45,8 @@ class Navigator(Protocol):
     def open_checks(self) -> bool: ...
 
     def open_replace(self, node: str) -> bool: ...
+
+    def open_defrag(self) -> bool: ...
 
     def refresh_source(self) -> bool: ...
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from etcdtui.engine.context_settings import ClusterSettings
 from etcdtui.ui.config import UiConfig
 from etcdtui.ui.source import SnapshotSource
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:  # typing only: the UI starts without importing the adapters i
     from etcdtui.engine.checks import (
         ChecksReport,
         EnableOutcome,
-        KubeOneSettings,
         OutputCallback,
         PlanCallback,
         ProgressCallback,
@@ -105,8 +105,7 @@ class Services:
     clock: Callable[[], datetime] = _now
     namespace: str = "kube-system"
     selector: str = "component=etcd"
-    kubeone: KubeOneSettings | None = None  # where kubeone and its files are (checks screen, replace)
-    known_hosts: str | None = None  # for the replace procedure's ssh
+    settings: ClusterSettings = ClusterSettings()  # the context's kubeone and ssh settings (resolved)
     replace_state_dir: Path | None = None  # journals and locks (None: the XDG state dir)
     checks: ChecksBackend | None = None
     logs: LogSource | None = None
@@ -114,21 +113,12 @@ class Services:
 
     @property
     def flavour(self) -> str | None:
-        """`kubeone` or `kubeadm` for a live cluster (config, else a kubeone manifest configured or found)."""
-        if self.conn is None or self.kubeone is None:
+        """`kubeone` or `kubeadm` for a live cluster (the context's flavour, else a kubeone manifest configured)."""
+        if self.conn is None:
             return None
-        from etcdtui.engine.flavour import (
-            ContextFlavourSettings,
-            FlavourConfigError,
-            context_settings,
-            decide,
-        )
+        from etcdtui.engine.flavour import decide
 
-        try:
-            configured = context_settings(self.context or "")
-        except FlavourConfigError:
-            configured = ContextFlavourSettings()  # the replace procedure reports the bad entry
-        return decide(configured.flavour, self.kubeone).name
+        return decide(self.settings).name
 
     @property
     def context(self) -> str | None:

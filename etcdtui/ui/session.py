@@ -16,6 +16,7 @@ from pathlib import Path
 
 from etcdtui import exitcodes
 from etcdtui.engine.connected import connected_engine
+from etcdtui.engine.context_settings import ClusterSettings, SettingsError, settings_for_context
 from etcdtui.engine.snapshot import LinkState, RingSnapshot
 from etcdtui.ui.config import ConfigError, UiConfig, load_config
 from etcdtui.ui.navigation import RING_VIEW, Destination
@@ -36,33 +37,23 @@ class Connection:
     poll_interval: float = 15.0
 
 
-@dataclass(frozen=True)
-class KubeOneFlags:
-    """`--kubeone`, `--kubeone-manifest`, `--kubeone-tf`: they win over the config file."""
-
-    binary: str | None = None
-    manifest: str | None = None
-    tf: str | None = None
-
-
 @contextlib.asynccontextmanager
 async def connected_services(
     where: Connection,
     *,
     config: UiConfig | None = None,
     readonly: bool = False,
-    kubeone: KubeOneFlags = KubeOneFlags(),
-    known_hosts: str | None = None,
+    flags: ClusterSettings | None = None,
     replace_state_dir: Path | None = None,
 ) -> AsyncIterator[Services]:
-    """`Services` on a started ring engine (raises `ClusterError`); the engine stops on exit."""
-    from etcdtui.engine.checks import settings_for
+    """`Services` on a started ring engine (raises `ClusterError`); the engine stops on exit.
 
+    The context's kubeone and ssh settings are resolved here, the same way for a lab and for a cluster
+    configured by hand (`engine/context_settings.py`): flags, config.yaml, the kubeconfig's extension."""
     config = config or UiConfig()
     async with connected_engine(kubeconfig=where.kubeconfig, context=where.context, namespace=where.namespace,
                                 selector=where.selector, poll_interval=where.poll_interval) as engine:
         context = engine.conn.context
-        paths = config.kubeone_for(context)
         yield Services(
             ring=engine,
             conn=engine.conn,
@@ -71,9 +62,8 @@ async def connected_services(
             config=config,
             namespace=where.namespace,
             selector=where.selector,
-            kubeone=settings_for(where.kubeconfig, binary=kubeone.binary or paths.binary,
-                                 manifest=kubeone.manifest or paths.manifest, tfjson=kubeone.tf or paths.tf),
-            known_hosts=known_hosts,
+            settings=settings_for_context(context, where.kubeconfig, flags=flags, configured=config.cluster_for(context),
+                                          fallback=config.fallback),
             replace_state_dir=replace_state_dir,
         )
 
@@ -84,8 +74,7 @@ def run_command(
     *,
     prog: str = "etcdtui",
     readonly: bool = False,
-    kubeone: KubeOneFlags = KubeOneFlags(),
-    known_hosts: str | None = None,
+    flags: ClusterSettings | None = None,
     replace_state_dir: Path | None = None,
 ) -> int:
     """Connect, check that the cluster answers, then run the UI; errors before that are one stderr line."""
@@ -100,8 +89,8 @@ def run_command(
         from etcdtui.ui.app import make_app
 
         try:
-            async with connected_services(where, config=config, readonly=readonly, kubeone=kubeone,
-                                          known_hosts=known_hosts, replace_state_dir=replace_state_dir) as services:
+            async with connected_services(where, config=config, readonly=readonly, flags=flags,
+                                          replace_state_dir=replace_state_dir) as services:
                 failure = await preflight(services.ring)
                 if failure:
                     _fail(f"{prog}: {failure}")
@@ -113,6 +102,9 @@ def run_command(
                 return int(result or exitcodes.OK)
         except ClusterError as exc:
             _fail(f"{prog}: {exc.message}")
+            return exitcodes.UNKNOWN
+        except SettingsError as exc:  # a bad `etcdtui` extension in the kubeconfig
+            _fail(f"{prog}: {exc}")
             return exitcodes.UNKNOWN
 
     return asyncio.run(main())

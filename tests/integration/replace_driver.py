@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 from etcdtui.core.checklist import StepId
-from etcdtui.engine.checks import settings_for
+from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.connected import connected_engine
+from etcdtui.engine.context_settings import from_kubeconfig
 from etcdtui.engine.replace import Outcome, Question, ReplaceProcedure, ReplaceSettings
 
 
@@ -53,7 +54,8 @@ async def main() -> int:
     args = parser.parse_args()
     operator = AutoOperator(args.node, args.backup)
     async with connected_engine(kubeconfig=args.kubeconfig, poll_interval=2.0) as engine:
-        settings = ReplaceSettings(args.node, settings_for(args.kubeconfig), state_dir=args.state_dir,
+        lab = from_kubeconfig(args.kubeconfig)
+        settings = ReplaceSettings(args.node, KubeOneSettings.of(lab.kubeone), ssh=lab.ssh, state_dir=args.state_dir,
                                    verify_timeout=90)
         proc = ReplaceProcedure(engine.conn, engine, settings, operator)
         operator.proc = proc

@@ -57,7 +57,9 @@ def test_json_on_healthy_lab_exits_1_naming_every_member(lab) -> None:  # type: 
     assert report["status"] == "WARNING" and report["verdict"] == "WARNING" and report["context"] == "etcdtui-lab"
     assert [m["pod"] for m in report["members"]] == PODS
     for m in report["members"]:
-        assert set(m) == {"pod", "node", "member_id", "version", "leader", "healthy", "hash_agrees", "checks", "findings"}
+        assert set(m) == {"pod", "node", "member_id", "version", "leader", "healthy", "hash_agrees", "checks", "findings",
+                          "db_size", "db_size_in_use", "quota_backend_bytes", "alarms"}
+        assert m["db_size"] >= m["db_size_in_use"] > 0 and m["quota_backend_bytes"] == 2 * 1024**3 and m["alarms"] == []
         assert m["node"] == m["pod"].removeprefix("etcd-")
         assert re.fullmatch(r"[0-9a-f]+", m["member_id"])
         assert m["version"] == "3.5.1" and m["healthy"] is True and m["hash_agrees"] is True
@@ -93,8 +95,8 @@ def test_prometheus_textfile_is_written_atomically_and_parses(lab, tmp_path: Pat
     for line in out.read_text().splitlines():
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split()
-            assert kind == "gauge"
-            typed.add(name)
+            assert kind in ("gauge", "counter")
+            typed.add(name)  # counters too: the exporter's families, one definition
             continue
         if line.startswith("# HELP "):
             continue

@@ -4,6 +4,7 @@ refusing before its prompt."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -21,9 +22,9 @@ from etcdtui.engine.checks import (
     ChecksService,
     EnableRefused,
     KubeOneSettings,
-    settings_for,
 )
 from etcdtui.engine.checks_plan import Plan
+from etcdtui.engine.context_settings import from_kubeconfig
 from etcdtui.lab.kubeone_cli import VERSION_ENV
 
 Lab = Any  # conftest.RunningLab (not imported: tests/ui has a conftest module of the same name)
@@ -39,9 +40,8 @@ async def conn(lab: Lab) -> AsyncIterator[ClusterConnection]:
 
 
 def _service(conn: ClusterConnection, lab: Lab, **changes: object) -> ChecksService:
-    base = settings_for(str(lab.kubeconfig))
-    fields = {**base.__dict__, **changes}
-    return ChecksService(conn, KubeOneSettings(**fields))  # type: ignore[arg-type]
+    base = KubeOneSettings.of(from_kubeconfig(str(lab.kubeconfig)).kubeone)  # the lab's kubeconfig extension
+    return ChecksService(conn, dataclasses.replace(base, **changes))
 
 
 class Recorder:
@@ -68,7 +68,7 @@ async def test_report_on_the_lab_shows_checks_off_and_the_3_5_1_risk(conn: Clust
         assert m.logs.read and not m.logs.enabled and m.logs.initial == "none"
     assert not report.all_on
     k = report.kubeone
-    assert k.binary_source == "lab" and k.version is not None and k.version.git_version == "1.8.2"
+    assert k.binary_source == "configured" and k.version is not None and k.version.git_version == "1.8.2"
     assert k.blockers() == []
     assert k.command[1:] == ("apply", "-m", str(lab.layout.kubeone_yaml), "-t", str(lab.layout.tf_json),
                              "--force-upgrade")

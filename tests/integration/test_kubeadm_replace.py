@@ -18,8 +18,9 @@ from conftest import RunningLab
 
 from etcdtui.cluster.ssh import SshHop, SshTarget, connect
 from etcdtui.core.checklist import StepId
-from etcdtui.engine.checks import settings_for
+from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.connected import connected_engine
+from etcdtui.engine.context_settings import SshSettings, resolve_settings
 from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.replace import Outcome, Question, ReplaceProcedure, ReplaceSettings, fresh_snapshot
 from etcdtui.lab.kubeadm_join import write_fault
@@ -53,8 +54,11 @@ async def _run(lab: RunningLab, state: Path, node_ssh: NodeSsh, operator: Operat
     kubeconfig = str(lab.kubeconfig)
     async with connected_engine(kubeconfig=kubeconfig, poll_interval=2.0) as engine:
         await engine.wait_complete(30)
-        settings = ReplaceSettings(NODE, settings_for(kubeconfig), state_dir=state, verify_timeout=90,
-                                   node_ssh=node_ssh)
+        lab_settings = resolve_settings(engine.conn.context, kubeconfig)  # the lab's kubeconfig extension
+        assert lab_settings.flavour == "kubeadm" and not lab_settings.kubeone.manifest
+        ssh = SshSettings(node_ssh.known_hosts, node_ssh.user, None, node_ssh.port, node_ssh.identity_file)
+        settings = ReplaceSettings(NODE, KubeOneSettings.of(lab_settings.kubeone), ssh=ssh, state_dir=state,
+                                   verify_timeout=90, flavour=lab_settings.flavour)
         proc = ReplaceProcedure(engine.conn, engine, settings, operator)
         operator.proc = proc
         await proc.open()
@@ -102,7 +106,7 @@ async def test_kubeadm_replace_with_failures_then_resume(fresh_lab, tmp_path: Pa
             stderr=asyncio.subprocess.PIPE)
         plan, err = await dry.communicate()
         assert dry.returncode == 0, err.decode()
-        assert "flavour: kubeadm (no kubeone manifest configured or found)" in plan.decode()
+        assert "flavour: kubeadm (set in the context's settings)" in plan.decode()  # the lab's extension
         assert f"ssh ubuntu@127.0.1.2:{port} (contexts.<name>.ssh)" in plan.decode()
         assert "8. kubeadm join (re-join)" in plan.decode() and "--token <redacted>" in plan.decode()
 

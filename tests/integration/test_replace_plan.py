@@ -17,8 +17,9 @@ import pytest
 from conftest import RunningLab
 
 from etcdtui.core.checklist import StepId, StepStatus
-from etcdtui.engine.checks import KubeOneSettings, settings_for
+from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.connected import connected_engine
+from etcdtui.engine.context_settings import from_kubeconfig
 from etcdtui.engine.replace import Outcome, Question, ReplaceProcedure, ReplaceSettings
 
 pytestmark = pytest.mark.integration
@@ -56,9 +57,9 @@ def _kubeone(tmp_path: Path, plan_lines: list[str]) -> tuple[Path, Path]:
 async def _apply(lab: RunningLab, tmp_path: Path, plan: list[str], operator: Operator) -> tuple[ReplaceProcedure,
                                                                                                  Outcome | None]:
     kubeone, _ = _kubeone(tmp_path, plan)
-    base = settings_for(str(lab.kubeconfig))
-    settings = ReplaceSettings(NODE, KubeOneSettings(str(kubeone), base.manifest, base.tfjson, base.lab_dir),
-                               state_dir=tmp_path / "state")
+    base = from_kubeconfig(str(lab.kubeconfig))
+    settings = ReplaceSettings(NODE, KubeOneSettings(str(kubeone), base.kubeone.manifest, base.kubeone.tf),
+                               ssh=base.ssh, state_dir=tmp_path / "state")
     async with connected_engine(kubeconfig=str(lab.kubeconfig), poll_interval=5) as engine:
         proc = ReplaceProcedure(engine.conn, engine, settings, operator)
         await proc.open()

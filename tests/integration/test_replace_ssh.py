@@ -12,8 +12,9 @@ import pytest
 from conftest import RunningLab
 
 from etcdtui.core.checklist import StepId, StepStatus
-from etcdtui.engine.checks import settings_for
+from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.connected import connected_engine
+from etcdtui.engine.context_settings import SshSettings, from_kubeconfig
 from etcdtui.engine.replace import Outcome, Question, ReplaceProcedure, ReplaceSettings
 
 pytestmark = pytest.mark.integration
@@ -31,7 +32,9 @@ class NoAnswers:
 
 async def _preflight(lab: RunningLab, state: Path, known_hosts: str | None) -> tuple[ReplaceProcedure, Outcome | None]:
     async with connected_engine(kubeconfig=str(lab.kubeconfig), poll_interval=5) as engine:
-        settings = ReplaceSettings(NODE, settings_for(str(lab.kubeconfig)), known_hosts=known_hosts, state_dir=state)
+        lab_settings = from_kubeconfig(str(lab.kubeconfig))  # what `lab up` registered in its kubeconfig
+        ssh = SshSettings(known_hosts=known_hosts).over(lab_settings.ssh)
+        settings = ReplaceSettings(NODE, KubeOneSettings.of(lab_settings.kubeone), ssh=ssh, state_dir=state)
         proc = ReplaceProcedure(engine.conn, engine, settings, NoAnswers())
         await proc.open()
         try:

@@ -115,8 +115,8 @@ def _history(index: int, samples: int = 40) -> MemberHistory:
 _VERSION_RISK = Finding(
     kind="version.data_inconsistency_risk",
     severity=Severity.WARNING,
-    message="etcd 3.5.1 can lose committed writes on a member killed under load (etcd issue 13766); upgrade to ≥3.5.4",
-    fields={"version": "3.5.1", "fixed_in": "3.5.4", "issue": "etcd-io/etcd#13766"},
+    message="etcd 3.5.1 can lose committed writes on a member killed under load (etcd issue 13766); upgrade to ≥3.5.3",
+    fields={"version": "3.5.1", "fixed_in": "3.5.3", "issue": "etcd-io/etcd#13766"},
 )
 
 

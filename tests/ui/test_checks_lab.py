@@ -14,7 +14,7 @@ from textual.widgets import Button, Log
 from ui_lab import running_lab
 from ui_support import SIZE
 
-from etcdtui.engine.checks import ENABLED, ChecksService, settings_for
+from etcdtui.engine.checks import ENABLED, ChecksService, KubeOneSettings
 from etcdtui.ui.app import EtcdTuiApp, make_app
 from etcdtui.ui.screens.checks import ChecksScreen
 from etcdtui.ui.screens.checks_dialogs import ConfirmEnableScreen, PlanDialog
@@ -60,7 +60,7 @@ def _cells(table: ChecksMembersTable, column: str) -> list[str]:
 async def test_answering_no_in_the_dialog_leaves_the_lab_unchanged(lab: Path) -> None:
     async with connected_services(Connection(kubeconfig=str(lab), poll_interval=5)) as services:
         assert services.conn is not None
-        service = ChecksService(services.conn, settings_for(str(lab)))
+        service = ChecksService(services.conn, KubeOneSettings.of(services.settings.kubeone))
         app: EtcdTuiApp = make_app(replace(services, checks=service))
         before = {m.pod: (m.uid, m.command) for m in await service.audit()}
         async with app.run_test(size=SIZE) as pilot:
@@ -69,9 +69,12 @@ async def test_answering_no_in_the_dialog_leaves_the_lab_unchanged(lab: Path) ->
             assert isinstance(screen, ChecksScreen)
             await _until(pilot, "the first report", lambda: screen.reports_loaded > 0, 20)
             await pilot.press("e")
-            await _until(pilot, "the confirmation", lambda: isinstance(app.screen, ConfirmEnableScreen), 5)
+            # Mounted, not only pushed: focus is set in on_mount, which may run a frame after the push.
+            await _until(pilot, "the confirmation",
+                         lambda: isinstance(app.screen, ConfirmEnableScreen) and app.screen.focused is not None, 5)
             await _click(pilot, "#confirm-run")
-            await _until(pilot, "KubeOne's plan", lambda: isinstance(app.screen, PlanDialog), 60)
+            await _until(pilot, "KubeOne's plan",
+                         lambda: isinstance(app.screen, PlanDialog) and app.screen.focused is not None, 60)
             await _click(pilot, "#plan-no")
             await _until(pilot, "the outcome", lambda: screen.outcome is not None and not screen.running, 60)
             result = str(screen.query_one("#checks-result").render())
@@ -102,12 +105,15 @@ async def test_enable_through_the_dialogs_turns_every_check_on(lab: Path) -> Non
             assert "--force-upgrade" in str(screen.query_one("#checks-command").render())
 
             await _click(pilot, "#checks-enable")
-            await _until(pilot, "the confirmation", lambda: isinstance(app.screen, ConfirmEnableScreen), 5)
+            # Mounted, not only pushed: focus is set in on_mount, which may run a frame after the push.
+            await _until(pilot, "the confirmation",
+                         lambda: isinstance(app.screen, ConfirmEnableScreen) and app.screen.focused is not None, 5)
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-cancel"
             assert str(app.context_label) in str(app.screen.query_one("#confirm-text").render())
             await _click(pilot, "#confirm-run")
 
-            await _until(pilot, "KubeOne's plan", lambda: isinstance(app.screen, PlanDialog), 60)
+            await _until(pilot, "KubeOne's plan",
+                         lambda: isinstance(app.screen, PlanDialog) and app.screen.focused is not None, 60)
             dialog = app.screen
             assert isinstance(dialog, PlanDialog)
             assert dialog.plan.safe and sorted(dialog.plan.hosts) == ["lab-cp-1", "lab-cp-2", "lab-cp-3"]

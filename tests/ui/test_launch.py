@@ -81,3 +81,16 @@ def test_bad_config_file(tmp_path: Path) -> None:
 def test_bad_poll_interval() -> None:
     done = _run("ui", "--poll-interval", "0")
     assert done.returncode == 3 and "--poll-interval" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_fleet_without_a_terminal_or_kubeconfig_is_one_line(tmp_path: Path) -> None:
+    _one_line_error(_run("--all-contexts", "--kubeconfig", str(tmp_path / "missing")), "no such file")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\nusers: []\n"
+                          "contexts: [{name: a, context: {}}, {name: b, context: {}}]\n")
+    _one_line_error(_run("--context", "a", "--context", "b", "--kubeconfig", str(kubeconfig)), "needs a terminal")
+    config = tmp_path / "config" / "etcdtui"
+    config.mkdir(parents=True)
+    (config / "config.yaml").write_text("fleet: {contexts: ['nomatch-*']}\n")
+    _one_line_error(_run("--kubeconfig", str(kubeconfig), env={"XDG_CONFIG_HOME": str(tmp_path / "config")}),
+                    "no context matches fleet.contexts")

@@ -1,7 +1,7 @@
 """Acceptance: replace a corrupted member of a plain kubeadm cluster through the real app (Pilot).
 
-A `--flavour kubeadm` lab (no kubeone anywhere): the flavour is detected, nodes are reached with the context's
-`ssh` settings from config.yaml, step 8 is the kubeadm re-join. Ends with 3 healthy members and equal hashes,
+A `--flavour kubeadm` lab (no kubeone anywhere): the flavour comes from the lab's kubeconfig extension,
+nodes are reached with the context's `ssh` settings from config.yaml, step 8 is the kubeadm re-join. Ends with 3 healthy members and equal hashes,
 the join token gone, and neither the token nor the certificate key on any screen the app showed.
 """
 
@@ -19,11 +19,13 @@ from ui_support import SIZE
 
 from etcdtui.cluster.ssh import connect
 from etcdtui.core.checklist import StepId, StepStatus, evidence_gate
-from etcdtui.engine.flavour import context_settings
+from etcdtui.engine.context_settings import resolve_settings
+from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.replace import Outcome, fresh_snapshot
 from etcdtui.engine.replace_context import member_facts
 from etcdtui.engine.snapshot import Verdict
 from etcdtui.ui.app import make_app
+from etcdtui.ui.config import load_config
 from etcdtui.ui.screens.replace import ReplaceScreen
 from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.member_table import MemberTable
@@ -43,7 +45,7 @@ async def test_replace_on_kubeadm_through_the_app(tmp_path: Path, monkeypatch: A
         config = tmp_path / "config"
         (config / "etcdtui").mkdir(parents=True)
         (config / "etcdtui" / "config.yaml").write_text(
-            f"contexts:\n  etcdtui-lab:\n    flavour: kubeadm\n    ssh:\n      user: ubuntu\n      port: {port}\n"
+            f"contexts:\n  etcdtui-lab:\n    ssh:\n      user: ubuntu\n      port: {port}\n"
             f"      identity_file: {root / 'ssh' / 'id_ed25519'}\n      known_hosts: {root / 'known_hosts'}\n")
         monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
         done = lab_cli(root, "corrupt", NODE)
@@ -51,7 +53,8 @@ async def test_replace_on_kubeadm_through_the_app(tmp_path: Path, monkeypatch: A
         screens: list[str] = []
         started = time.monotonic()
         where = Connection(kubeconfig=str(kubeconfig), poll_interval=2)
-        async with connected_services(where, replace_state_dir=tmp_path / "state") as services:
+        # config.yaml read as the command line reads it (the app's one settings path, with the lab's extension)
+        async with connected_services(where, config=load_config(), replace_state_dir=tmp_path / "state") as services:
             app = make_app(services)
             async with app.run_test(size=SIZE) as pilot:
                 # CORRUPTION with lab-cp-2 the one suspect (right after the alarm every member may look suspect
@@ -87,8 +90,8 @@ async def test_replace_on_kubeadm_through_the_app(tmp_path: Path, monkeypatch: A
             snap = await fresh_snapshot(services.ring)
         voting = [r for r in snap.rows if r.member_id and not r.is_learner]
         assert len(voting) == 3 and all(r.healthy for r in voting) and len({r.hash for r in voting}) == 1
-        ssh = context_settings("etcdtui-lab").ssh
-        assert ssh is not None
+        ssh = NodeSsh.of(resolve_settings("etcdtui-lab", str(kubeconfig)).ssh)
+        assert ssh.user == "ubuntu" and ssh.identity_file
         async with await connect(ssh.target("lab-cp-1", "127.0.1.1")) as node:
             result, out, _ = await node.capture(["sudo", "kubeadm", "token", "list"])
         assert result.exit_code == 0 and out[0].startswith("TOKEN") and out[1:] == [], out

@@ -64,11 +64,10 @@ async def answer_dialogs(pilot: Any, app: EtcdTuiApp, screen: ReplaceScreen, wai
             continue  # a dialog that is not mounted yet (its on_mount sets the focus)
         answered.append(dialog)
         if isinstance(dialog, TypedConfirmDialog):
-            assert app.focused is dialog.query_one("#typed-cancel", Button), "Cancel must have the default focus"
+            assert app.focused is dialog.query_one("#typed-input", Input), "the node name input has the focus"
             assert dialog.context == app.context_label
             assert dialog.query_one("#typed-confirm", Button).disabled
             seen.append(f"typed:{dialog.title_text}")
-            dialog.query_one("#typed-input", Input).focus()
             await _type(pilot, NODE)
             confirm = dialog.query_one("#typed-confirm", Button)
             await _until(pilot, "the typed node name to enable Confirm", lambda button=confirm: not button.disabled, 10)

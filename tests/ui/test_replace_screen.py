@@ -23,11 +23,12 @@ from ui_lab import running_lab
 from ui_support import SIZE
 
 from etcdtui.core.checklist import Checklist, StepId, StepStatus
+from etcdtui.engine.context_settings import ClusterSettings, KubeOnePaths
 from etcdtui.engine.replace_journal import Journal
 from etcdtui.ui.app import make_app
 from etcdtui.ui.navigation import ReplaceView
 from etcdtui.ui.screens.replace import ReplaceScreen
-from etcdtui.ui.session import Connection, KubeOneFlags, connected_services
+from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.checklist_dialogs import TypedConfirmDialog, YesNoDialog
 
 NODE = "lab-cp-2"
@@ -49,7 +50,7 @@ async def _until(pilot: Any, what: str, condition: Callable[[], bool], wait_s: f
 
 
 @pytest.mark.ui
-async def test_typed_confirmation_needs_the_exact_node_name_and_cancel_is_focused() -> None:
+async def test_typed_confirmation_focuses_the_input_and_needs_the_exact_node_name() -> None:
     answers: list[str | None] = []
 
     class Host(App[None]):
@@ -65,23 +66,34 @@ async def test_typed_confirmation_needs_the_exact_node_name_and_cancel_is_focuse
         await pilot.pause()
         dialog = app.screen
         assert isinstance(dialog, TypedConfirmDialog)
-        assert app.focused is dialog.query_one("#typed-cancel", Button)
+        assert app.focused is dialog.query_one("#typed-input", Input)  # type at once, no Shift+Tab
+        assert dialog.query_one("#typed-cancel", Button).variant == "primary"  # Cancel stays the default button
         assert "prod-eu" in str(dialog.query_one("#typed-text").render())
-        await pilot.press("enter")  # Enter on the focused Cancel: nothing destructive
-        assert answers == [None]
-        app.push_screen(TypedConfirmDialog(title="t", text="x", context="prod-eu", expect=NODE), answers.append)
+        await pilot.press("enter")  # nothing typed: Enter does nothing
         await pilot.pause()
-        dialog = app.screen
-        dialog.query_one("#typed-input", Input).focus()
+        assert app.screen is dialog and answers == []
         for ch in "lab-cp-3":
             await pilot.press("minus" if ch == "-" else ch)
         assert dialog.query_one("#typed-confirm", Button).disabled
         await pilot.press("enter")  # the wrong name submits nothing
-        assert len(answers) == 1
-        await pilot.press("backspace", "2")
+        await pilot.pause()
+        assert app.screen is dialog and answers == []
+        await pilot.press("escape")  # Esc cancels, even from the input
+        await pilot.pause()
+        assert answers == [None]
+        app.push_screen(TypedConfirmDialog(title="t", text="x", context="prod-eu", expect=NODE), answers.append)
+        await pilot.pause()
+        dialog = app.screen
+        for ch in NODE:
+            await pilot.press("minus" if ch == "-" else ch)
         assert not dialog.query_one("#typed-confirm", Button).disabled
-        await pilot.click("#typed-confirm")
+        await pilot.press("enter")  # the exact name: Enter confirms
+        await pilot.pause()
         assert answers == [None, NODE]
+        app.push_screen(TypedConfirmDialog(title="t", text="x", context="prod-eu", expect=NODE), answers.append)
+        await pilot.pause()
+        await pilot.click("#typed-cancel")
+        assert answers == [None, NODE, None]
 
 
 def _interrupted_journal(state: Path, context: str, server: str) -> None:
@@ -150,7 +162,7 @@ async def test_replace_command_opens_at_the_checklist_and_ctrl_c_stops_a_running
 ) -> None:
     kubeone, pid_file = _hanging_kubeone(tmp_path)
     where = Connection(kubeconfig=str(lab), poll_interval=5)
-    async with connected_services(where, kubeone=KubeOneFlags(binary=str(kubeone)),
+    async with connected_services(where, flags=ClusterSettings(KubeOnePaths(binary=str(kubeone))),
                                   replace_state_dir=tmp_path / "state") as services:
         app = make_app(services, ReplaceView(NODE))  # what `etcdtui replace NODE` builds
         async with app.run_test(size=SIZE) as pilot:

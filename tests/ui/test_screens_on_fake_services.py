@@ -12,6 +12,7 @@ from typing import Any
 
 import fixed_ring as fixtures
 import pytest
+from textual.widgets import Input
 from ui_support import SIZE, fixed_app
 
 from etcdtui.core.checklist import Checklist, StepId
@@ -20,6 +21,8 @@ from etcdtui.engine.replace import Interaction, Outcome, Question, ReplaceSettin
 from etcdtui.ui.screens.logs import LogsScreen, StoreSource
 from etcdtui.ui.screens.replace import ReplaceScreen
 from etcdtui.ui.widgets.checklist_dialogs import TypedConfirmDialog
+from etcdtui.ui.widgets.findings_pane import FindingsPane
+from etcdtui.ui.widgets.log_view import LogView
 
 pytestmark = pytest.mark.ui
 
@@ -102,6 +105,7 @@ async def _to_confirmation(pilot: Any) -> ReplaceScreen:
 def test_snapshot_replace_checklist_asking_for_the_node_name(snap_compare: Any) -> None:
     async def run_before(pilot: Any) -> None:
         await _to_confirmation(pilot)
+        pilot.app.screen.query_one("#typed-input", Input).cursor_blink = False  # a blinking cursor is not stable
         await pilot.pause()
 
     assert snap_compare(_replace_app(), terminal_size=SIZE, run_before=run_before)
@@ -168,3 +172,42 @@ async def test_logs_key_without_a_log_source_says_so() -> None:
         assert app.screen is app.ring
         assert not app.open_logs()
         assert not isinstance(app.screen, LogsScreen)
+
+
+async def test_findings_pane_groups_repeats_and_expands_to_the_lines() -> None:
+    app = _log_services_app()
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(20):
+            await pilot.pause()
+            if app.ring.snapshots_applied:
+                break
+        await pilot.press("L")
+        for _ in range(50):
+            await pilot.pause()
+            if isinstance(app.screen, LogsScreen) and app.screen.store.pinned:
+                break
+        screen = app.screen
+        assert isinstance(screen, LogsScreen)
+        await pilot.pause(0.2)
+        pane = screen.query_one(FindingsPane)
+        pinned = screen.store.pinned
+        assert len(pane.groups) < len(pinned) and sum(g.count for g in pane.groups) == len(pinned)
+        severities = [int(g.severity) for g in pane.groups]
+        assert severities == sorted(severities, reverse=True)  # most severe first
+        assert "groups" in str(pane.border_title)
+        repeated = next(i for i, (g, e) in enumerate(pane.rows) if e is None and g.count > 1)
+        group = pane.rows[repeated][0]
+        pane.focus()
+        pane.cursor = repeated
+        await pilot.press("enter")  # expand
+        await pilot.pause()
+        assert [e for g, e in pane.rows[repeated + 1:repeated + 1 + group.count]] == list(group.entries)
+        pane.cursor = repeated + 2  # the group's second newest line
+        await pilot.press("enter")  # jump to it in the log view
+        await pilot.pause()
+        assert screen.query_one(LogView).cursor_seq == group.entries[1].seq
+        pane.focus()  # the jump gave the log view the focus
+        pane.cursor = repeated
+        await pilot.press("enter")  # fold again
+        await pilot.pause()
+        assert len(pane.rows) == len(pane.groups)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
 import fixed_ring as fixtures
 
 from etcdtui.engine.snapshot import RingSnapshot
@@ -25,3 +29,19 @@ def source_of(app: EtcdTuiApp) -> fixtures.FixedSource:
     ring = app.services.ring
     assert isinstance(ring, fixtures.FixedSource)
     return ring
+
+
+async def until(pilot: Any, what: str, condition: Callable[[], object], wait_s: float = 40) -> None:
+    """Let the app run until `condition()` holds; fail naming `what` after `wait_s` seconds."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        await pilot.pause(0.1)
+        if condition():
+            return
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def type_text(pilot: Any, text: str) -> None:
+    """Type into the focused input key by key (Pilot names '-' "minus")."""
+    for ch in text:
+        await pilot.press("minus" if ch == "-" else ch)

@@ -1,12 +1,9 @@
-"""`etcdtui check` output on fixed snapshots: exit codes, JSON shape, Prometheus text, the atomic write."""
+"""`etcdtui check` output on fixed snapshots: exit codes and the JSON shape (metrics: test_ring_metrics.py)."""
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -79,44 +76,8 @@ def test_json_splits_member_and_ring_findings() -> None:
     assert data["members"][0]["checks"] == {"initial": True, "periodic": "4h", "compaction": True}
 
 
-PROM_LINE = re.compile(r'^[a-z_]+\{(?:[a-z_]+="(?:[^"\\\n]|\\["\\n])*",?)*\} -?[0-9.e+]+$')
-
-
-def test_prometheus_text_escapes_labels_and_declares_every_metric() -> None:
-    finding = Finding("pod.restarted", Severity.WARNING, "x", "cp-1")
-    text = report.prometheus_text(snapshot(Verdict.WARNING, findings=(finding, finding)), now=1700000000.0)
-    names = set()
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            names.add(line.split()[2])
-        elif not line.startswith("# HELP "):
-            assert PROM_LINE.match(line), line
-            assert line.split("{")[0] in names
-    assert 'context="ctx \\"a\\"\\nb"' in text
-    assert 'etcdtui_findings{context="ctx \\"a\\"\\nb",severity="warning",kind="pod.restarted"} 2' in text
-    assert "etcdtui_check_timestamp_seconds" in text and "1.7e+09" in text
-    assert text.count("etcdtui_member_corruption_checks{") == 9
-
-
-def test_prometheus_hash_inconclusive_is_minus_one() -> None:
-    text = report.prometheus_text(snapshot(rows=(row(1, hash_agrees=None), row(2, hash_agrees=False))))
-    values = re.findall(r'^etcdtui_member_hash_agrees\{.*member_id="(a\d)"\} (-?\d+)$', text, re.M)
-    assert values == [("a1", "-1"), ("a2", "0")]
-
-
-def test_write_textfile_replaces_atomically(tmp_path: Path) -> None:
-    target = tmp_path / "etcdtui.prom"
-    target.write_text("old\n")
-    inode_before = target.stat().st_ino
-    report.write_textfile(target, "new\n")
-    assert target.read_text() == "new\n"
-    assert target.stat().st_ino != inode_before  # renamed over, not rewritten in place
-    assert os.listdir(tmp_path) == ["etcdtui.prom"]
-
-
-def test_write_textfile_failure_leaves_no_temp_file(tmp_path: Path) -> None:
-    target = tmp_path / "sub"
-    target.mkdir()  # renaming a file over a directory fails
-    with pytest.raises(OSError):
-        report.write_textfile(target, "x\n")
-    assert sorted(os.listdir(tmp_path)) == ["sub"]
+def test_finding_fields_keep_lists_as_json_lists() -> None:
+    """A version risk's `issues` (a tuple of issue ids) reaches --json consumers as a list, not as Python text."""
+    f = Finding("version.risk", Severity.WARNING, "m", fields={"issues": ("#14370", "#18667"), "n": 2, "x": NOW})
+    out = report.finding_json(f)
+    assert out["fields"] == {"issues": ["#14370", "#18667"], "n": 2, "x": str(NOW)}

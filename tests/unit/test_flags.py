@@ -331,3 +331,108 @@ def test_apply_flags_replaces_separate_value_form_and_merges_gates() -> None:
 def test_compaction_check_is_not_asked_for_before_355() -> None:
     assert "checks.compaction_off" not in kinds(audit_flags(kubeadm_command(), V351).findings)
     assert "checks.compaction_off" in kinds(audit_flags(kubeadm_command(), EtcdVersion(3, 5, 5)).findings)
+
+
+# --- boolean flags per etcd line (core/bool_flags.py, from the fs.BoolVar calls at each tag) ------------------
+from etcdtui.core.bool_flags import BOOL_FLAGS_BY_LINE, IGNORED_FLAGS  # noqa: E402
+
+_LINE_SOURCE = {
+    (3, 4): "etcdmain/config.go v3.4.45",
+    (3, 5): "server/etcdmain/config.go v3.5.33",
+    (3, 6): "server/embed/config.go v3.6.14",
+    (3, 7): "server/embed/config.go v3.7.1",
+}
+_EVERY_BOOL = [
+    pytest.param(line, name, id=f"--{name} @ {_LINE_SOURCE[line]}")
+    for line, names in sorted(BOOL_FLAGS_BY_LINE.items())
+    for name in sorted(names)
+] + [pytest.param((3, 7), name, id=f"--{name} @ pkg/flags/ignored.go IsBoolFlag v3.7.1") for name in sorted(IGNORED_FLAGS)]
+
+
+@pytest.mark.parametrize(("line", "flag"), _EVERY_BOOL)
+def test_every_bool_flag_before_a_check_flag_leaves_it_alone(line: tuple[int, int], flag: str) -> None:
+    """`etcd --pre-vote --experimental-initial-corrupt-check=true` is initial check ON: a bare boolean flag never
+    reads the next word (Go's flag package, `IsBoolFlag`)."""
+    version = EtcdVersion(*line, 0)
+    cmd = parse_command(["etcd", f"--{flag}", "--experimental-initial-corrupt-check=true",
+                         f"--{flag}", "--experimental-corrupt-check-time=240m", f"-{flag}", "--data-dir=/x"])
+    assert cmd.get(flag) == "true"
+    assert cmd.get("experimental-initial-corrupt-check") == "true"
+    assert cmd.get("experimental-corrupt-check-time") == "240m"
+    assert cmd.get("data-dir") == "/x"
+    assert not cmd.positional and not cmd.missing_value
+    audit = audit_flags(["etcd", f"--{flag}", "--experimental-initial-corrupt-check=true",
+                         f"--{flag}", "--experimental-corrupt-check-time=240m"], version if line < (3, 7) else None)
+    assert audit.initial and audit.periodic
+
+
+def test_issue_example_pre_vote_before_initial_check() -> None:
+    audit = audit_flags(["etcd", "--pre-vote", "--experimental-initial-corrupt-check=true"], EtcdVersion(3, 5, 33))
+    assert audit.initial
+    assert "checks.initial_off" not in {f.kind for f in audit.findings}
+
+
+def test_bool_flag_tables_match_upstream_differences() -> None:
+    """What changed between lines (same sources): --debug only in 3.4, --enable-v2 gone in 3.6, the experimental
+    bools gone in 3.7, --memory-mlock and --peer-skip-client-san-verification new in 3.6."""
+    b = BOOL_FLAGS_BY_LINE
+    assert "debug" in b[(3, 4)] and "debug" not in b[(3, 5)]
+    assert "enable-v2" in b[(3, 5)] and "enable-v2" not in b[(3, 6)]
+    assert not any(n.startswith("experimental-") for n in b[(3, 7)])
+    assert {"memory-mlock", "peer-skip-client-san-verification", "enable-distributed-tracing"} <= b[(3, 6)]
+    assert "next-cluster-version-compatible" in b[(3, 4)] and "enable-log-rotation" not in b[(3, 4)]
+
+
+def test_a_value_flag_never_swallows_the_next_flag() -> None:
+    """Go would read `--data-dir --experimental-initial-corrupt-check=true` as data-dir '--experimental-…';
+    the audit never lets a `--flag` become a value: the flag counts, and the missing value is reported."""
+    cmd = parse_command(["etcd", "--data-dir", "--experimental-initial-corrupt-check=true", "--name", "cp-1"])
+    assert cmd.get("experimental-initial-corrupt-check") == "true"
+    assert cmd.get("name") == "cp-1" and cmd.missing_value == ("data-dir",)
+    audit = audit_flags(["etcd", "--data-dir", "--experimental-initial-corrupt-check=true"], EtcdVersion(3, 5, 33))
+    assert audit.initial
+    (missing,) = [f for f in audit.findings if f.kind == "checks.missing_value"]
+    assert missing.severity is Severity.CRITICAL and missing.fields["flags"] == ["--data-dir"]
+    # an unknown bare flag keeps its next non-flag word (Go treats unknown flags as an error anyway)
+    assert parse_command(["etcd", "--log-level", "debug"]).get("log-level") == "debug"
+
+
+def test_37_removed_every_experimental_flag_and_v2_discovery() -> None:
+    """CHANGELOG-3.7.md: PR #19959 (all deprecated experimental flags), PR #20109 (v2discovery); no such
+    fs.*Var in server/embed/config.go v3.7.1. A 3.7 config file ignores the keys (sigs.k8s.io/yaml Unmarshal)."""
+    command = kubeadm_command("--experimental-warning-apply-duration=200ms", "--experimental-memory-mlock",
+                              "--discovery=https://discovery.etcd.io/x", "--snapshot-count=10000")
+    audit = audit_flags(command, EtcdVersion(3, 7, 1))
+    (removed,) = [f for f in audit.findings if f.kind == "checks.removed_in_3_7"]
+    assert removed.severity is Severity.CRITICAL
+    assert set(removed.fields["flags"]) == {"--experimental-initial-corrupt-check",
+                                            "--experimental-warning-apply-duration", "--experimental-memory-mlock",
+                                            "--discovery", "--experimental-watch-progress-notify-interval"}
+    assert "--snapshot-count" not in removed.fields["flags"]  # kept in 3.7 (PR #21162)
+    assert "--experimental-memory-mlock → --memory-mlock" in removed.message
+    assert "--experimental-initial-corrupt-check → --feature-gates=InitialCorruptCheck=true" in removed.message
+    assert "config-file" in removed.message and "silently ignored" in removed.message
+
+
+def test_36_conflict_messages_are_etcds_own() -> None:
+    """server/embed/config.go v3.6.14: 'cannot specify both flags: --X=… and --feature-gates=G=… at the same
+    time' (bool flag vs gate) and 'cannot set --X and --Y at the same time' (experimentalFlagMigrationMap)."""
+    audit = audit_flags(kubeadm_command("--feature-gates=InitialCorruptCheck=false",
+                                        "--experimental-corrupt-check-time=1m", "--corrupt-check-time=2m"),
+                        EtcdVersion(3, 6, 14))
+    messages = [f.message for f in audit.findings if f.kind == "checks.conflict"]
+    assert any("cannot specify both flags: --experimental-initial-corrupt-check" in m for m in messages)
+    assert any("cannot set --experimental-corrupt-check-time and --corrupt-check-time at the same time" in m
+               for m in messages)
+    # etcd's test is on the gate's name in the --feature-gates text, whatever its value: =false conflicts too
+    assert all(f.severity is Severity.CRITICAL for f in audit.findings if f.kind == "checks.conflict")
+
+
+def test_37_spelling_is_clean() -> None:
+    """server/embed/config.go v3.7.1 keeps --corrupt-check-time/--compact-hash-check-time and the
+    InitialCorruptCheck/CompactHashCheck gates (server/features/etcd_features.go v3.7.1)."""
+    command = ["etcd", "--data-dir=/var/lib/etcd", "--pre-vote", "--snapshot-count=10000",
+               "--feature-gates=InitialCorruptCheck=true,CompactHashCheck=true", "--corrupt-check-time=240m"]
+    audit = audit_flags(command, EtcdVersion(3, 7, 1))
+    assert audit.initial and audit.periodic and audit.compaction
+    assert not audit.removed_in_3_7 and not [f for f in audit.findings if f.severity >= Severity.WARNING]

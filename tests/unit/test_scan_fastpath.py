@@ -72,3 +72,22 @@ def test_lookalike_lines_take_the_full_path() -> None:
     assert [h.line for h in hits_full] == [2, 7, 11]  # an error-level line is parsed, but not evidence
     assert per_line.summary.fast_skipped == block.summary.fast_skipped == 3
     assert _summary(full) == _summary(per_line) == _summary(block)  # the truncated line counts as unparsed
+
+
+@pytest.mark.parametrize("prefix", list(PREFIXES), ids=list(PREFIXES))
+def test_upstream_rule_lines_are_never_skipped_by_the_fast_path(prefix: str) -> None:
+    """Every line of the issue-15 rules (etcd's own messages at the tags in their ids) is evidence on every
+    path: the fast path skips none of them, and all three paths report the same findings."""
+    from tests.unit.test_classify import UPSTREAM_CASES
+
+    routine = json.dumps({"level": "info", "ts": "2026-11-24T09:30:00.000Z", "caller": "x.go:1",
+                          "msg": "saved snapshot"}, separators=(",", ":")).encode()
+    lines = [routine]
+    for _, line, _, _ in UPSTREAM_CASES:
+        compact = json.dumps(json.loads(line), separators=(",", ":")) if line.startswith("{") else line
+        lines += [PREFIXES[prefix] + compact.encode(), PREFIXES[prefix] + routine]
+    full, per_line, block, hits_full, hits_line, hits_block = _three_ways(lines)
+    assert _key(hits_full) == _key(hits_line) == _key(hits_block)
+    assert {h.finding.kind for h in hits_full} == {kind for _, _, kind, _ in UPSTREAM_CASES}
+    # only the routine lines between them are skipped (the first line is always parsed)
+    assert per_line.summary.fast_skipped == block.summary.fast_skipped == len(UPSTREAM_CASES)

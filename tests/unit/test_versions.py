@@ -6,10 +6,12 @@ import pytest
 
 from etcdtui.core.findings import Severity
 from etcdtui.core.versions import (
+    NEWEST,
     EtcdVersion,
     RiskTier,
     assess_version,
     parse_version,
+    upgrade_advice,
     version_findings,
     version_from_image,
 )
@@ -70,16 +72,21 @@ def _kinds(v: str) -> set[str]:
         ("3.5.3", RiskTier.HIGH),
         ("3.5.4", RiskTier.HIGH),
         ("3.5.5", RiskTier.HIGH),
-        ("3.5.6", RiskTier.ADVISORY),
-        ("3.5.26", RiskTier.NONE),
+        ("3.5.6", RiskTier.HIGH),  # WAL power-loss start failure until 3.5.7
+        ("3.5.16", RiskTier.HIGH),  # partial write txn until 3.5.17
+        ("3.5.17", RiskTier.ADVISORY),
+        ("3.5.33", RiskTier.ADVISORY),  # #18667 is fixed only in 3.7.0
         ("3.4.7", RiskTier.HIGH),
         ("3.4.20", RiskTier.HIGH),
         ("3.4.21", RiskTier.HIGH),
-        ("3.4.13", RiskTier.ADVISORY),  # kubeadm's image for k8s 1.19-1.21: below minimum, no high-tier bug
-        ("3.4.22", RiskTier.ADVISORY),
-        ("3.4.38", RiskTier.NONE),
+        ("3.4.13", RiskTier.HIGH),  # kubeadm's image for k8s 1.19-1.21
+        ("3.4.45", RiskTier.HIGH),  # the last 3.4: end of life
+        ("3.6.0", RiskTier.HIGH),
+        ("3.6.3", RiskTier.HIGH),
         ("3.6.4", RiskTier.ADVISORY),
-        ("3.6.5", RiskTier.NONE),
+        ("3.6.14", RiskTier.ADVISORY),
+        ("3.7.0", RiskTier.NONE),
+        ("3.7.1", RiskTier.NONE),
         ("3.3.25", RiskTier.HIGH),
     ],
 )
@@ -88,24 +95,63 @@ def test_risk_tiers(version: str, tier: RiskTier) -> None:
     assert assess_version(parsed).tier is tier
 
 
-def test_each_known_issue_applies_to_its_range() -> None:
-    assert "data_loss_13766" in _kinds("3.5.2") and "data_loss_13766" not in _kinds("3.5.3")
-    assert "startup_panic_auth" in _kinds("3.5.3") and "startup_panic_auth" not in _kinds("3.5.4")
-    assert "defrag_crash_inconsistency" in _kinds("3.5.5") and "defrag_crash_inconsistency" not in _kinds(
-        "3.5.6"
-    )
-    assert "auth_new_member" in _kinds("3.5.5") and "auth_new_member" not in _kinds("3.5.4")
-    assert "auth_new_member" in _kinds("3.4.20") and "auth_new_member" not in _kinds("3.4.22")
-    assert "auth_consistent_index" in _kinds("3.4.7") and "auth_consistent_index" not in _kinds("3.4.8")
-    assert "below_minimum" in _kinds("3.5.5") and "below_minimum" not in _kinds("3.5.6")
-    assert "below_minimum" in _kinds("3.4.21") and "below_minimum" not in _kinds("3.4.22")
-    assert "read_buffer_delete" in _kinds("3.5.11") and "read_buffer_delete" not in _kinds("3.5.12")
-    assert "compaction_panic_revision" in _kinds("3.5.13") and "compaction_panic_revision" not in _kinds(
-        "3.5.14"
-    )
-    assert "snapshot_defrag_race" in _kinds("3.5.22") and "snapshot_defrag_race" not in _kinds("3.5.23")
-    assert "snapshot_defrag_race" in _kinds("3.4.37") and "snapshot_defrag_race" not in _kinds("3.4.38")
-    assert "upgrade_to_3_6_blocked" in _kinds("3.5.25") and "upgrade_to_3_6_blocked" not in _kinds("3.5.26")
+# (kind, last affected, first fixed) per line; each pair is a CHANGELOG-3.x.md entry of etcd-io/etcd (id = PR).
+RANGES = [
+    pytest.param("data_loss_13766", "3.5.2", "3.5.3", id="13766 PR#13908 CHANGELOG-3.5 v3.5.3"),
+    pytest.param("single_member_durability", "3.4.20", "3.4.21", id="14370 PR#14423 CHANGELOG-3.4 v3.4.21"),
+    pytest.param("single_member_durability", "3.5.4", "3.5.5", id="14370 PR#14424 CHANGELOG-3.5 v3.5.5"),
+    pytest.param("startup_panic_auth", "3.5.3", "3.5.4", id="PR#13946 CHANGELOG-3.5 v3.5.4"),
+    pytest.param("defrag_crash_inconsistency", "3.5.5", "3.5.6", id="PR#14733 CHANGELOG-3.5 v3.5.6"),
+    pytest.param("wal_power_loss_start", "3.5.6", "3.5.7", id="PR#15069 CHANGELOG-3.5 v3.5.7"),
+    pytest.param("auth_not_loaded", "3.4.20", "3.4.21", id="14355 PR#14410 CHANGELOG-3.4 v3.4.21"),
+    pytest.param("auth_not_loaded", "3.5.4", "3.5.5", id="14355 PR#14409 CHANGELOG-3.5 v3.5.5"),
+    pytest.param("auth_snapshot_recovery", "3.4.21", "3.4.22", id="14571 PR#14649 CHANGELOG-3.4 v3.4.22"),
+    pytest.param("auth_snapshot_recovery", "3.5.5", "3.5.6", id="14571 PR#14648 CHANGELOG-3.5 v3.5.6"),
+    pytest.param("auth_consistent_index", "3.4.7", "3.4.8", id="11651 CHANGELOG-3.4 v3.4.8"),
+    pytest.param("partial_write_txn", "3.5.16", "3.5.17", id="PR#18799 CHANGELOG-3.5 v3.5.17"),
+    pytest.param("learner_promotion_start", "3.6.3", "3.6.4", id="PR#20387 CHANGELOG-3.6 v3.6.4"),
+    pytest.param("read_buffer_delete", "3.5.11", "3.5.12", id="PR#17230 CHANGELOG-3.5 v3.5.12"),
+    pytest.param("compaction_panic_revision", "3.4.31", "3.4.32", id="PR#17864 CHANGELOG-3.4 v3.4.32"),
+    pytest.param("compaction_panic_revision", "3.5.13", "3.5.14", id="PR#17865 CHANGELOG-3.5 v3.5.14"),
+    pytest.param("false_corrupt_alarm_other_cluster", "3.4.27", "3.4.28", id="15548 CHANGELOG-3.4 v3.4.28"),
+    pytest.param("false_corrupt_alarm_other_cluster", "3.5.9", "3.5.10",
+                 id="15548 'cluster ID mismatch' server/etcdserver/corrupt.go v3.5.10"),
+    pytest.param("snapshot_defrag_race", "3.4.37", "3.4.38", id="PR#20659 CHANGELOG-3.4 v3.4.38"),
+    pytest.param("snapshot_defrag_race", "3.5.22", "3.5.23", id="PR#20653 CHANGELOG-3.5 v3.5.23"),
+    pytest.param("snapshot_defrag_race", "3.6.4", "3.6.5", id="PR#20650 CHANGELOG-3.6 v3.6.5"),
+    pytest.param("upgrade_to_3_6_blocked", "3.5.25", "3.5.26", id="PR#20995 CHANGELOG-3.5 v3.5.26"),
+    pytest.param("stale_reads_pause", "3.4.41", "3.4.42", id="PR#21423 CHANGELOG-3.4 v3.4.42"),
+    pytest.param("stale_reads_pause", "3.5.27", "3.5.28", id="PR#21421 CHANGELOG-3.5 v3.5.28"),
+    pytest.param("stale_reads_pause", "3.6.8", "3.6.9", id="PR#21417 CHANGELOG-3.6 v3.6.9"),
+    pytest.param("txn_range_revision_divergence", "3.6.14", "3.7.0", id="18667 PR#21432 CHANGELOG-3.7 v3.7.0-rc.0"),
+    pytest.param("below_minimum", "3.5.5", "3.5.6", id="CHANGELOG/README.md minimum 3.5.6"),
+    pytest.param("below_minimum", "3.4.21", "3.4.22", id="CHANGELOG/README.md minimum 3.4.22"),
+]
+
+
+@pytest.mark.parametrize(("kind", "affected", "fixed"), RANGES)
+def test_each_known_issue_applies_to_its_range(kind: str, affected: str, fixed: str) -> None:
+    assert kind in _kinds(affected)
+    assert kind not in _kinds(fixed)
+
+
+def test_ranges_start_where_the_bug_came_in() -> None:
+    # 3.5.5 brought the WAL entry size check (PR #14127) that made a torn record unrepairable; 3.5.4 repairs it
+    assert "wal_power_loss_start" not in _kinds("3.5.4")
+    # #14571 was a regression of the #14355 fix (3.4.21 / 3.5.5); #14355 itself (3.4.20) is another bug
+    assert "auth_snapshot_recovery" not in _kinds("3.4.20") and "auth_not_loaded" in _kinds("3.4.20")
+    assert "auth_snapshot_recovery" not in _kinds("3.5.4")
+
+
+def test_every_34_is_end_of_life_and_advice_is_the_newest_35() -> None:
+    """CHANGELOG-3.4.md v3.4.45: 'this release marks the end of support (EOL) for v3.4'."""
+    for patch in (0, 23, 45):
+        (finding,) = version_findings(EtcdVersion(3, 4, patch))
+        assert "end_of_life" in {i["kind"] for i in finding.fields["issues"]}
+        assert finding.severity is Severity.WARNING
+        assert finding.fields["upgrade_to"] == "3.5.33"
+    assert version_findings(EtcdVersion(3, 4, 45))[0].kind == "version.end_of_life"
+    assert NEWEST[(3, 5)] == EtcdVersion(3, 5, 33)
 
 
 def test_13766_finding_is_critical_and_names_fix() -> None:
@@ -114,8 +160,22 @@ def test_13766_finding_is_critical_and_names_fix() -> None:
     assert finding.severity is Severity.CRITICAL
     assert finding.member == "lab-cp-1"
     assert finding.fields["fixed_in"] == "3.5.3"
-    assert finding.fields["upgrade_to"] == "3.5.26"
-    assert "#13766" in finding.message
+    # the newest fix inside 3.5 (stale reads, 3.5.28); #18667 is named separately, not a 3.5 target
+    assert finding.fields["upgrade_to"] == "3.5.28"
+    assert finding.fields["newest_in_line"] == "3.5.33"
+    assert finding.fields["fixed_only_later"] == ["txn_range_revision_divergence (fixed in 3.7.0)"]
+    assert "#13766" in finding.message and "upgrade to 3.5.28" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("version", "target"),
+    [("3.5.1", "3.5.28"), ("3.5.20", "3.5.28"), ("3.6.0", "3.6.9"), ("3.6.8", "3.6.9"), ("3.4.30", "3.5.33"),
+     ("3.5.30", "3.7.0"), ("3.6.14", "3.7.0")],
+)
+def test_upgrade_advice_follows_the_table_per_line(version: str, target: str) -> None:
+    parsed = parse_version(version)
+    assert upgrade_advice(assess_version(parsed))[0] == target
+    assert f"upgrade to {target}" in assess_version(parsed).summary or len(assess_version(parsed).issues) == 1
 
 
 def test_below_production_minimum_is_a_warning_even_without_a_high_tier_bug() -> None:
@@ -127,13 +187,13 @@ def test_below_production_minimum_is_a_warning_even_without_a_high_tier_bug() ->
 def test_advisory_above_minimum_is_info() -> None:
     (finding,) = version_findings(EtcdVersion(3, 5, 21))
     assert finding.severity is Severity.INFO
-    assert finding.fields["upgrade_to"] == "3.5.26"
+    assert finding.fields["upgrade_to"] == "3.5.28"
 
 
 def test_high_tier_is_warning_and_current_release_is_clean() -> None:
     (finding,) = version_findings(EtcdVersion(3, 4, 20))
     assert finding.severity is Severity.WARNING
-    assert version_findings(EtcdVersion(3, 5, 26)) == []
+    assert version_findings(EtcdVersion(3, 7, 1)) == []
 
 
 def test_unknown_version_says_so() -> None:
@@ -141,3 +201,17 @@ def test_unknown_version_says_so() -> None:
     assert finding.kind == "version.unknown"
     assert finding.severity is Severity.INFO
     assert "sha256" in finding.message
+
+
+def test_check_json_carries_the_new_risks_and_advice() -> None:
+    """`check --json` writes each member's findings through `finding_json`: the version finding carries the
+    risk, the per-line target and the later-line fixes."""
+    from etcdtui.headless.check_report import finding_json
+
+    (finding,) = version_findings(EtcdVersion(3, 5, 10), member="cp-1")
+    data = finding_json(finding)
+    assert data["kind"] == "version.partial_write_txn" and data["severity"] == Severity.WARNING.label
+    assert data["fields"]["upgrade_to"] == "3.5.28" and data["fields"]["newest_in_line"] == "3.5.33"
+    assert "compaction_panic_revision" in [issue["kind"] for issue in data["fields"]["issues"]]
+    assert "txn_range_revision_divergence (fixed in 3.7.0)" in data["fields"]["fixed_only_later"]
+    assert "upgrade to 3.5.28 or later (newest 3.5: 3.5.33)" in data["message"]

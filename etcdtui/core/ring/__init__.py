@@ -12,12 +12,12 @@ from `RingAssessment.status` (the verdict), not from the worst finding.
 Where things live: `observation` (the input model), `join` (pods ↔ members ↔ nodes), one module per
 family of finding rules (`pod_findings`, `member_findings`, `node_findings`, `leader`, `quorum_count`,
 `alarm_findings`, `hash_findings`, `version_findings`, `history`), `row` (one member row), `verdict`,
-`assessment` (the output model and its JSON) and `assess` (the rules applied in order). A new finding rule
+`assessment` (the output model) and `assess` (the rules applied in order). A new finding rule
 goes in the module of its family and is called from `row.build_row` (per member) or `assess.assess` (ring).
 """
 
 from etcdtui.core.ring.assess import assess
-from etcdtui.core.ring.assessment import MemberRow, RingAssessment, finding_to_json
+from etcdtui.core.ring.assessment import MemberAssessment, RingAssessment
 from etcdtui.core.ring.history import live_cross_check_clean, settle_log_findings
 from etcdtui.core.ring.observation import (
     MemberObservation,
@@ -31,14 +31,13 @@ from etcdtui.core.ring.verdict import Verdict
 
 __all__ = [
     "MemberObservation",
-    "MemberRow",
+    "MemberAssessment",
     "NodeObservation",
     "PodObservation",
     "RingAssessment",
     "RingObservation",
     "Verdict",
     "assess",
-    "finding_to_json",
     "live_cross_check_clean",
     "members_from_etcdctl",
     "previous_status_of",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from etcdtui.core.defrag_rules import NOSPACE_WAY_OUT
 from etcdtui.core.etcdctl import (
     Alarm,
     AlarmType,
@@ -34,7 +35,7 @@ def alarm_findings(
                 )
             )
         elif alarm is AlarmType.NOSPACE:
-            message = f"NOSPACE alarm active{by}: the database hit its quota, writes are refused"
+            message = f"NOSPACE alarm active{by}: the database hit its quota, writes are refused; {NOSPACE_WAY_OUT}"
             out.append(Finding("alarm.nospace", Severity.CRITICAL, message, who, fields))
         else:
             out.append(Finding("alarm.other", Severity.WARNING, f"unknown alarm active{by}", who, fields))

@@ -7,7 +7,7 @@ import dataclasses
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.hashes import RevisionPoint, revision_divergence
 from etcdtui.core.ring.alarm_findings import alarm_findings
-from etcdtui.core.ring.assessment import MemberRow, RingAssessment, sort_findings
+from etcdtui.core.ring.assessment import MemberAssessment, RingAssessment, sort_findings
 from etcdtui.core.ring.hash_findings import divergence_finding, hash_agreement, no_majority_finding
 from etcdtui.core.ring.history import settle_log_findings
 from etcdtui.core.ring.join import pair_pods_with_members
@@ -33,7 +33,7 @@ def assess(obs: RingObservation) -> RingAssessment:
         obs.previous_status,
     )
 
-    rows: list[MemberRow] = []
+    rows: list[MemberAssessment] = []
     used_logs: set[str] = set()
     pairs = (
         pair_pods_with_members(obs.pods, members) if members is not None else [(p, None) for p in obs.pods]

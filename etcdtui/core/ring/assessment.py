@@ -1,11 +1,10 @@
-"""The output model: one row per member/pod and the ring assessment, with their JSON form."""
+"""The output model: one row per member/pod and the ring assessment (`check` renders them as JSON)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from etcdtui.core.findings import Finding, Severity, Status
 from etcdtui.core.flags import FlagsAudit
@@ -20,7 +19,9 @@ from etcdtui.core.versions import EtcdVersion, RiskTier
 
 
 @dataclass(frozen=True)
-class MemberRow:
+class MemberAssessment:
+    """One member (or pod) as the core judges it; the engine turns it into the UI's `snapshot.MemberRow`."""
+
     key: str  # stable row key for the table: pod name, else `member:<id>`
     name: str
     pod: PodObservation | None
@@ -59,37 +60,11 @@ class MemberRow:
     def worst(self) -> Severity:
         return max((f.severity for f in self.findings), default=Severity.OK)
 
-    def to_json_dict(self) -> dict[str, Any]:
-        status = self.member.status if self.member else None
-        return {
-            "pod": self.pod.name if self.pod else None,
-            "node": self.node.name if self.node else (self.pod.node if self.pod else None),
-            "name": self.name,
-            "member_id": self.member_id,
-            "version": str(self.version) if self.version else None,
-            "version_risk": self.version_risk.name.lower(),
-            "leader": self.is_leader,
-            "learner": self.member.is_learner if self.member else None,
-            "healthy": self.healthy,
-            "health_error": (self.member.health_error or None) if self.member else None,
-            "hash_agrees": self.hash_agrees,
-            "hash": self.hash.hash if self.hash else None,
-            "hash_verdict": self.hash.verdict.value if self.hash else None,
-            "revision": status.revision if status else None,
-            "raft_applied_index": status.raft_applied_index if status else None,
-            "db_size": status.db_size if status else None,
-            "revision_lag": self.revision_lag,
-            "raft_lag": self.raft_lag,
-            "restarts": self.pod.restarts if self.pod else None,
-            "checks": self.checks.to_json_dict() if self.checks else None,
-            "findings": [finding_to_json(f) for f in self.findings],
-        }
-
 
 @dataclass(frozen=True)
 class RingAssessment:
     verdict: Verdict
-    members: tuple[MemberRow, ...]
+    members: tuple[MemberAssessment, ...]
     voting: int
     quorum: int
     alive_voting: int
@@ -115,35 +90,6 @@ class RingAssessment:
         )
         text = f"{self.verdict.value}: {self.voting} voting members, quorum {self.quorum}, fault tolerance {self.fault_tolerance}"
         return f"{text}; {worst}" if worst else text
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status.name,
-            "verdict": self.verdict.value,
-            "context": self.context,
-            "observed_at": self.observed_at.isoformat() if self.observed_at else None,
-            "stale_since": self.stale_since.isoformat() if self.stale_since else None,
-            "quorum": {
-                "voting": self.voting,
-                "quorum": self.quorum,
-                "alive_voting": self.alive_voting,
-                "fault_tolerance": self.fault_tolerance,
-            },
-            "leader": {"member_id": self.leader_id, "name": self.leader_name},
-            "hash_revision": self.hash_agreement.revision if self.hash_agreement else None,
-            "members": [row.to_json_dict() for row in self.members],
-            "findings": [finding_to_json(f) for f in self.findings],
-        }
-
-
-def finding_to_json(f: Finding) -> dict[str, Any]:
-    return {
-        "kind": f.kind,
-        "severity": f.severity.label,
-        "message": f.message,
-        "member": f.member,
-        "fields": dict(f.fields),
-    }
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from etcdtui.core.etcdctl import EndpointStatus
 from etcdtui.core.findings import Finding, Severity
-from etcdtui.core.ring.assessment import MemberRow
+from etcdtui.core.ring.assessment import MemberAssessment
 
 FOLLOWER_LAG_INFO = 10000
 
@@ -45,7 +45,7 @@ def find_leader(statuses: Sequence[EndpointStatus]) -> tuple[Leader, list[Findin
     return leader, []
 
 
-def lag_findings(rows: Sequence[MemberRow], leader: Leader) -> list[Finding]:
+def lag_findings(rows: Sequence[MemberAssessment], leader: Leader) -> list[Finding]:
     return [
         Finding(
             "member.lagging",

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.flags import audit_flags
 from etcdtui.core.hashes import HashAgreement, RevisionDivergence
-from etcdtui.core.ring.assessment import MemberRow, sort_findings
+from etcdtui.core.ring.assessment import MemberAssessment, sort_findings
 from etcdtui.core.ring.hash_findings import divergence_finding, hash_findings
 from etcdtui.core.ring.join import node_for, row_name
 from etcdtui.core.ring.leader import Leader
@@ -46,7 +46,7 @@ def build_row(
     agreement: HashAgreement | None,
     divergence: RevisionDivergence | None,
     used_logs: set[str],
-) -> MemberRow:
+) -> MemberAssessment:
     name = row_name(pod, m)
     node = node_for(pod, m, obs.nodes)
     status = m.status if m else None
@@ -99,7 +99,7 @@ def build_row(
     findings += logs
 
     lead = leader.status
-    return MemberRow(
+    return MemberAssessment(
         key=pod.name if pod else f"member:{m.member_id if m else name}",
         name=name,
         pod=pod,

@@ -10,10 +10,12 @@ from etcdtui.core.ring.quorum_count import QuorumCount
 
 
 class Verdict(enum.StrEnum):
+    """The one ring verdict (core, engine snapshot, UI, `check`, exporter); `.status` is its Nagios status."""
+
     HEALTHY = "HEALTHY"
     WARNING = "WARNING"
     CORRUPTION = "CORRUPTION"
-    QUORUM_LOST = "QUORUM_LOST"
+    QUORUM_LOST = "QUORUM-LOST"  # the word the header and `check --json` show
     UNKNOWN = "UNKNOWN"
 
     @property

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from etcdtui.core.findings import Finding, Severity
-from etcdtui.core.ring.assessment import MemberRow
+from etcdtui.core.ring.assessment import MemberAssessment
 
 
-def mixed_version_findings(rows: Sequence[MemberRow]) -> list[Finding]:
+def mixed_version_findings(rows: Sequence[MemberAssessment]) -> list[Finding]:
     versions = sorted({str(r.version) for r in rows if r.version})
     if len(versions) < 2:
         return []

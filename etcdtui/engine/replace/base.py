@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +20,19 @@ from etcdtui.core.checklist import (
     Checklist,
     GateResult,
     StepId,
-    StepStatus,
     alarm_note,
     evidence_gate,
     quorum_gate,
 )
 from etcdtui.core.etcdctl import parse_member_list
 from etcdtui.core.kubeone import host_for_node
-from etcdtui.engine.flavour import Flavour, FlavourConfigError, NodeSsh, context_settings, decide
+from etcdtui.engine.checklist_run import ChecklistRun
+from etcdtui.engine.context_settings import ClusterSettings, KubeOnePaths
+from etcdtui.engine.flavour import Flavour, decide
 from etcdtui.engine.kubeadm_context import gather_kubeadm_context, node_address
 from etcdtui.engine.replace.commands import apply_argv, step_commands
 from etcdtui.engine.replace.fresh import fresh_snapshot
 from etcdtui.engine.replace.model import (
-    OUTPUT_FLUSH_S,
     Interaction,
     Paused,
     Question,
@@ -53,8 +51,11 @@ from etcdtui.engine.replace_journal import Journal, ProcedureLock
 from etcdtui.engine.snapshot import RingSnapshot
 
 
-class ProcedureBase:
-    """The procedure's state and the helpers its steps share; `procedure.ReplaceProcedure` runs the steps."""
+class ProcedureBase(ChecklistRun):
+    """The procedure's state and the helpers its steps share; `procedure.ReplaceProcedure` runs the steps.
+
+    The journal side (write, flush, start/finish/fail a step, output) is `ChecklistRun`'s, shared with the
+    defragment procedure."""
 
     def __init__(
         self,
@@ -70,52 +71,23 @@ class ProcedureBase:
         self.settings = settings
         self.node = settings.node
         self.ui = interaction
-        self.clock = clock
-        self.journal = Journal.for_cluster(conn.context, conn.server, settings.state_dir)
-        self.lock = ProcedureLock(self.journal.directory, self.journal.key)
-        self.checklist = Checklist(self.node, conn.context, conn.server)
+        journal = Journal.for_cluster(conn.context, conn.server, settings.state_dir)
+        super().__init__(Checklist(self.node, conn.context, conn.server), journal,
+                         ProcedureLock(journal.directory, journal.key), self._changed, clock)
         self.resumed = False
         self.ctx: ReplaceContext | None = None
         self.flavour: Flavour | None = None
         self.gates: dict[str, GateResult] = {}
         self._exec = EtcdctlExec(conn)
         self.ssh_node: SshNode | None = None
-        self._last_flush = 0.0
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replace-journal")
 
-    def write(self, record: dict[str, Any]) -> None:
-        """Append in the journal's own thread (fsync never blocks the loop); FIFO keeps the order."""
-        self._io.submit(self.journal.append, record)
+    @property
+    def etcdctl_exec(self) -> EtcdctlExec:
+        """The exec client, for etcdctl in a chosen pod (`engine.surgery`)."""
+        return self._exec
 
-    async def flush(self) -> None:
-        """Everything written so far is on disk (before an action that must be resumable)."""
-        await asyncio.wrap_future(self._io.submit(lambda: None))
-
-    # -- journal helpers -----------------------------------------------------------------------------------
-    def start_step(self, step: StepId, commands: Sequence[str], confirmation: str | None = None) -> None:
-        if self.checklist.step(step).status is StepStatus.FAILED:
-            self.checklist.step(step).status = StepStatus.PENDING  # a retry
-        self.write(self.checklist.start(step, commands, self.clock(), confirmation))
-        self.ui.changed(step)
-
-    def finish_step(self, step: StepId, note: str | None = None) -> None:
-        self.write(self.checklist.finish(step, self.clock(), note))
-        self.ui.changed(step)
-
-    def fail_step(self, step: StepId, reason: str) -> None:
-        s = self.checklist.step(step)
-        if s.status is not StepStatus.RUNNING:
-            self.start_step(step, s.commands)
-        self.write(self.checklist.fail(step, reason.splitlines()[0] if reason else "failed", self.clock()))
-        self.ui.changed(step)
-
-    def out(self, step: StepId, *lines: str) -> None:
-        self.checklist.step(step).add_output(lines)
-        now = self.clock()
-        if now - self._last_flush >= OUTPUT_FLUSH_S:
-            self._last_flush = now
-            self.write(self.checklist.output_record(step, now))
-        self.ui.changed(step)
+    def _changed(self, step: int | None) -> None:
+        self.ui.changed(None if step is None else StepId(step))
 
     async def confirm(self, step: StepId, what: str, command: Sequence[str] = ()) -> str:
         """Destructive steps: the node name typed; the question names the context. Raises Paused."""
@@ -151,7 +123,7 @@ class ProcedureBase:
                                                known_ip=known_ip if isinstance(known_ip, str) else None)
         else:
             ctx = await gather_context(self.conn, snap, self.node, self.settings.kubeone,
-                                       known_hosts=self.settings.known_hosts, namespace=self.settings.namespace)
+                                       ssh_settings=self.settings.ssh, namespace=self.settings.namespace)
         self.ctx = ctx
         facts = member_facts(snap)
         self.gates["evidence"] = evidence_gate(facts, self.node)
@@ -159,15 +131,10 @@ class ProcedureBase:
         return ctx, snap
 
     def decide_flavour(self) -> Flavour:
-        """Once per procedure: explicit setting, else config.yaml's context entry, else detection."""
+        """Once per procedure, from the context's resolved settings: its flavour, else detection."""
         if self.flavour is None:
-            try:
-                configured = context_settings(self.conn.context)
-            except FlavourConfigError as exc:
-                raise StepFailed(f"config: {exc}") from None
-            if self.settings.node_ssh is None and configured.ssh is not None:
-                self.settings.node_ssh = configured.ssh
-            self.flavour = decide(self.settings.flavour or configured.flavour, self.settings.kubeone)
+            self.flavour = decide(ClusterSettings(KubeOnePaths(manifest=self.settings.kubeone.manifest),
+                                                  self.settings.ssh, self.settings.flavour))
             if self.flavour.is_kubeadm:
                 for step, title in KUBEADM_TITLES.items():
                     self.checklist.step(step).title_override = title
@@ -238,11 +205,11 @@ class ProcedureBase:
             address = node_address(self.engine.latest, node) if node and self.engine.latest else None
             if node is None or address is None:
                 raise StepFailed(f"no InternalIP for {node or 'the healthy member'}'s node")
-            return (self.settings.node_ssh or NodeSsh()).target(node, address)
+            return self.settings.node_ssh.target(node, address)
         host = host_for_node(ctx.hosts, node) if node else None
         if host is None or ctx.ssh is None or node is None:
             raise StepFailed(f"no kubeone.yaml/tf.json host for {node or 'the healthy member'}'s node")
-        return ssh_target(node, host, ctx.ssh.known_hosts)
+        return ssh_target(node, host, self.settings.ssh)
 
     async def open_ssh(self, step: StepId) -> SshNode:
         ctx = await self.ensure_context()
@@ -262,5 +229,6 @@ class ProcedureBase:
         me = next((m for m in members if m.name == self.node), None)
         ip = (self.ctx.host.private_address if self.ctx.host else self.ctx.node_ip) if self.ctx else None
         if me is None and ip:  # a member added but never started has no name yet: its peer URL tells
-            me = next((m for m in members if any(f"//{ip}:" in u for u in m.peer_urls)), None)
+            # A learner on its address is not it: an orphan of an interrupted join (cleaned after the reset).
+            me = next((m for m in members if not m.is_learner and any(f"//{ip}:" in u for u in m.peer_urls)), None)
         return me is not None, (me.member_id if me else None)

@@ -31,9 +31,10 @@ def step_commands(step: StepId, ctx: ReplaceContext | None, n: str, ns: str, hea
         StepId.DRAIN: [f"kubectl drain --ignore-daemonsets --delete-emptydir-data {n}  (native: PATCH "
                        f"/api/v1/nodes/{n} spec.unschedulable=true, POST pods/eviction per pod, 5 s retry on 429)"],
         StepId.SSH: [f"{ssh or 'ssh <node>'}: hostname; hostname -f; hostname -I; sudo -n true; command -v kubeadm"],
-        StepId.RESET: [f"{ssh or 'ssh <node>'} sudo kubeadm reset --force",
+        StepId.RESET: [f"in pod etcd-{n}: etcdctl move-leader <healthiest follower>  (only if {n} leads)",
+                       f"{ssh or 'ssh <node>'} sudo kubeadm reset --force",
                        f"in pod {healthy}: etcdctl member list -w json  (the member must be gone; else offer "
-                       "etcdctl member remove <id>)"],
+                       "etcdctl member remove <id>; an orphaned learner of the node: the same)"],
         StepId.DELETE_NODE: [f"kubectl delete node {n}  (DELETE /api/v1/nodes/{n})"],
         StepId.APPLY: [shlex.join(apply) + "  (in a pseudo-terminal; answered in the app)"],
         StepId.VERIFY: [f"GET /api/v1/nodes/{n} (Ready), GET /api/v1/namespaces/{ns}/pods/etcd-{n} (Running)",

@@ -46,13 +46,11 @@ class ReplaceProcedure(ProcedureBase):
             self.write(self.checklist.begin_record(self.clock()))
 
     async def close(self) -> None:
-        await self.flush()
-        self._io.shutdown(wait=False)
         if self.ssh_node is not None:
             await self.ssh_node.close()
             self.ssh_node = None
         await self._exec.close()
-        self.lock.release()
+        await self.close_journal()
 
     @staticmethod
     def pending_journal(context: str, server: str, state_dir: Path | None = None) -> Checklist | None:
@@ -62,20 +60,13 @@ class ReplaceProcedure(ProcedureBase):
         except JournalError:
             return None
 
-    def abandon(self) -> None:
-        self.write(self.checklist.end("abandoned", self.clock()))
-        self._io.submit(self.journal.discard)
-
     # -- running -----------------------------------------------------------------------------------------
     async def run(self) -> Outcome:
         """Run steps from the next one on; returns at the end, a failure, a refusal or a pause."""
         while True:
             step = self.checklist.next_step()
             if step is None:
-                self.write(self.checklist.end("replaced", self.clock()))
-                await self.flush()
-                await asyncio.to_thread(self.journal.archive)
-                self.ui.changed(None)
+                await self.finish_procedure("replaced")
                 return Outcome.DONE
             outcome = await self.run_step(step)
             if outcome is not None:

@@ -6,7 +6,6 @@ import asyncio
 import os
 import shlex
 import time
-from collections.abc import Sequence
 
 from etcdtui.cluster.runner import (
     CommandNotFoundError,
@@ -17,6 +16,7 @@ from etcdtui.cluster.runner import (
     start_command,
 )
 from etcdtui.core.checklist import StepId, check_join_plan
+from etcdtui.core.kubeone_output import kubeone_error
 from etcdtui.engine.replace.base import ProcedureBase
 from etcdtui.engine.replace.model import Question, StepFailed
 from etcdtui.engine.replace.step_kubeadm_join import kubeadm_rejoin
@@ -109,7 +109,7 @@ async def step_apply(p: ProcedureBase) -> None:
     if verdicts:
         raise StepFailed(verdicts[0])
     if not result.ok:
-        last = _last_error(kept)
+        last = kubeone_error(kept)
         raise StepFailed(f"kubeone apply failed ({result.describe()})" + (f": {last}" if last else ""))
     if any("Operation canceled" in line for line in kept):
         raise StepFailed("KubeOne canceled the operation")
@@ -120,15 +120,6 @@ def _env(p: ProcedureBase) -> dict[str, str]:
     env = dict(os.environ)
     env.update(p.settings.kubeone.extra_env)
     return env
-
-
-def _last_error(lines: Sequence[str]) -> str:
-    """KubeOne's own reason: the last `Error:` line (v1.5+), else the last non-empty line."""
-    for i in range(len(lines) - 1, -1, -1):
-        if lines[i].strip().startswith("Error:"):
-            more = [ln.strip() for ln in lines[i + 1:i + 3] if ln.strip()]  # v1.5+: the cause on the next line
-            return " · ".join([lines[i].strip().removeprefix("Error:").strip(), *more])[:300]
-    return next((ln.strip()[:300] for ln in reversed(lines) if ln.strip()), "")
 
 
 def _alive(pid: int) -> bool:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, NoReturn
 from etcdtui.cluster.runner import OutputBatch
 from etcdtui.cluster.ssh import SshError, SshNode, connect
 from etcdtui.core.checklist import StepId
-from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.kubeadm_context import node_address
 from etcdtui.engine.replace.fresh import fresh_snapshot
 from etcdtui.engine.replace.model import StepFailed
@@ -156,7 +155,7 @@ class KubeadmRejoin:
         await proc.gate_again(step)
         if ctx.ssh is None:
             raise_failed("no ssh settings for the target node")
-        target = (proc.settings.node_ssh or NodeSsh()).target(healthy, address)
+        target = proc.settings.node_ssh.target(healthy, address)
         self.out(f"connecting to the healthy control-plane node {target.describe()}")
         try:
             healthy_ssh = await connect(target)

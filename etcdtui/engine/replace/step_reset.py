@@ -1,4 +1,5 @@
-"""Steps 5–6: ssh preflight on the node, then `kubeadm reset` and the member gone from `member list`."""
+"""Steps 5–6: ssh preflight on the node, then leadership moved off it, `kubeadm reset`, and the member (and any
+orphaned learner of the node) gone from `member list`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import time
 from etcdtui.cluster.runner import OutputBatch
 from etcdtui.cluster.ssh import PreflightOptions, preflight
 from etcdtui.core.checklist import StepId
+from etcdtui.core.etcdctl import parse_member_list
 from etcdtui.engine.replace.base import ProcedureBase
+from etcdtui.engine.replace.fresh import fresh_snapshot
 from etcdtui.engine.replace.model import Question, StepFailed
+from etcdtui.engine.snapshot import RingSnapshot
+from etcdtui.engine.surgery import SurgeryError, move_leadership_off
 
 MEMBER_GONE_TIMEOUT = 20.0
 
@@ -42,6 +47,7 @@ async def step_reset(p: ProcedureBase) -> None:
                                              "removed and its data wiped.", argv)
     p.start_step(step, p.commands(step), confirmation)
     await p.flush()  # the confirmation and "running" are on disk before anything changes
+    snap = await leadership_off(p, step, snap)
     node = await p.open_ssh(step)
     p.out(step, f"$ {shlex.join(argv)}")
     stderr: list[str] = []
@@ -88,4 +94,43 @@ async def step_reset(p: ProcedureBase) -> None:
         if present:
             raise StepFailed(f"{p.node} is still an etcd member after the reset")
     p.out(step, f"member list: {p.node} is gone")
+    await remove_orphaned_learners(p, step)
     p.finish_step(step, "reset; the member is gone from member list")
+
+
+async def leadership_off(p: ProcedureBase, step: StepId, snap: RingSnapshot) -> RingSnapshot:
+    """Before kubeadm reset stops the target's etcd: if it leads, hand leadership to the healthiest follower."""
+    try:
+        snap, to = await move_leadership_off(
+            p.etcdctl_exec, p.settings.namespace, snap, p.node, lambda: fresh_snapshot(p.engine),
+            lambda line: p.out(step, line), purpose="kubeadm reset on")
+    except SurgeryError as exc:
+        raise StepFailed(str(exc)) from None
+    if to is not None:
+        p.note("moved_leader", {"from": p.node, "to": to, "t": p.clock()})
+        await p.flush()
+    return snap
+
+
+async def remove_orphaned_learners(p: ProcedureBase, step: StepId) -> None:
+    """A learner left by an interrupted join of this node (never started: no name, on its address; or named
+    after it) would make KubeOne's `member add` fail: offer `member remove` for each."""
+    _, out = await p.etcdctl(["member", "list", "-w", "json"])
+    ips = {ip for ip in ((p.ctx.node_ip if p.ctx else None),
+                         (p.ctx.host.private_address if p.ctx and p.ctx.host else None)) if ip}
+    for m in parse_member_list(out).members:
+        on_target = any(f"//{ip}:" in u for ip in ips for u in m.peer_urls)
+        if not m.is_learner or not (m.name == p.node or (not m.name and on_target)):
+            continue
+        peers = ", ".join(m.peer_urls)
+        remove = ["member", "remove", m.member_id]
+        p.out(step, f"orphaned learner {m.member_id} ({m.name or 'never started'}, {peers}) of {p.node}")
+        answer = await p.ui.ask(Question(
+            "offer", step, "Remove the orphaned learner?",
+            f"Learner {m.member_id} ({peers}) belongs to {p.node} but never became a voting member (an "
+            f"interrupted join). KubeOne's re-join would fail on it.\nRun `etcdctl member remove {m.member_id}` "
+            "from a healthy member?", p.conn.context, command=("etcdctl", *remove)))
+        if answer != "yes":
+            raise StepFailed(f"orphaned learner {m.member_id} left in member list: remove it before the re-join")
+        shown, text = await p.etcdctl(remove)
+        p.out(step, shown, *text.splitlines())

@@ -63,9 +63,11 @@ class ReplaceScreen(Screen[None]):
         self.asked: list[Question] = []
 
     # -- layout ----------------------------------------------------------------------------------------
+    def heading(self) -> str:
+        return f"Replace the etcd member of {self.settings.node} · context {self.context_label}"
+
     def compose(self) -> ComposeResult:
-        yield Static(f"Replace the etcd member of {self.settings.node} · context {self.context_label}",
-                     id="replace-title")
+        yield Static(self.heading(), id="replace-title")
         yield ChecklistSteps(id="replace-steps")
         yield Static("", id="replace-command")
         yield Log(id="replace-output", max_lines=OUTPUT_MAX_LINES, highlight=False)

@@ -201,6 +201,10 @@ class RingScreen(Screen[None]):
         elif node:
             navigator(self).open_replace(node)
 
+    def action_defrag(self) -> None:
+        if not self.readonly:  # belt and braces: check_action already unbinds it
+            navigator(self).open_defrag()
+
     def action_refresh(self) -> None:
         if navigator(self).refresh_source():
             self.notify("polling etcdctl now", timeout=3, markup=False)

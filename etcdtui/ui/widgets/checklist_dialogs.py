@@ -1,6 +1,7 @@
-"""Dialogs of the replace checklist (k9s style): Cancel/No has the default focus; every one names the context.
+"""Dialogs of the replace checklist (k9s style): Cancel/No is the default button; every one names the context.
 
-* `TypedConfirmDialog`: destructive steps; the Confirm button only works once the node name is typed exactly.
+* `TypedConfirmDialog`: destructive steps; the node name input has the focus (type it, Enter confirms only
+  the exact name, Esc cancels); the Confirm button only works once the node name is typed exactly.
 * `YesNoDialog`: KubeOne's plan, the offers (member remove, alarm disarm), stopping a running step, resume.
 * `BackupDialog`: take the snapshot, or skip it with a typed reason.
 """
@@ -41,11 +42,13 @@ def _body(title: str, text: str, context: str, command: tuple[str, ...] = ()) ->
 
 
 class TypedConfirmDialog(ModalScreen[str | None]):
-    """Type the node name, then Confirm; Escape or Cancel answers None."""
+    """Type the node name, then Enter or Confirm; Escape or Cancel answers None. The input has the focus (no
+    Shift+Tab before typing); Enter with anything but the exact name does nothing; Cancel stays the default
+    (primary) button."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = _CSS.format(name="TypedConfirmDialog")
-    AUTO_FOCUS = "#typed-cancel"  # Textual's own first focus too (else the Input, for a moment)
+    AUTO_FOCUS = "#typed-input"
 
     def __init__(self, *, title: str, text: str, context: str, expect: str, command: tuple[str, ...] = ()) -> None:
         super().__init__()
@@ -61,7 +64,7 @@ class TypedConfirmDialog(ModalScreen[str | None]):
                 yield Button(f"Confirm on {self.context}", id="typed-confirm", variant="error", disabled=True)
 
     def on_mount(self) -> None:
-        self.query_one("#typed-cancel", Button).focus()
+        self.query_one("#typed-input", Input).focus()
 
     @on(Input.Changed, "#typed-input")
     def _typed(self, event: Input.Changed) -> None:

@@ -1,11 +1,12 @@
-"""The checklist of the replace procedure: one line per step (status, title, duration, reason)."""
+"""The checklist of a procedure (replace, defragment): one line per step (status, title, duration, reason)."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
 
-from etcdtui.core.checklist import DESTRUCTIVE, Checklist, StepStatus
+from etcdtui.core.checklist import Checklist, StepStatus
+from etcdtui.core.flags import format_duration
 
 ICONS = {
     StepStatus.PENDING: ("·", "dim"),
@@ -16,14 +17,6 @@ ICONS = {
 }
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
-
-
 def render_checklist(checklist: Checklist, now: float) -> Text:
     text = Text()
     for s in checklist.steps:
@@ -31,7 +24,7 @@ def render_checklist(checklist: Checklist, now: float) -> Text:
         text.append(f" {icon} ", style)
         text.append(f"{int(s.id)}. ", "bold")
         text.append(s.title, "bold" if s.status is StepStatus.RUNNING else "")
-        if s.id in DESTRUCTIVE:
+        if s.destructive:
             text.append("  ⚠", "yellow")
         text.append(f"  {s.status.value}", style)
         duration = s.duration(now)

@@ -58,7 +58,8 @@ def node_text(row: MemberRow, now: datetime, palette: Palette) -> Text:
         text.append(f"\n  peer: {url}")
     text.append(f"\n  term {fmt.number(row.raft_term)}  index {fmt.number(row.raft_index)}")
     text.append(f"  applied {fmt.number(row.raft_applied_index)}")
-    text.append(f"\n  db {fmt.size(row.db_size)} (in use {fmt.size(row.db_size_in_use)})")
+    text.append(f"\n  db {fmt.size(row.db_size)} (in use {fmt.size(row.db_size_in_use)}, "
+                f"{fmt.fragmentation(row)} fragmented; quota {fmt.quota(row)})")
     if row.alarms:
         text.append("\n  alarms: ")
         text.append(", ".join(row.alarms), style=palette.style(Severity.CRITICAL))

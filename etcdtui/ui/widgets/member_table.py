@@ -60,6 +60,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("last_check", "LAST CHECK", lambda r, n, p: _cell(*fmt.last_check(r, n), p), time_dependent=True),
     Column("findings", "FINDINGS", lambda r, n, p: _cell(fmt.findings_counts(r.findings), _row_severity(r), p)),
     Column("db", "DB SIZE", lambda r, n, p: _cell(fmt.size(r.db_size), None, p)),
+    Column("frag", "FRAG", lambda r, n, p: _cell(fmt.fragmentation(r), fmt.fragmentation_severity(r), p)),
+    Column("quota", "QUOTA", lambda r, n, p: _cell(fmt.quota(r), fmt.quota_severity(r), p)),
     Column("revision", "REV", lambda r, n, p: _cell(fmt.number(r.revision), None, p)),
     Column("lag", "LAG", lambda r, n, p: _cell(fmt.lag(r), fmt.lag_severity(r), p)),
     Column("ip", "IP", lambda r, n, p: _cell((r.pod.pod_ip if r.pod else None) or fmt.DASH, None, p)),

@@ -11,9 +11,13 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etcdtui import exitcodes
+
+if TYPE_CHECKING:
+    from etcdtui.engine.context_settings import ClusterSettings
+    from etcdtui.engine.replace import ReplaceSettings
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,16 +33,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--dry-run", action="store_true", help="print the plan and the gates; change nothing")
     p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     p.add_argument("--context", help="kubeconfig context")
-    p.add_argument("--kubeone-manifest", metavar="M", help="kubeone.yaml (a lab's is found next to its kubeconfig)")
+    p.add_argument("--kubeone-manifest", metavar="M", help="kubeone.yaml (default: the context's, docs/config.md)")
     p.add_argument("--kubeone-tf", metavar="T", help="tf.json (terraform output -json)")
-    p.add_argument("--kubeone", metavar="PATH", help="the kubeone binary (default: the lab's, then PATH)")
+    p.add_argument("--kubeone", metavar="PATH", help="the kubeone binary (default: the context's, then PATH)")
     p.add_argument("--known-hosts", metavar="FILE", help="known_hosts for the node and bastion host keys "
-                   "(default: the lab's, else ~/.ssh/known_hosts)")
+                   "(default: the context's, else ~/.ssh/known_hosts)")
     p.add_argument("--flavour", choices=("kubeone", "kubeadm"),
-                   help="how the node re-joins: kubeone apply, or kubeadm join (default: config "
-                        "contexts.<name>.flavour, else kubeone when a kubeone manifest is configured or found)")
+                   help="how the node re-joins: kubeone apply, or kubeadm join (default: the context's "
+                        "flavour, else kubeone when a kubeone manifest is configured, docs/flavours.md)")
     p.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--readonly", action="store_true", help="read-only: the procedure is not available")
+    from etcdtui.headless.replace_dead import add_arguments  # noqa: PLC0415 - issue #13: dead-machine variant
+
+    add_arguments(p)
     p.set_defaults(handler=_main)
 
 
@@ -46,18 +53,26 @@ def _fail(message: str) -> None:
     sys.stderr.write(f"etcdtui replace: {message.rstrip()}\n")
 
 
-def settings_from(args: Any) -> Any:
-    from etcdtui.engine.checks import settings_for
-    from etcdtui.engine.replace import ReplaceSettings
+def flags_from(args: Any) -> ClusterSettings:
+    """The command line's share of the context's settings (it wins over config.yaml and the kubeconfig)."""
+    from etcdtui.engine.context_settings import ClusterSettings, KubeOnePaths, SshSettings
 
-    return ReplaceSettings(
-        node=args.node,
-        kubeone=settings_for(args.kubeconfig, binary=args.kubeone, manifest=args.kubeone_manifest,
-                             tfjson=args.kubeone_tf),
-        known_hosts=args.known_hosts,
-        state_dir=getattr(args, "state_dir", None),
-        flavour=getattr(args, "flavour", None),
-    )
+    return ClusterSettings(KubeOnePaths(args.kubeone, args.kubeone_manifest, args.kubeone_tf),
+                           SshSettings(known_hosts=args.known_hosts), getattr(args, "flavour", None))
+
+
+def settings_from(args: Any, context: str) -> ReplaceSettings:
+    """What the checklist uses, resolved for `context` exactly as the app resolves it."""
+    from etcdtui.engine.checks import KubeOneSettings
+    from etcdtui.engine.context_settings import settings_for_context
+    from etcdtui.engine.replace import ReplaceSettings
+    from etcdtui.ui.config import load_config
+
+    config = load_config()
+    cluster = settings_for_context(context, args.kubeconfig, flags=flags_from(args),
+                                   configured=config.cluster_for(context), fallback=config.fallback)
+    return ReplaceSettings(node=args.node, kubeone=KubeOneSettings.of(cluster.kubeone), ssh=cluster.ssh,
+                           state_dir=getattr(args, "state_dir", None), flavour=cluster.flavour)
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -73,15 +88,18 @@ def _main(args: argparse.Namespace) -> int:
         return exitcodes.CRITICAL
     if args.dry_run:
         return asyncio.run(_dry_run(args))
+    if getattr(args, "confirm", None) is not None:
+        from etcdtui.headless.replace_dead import run as run_headless
+
+        return run_headless(args)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         _fail("the checklist needs a terminal; use --dry-run in scripts")
         return exitcodes.UNKNOWN
     from etcdtui.ui.navigation import ReplaceView
-    from etcdtui.ui.session import Connection, KubeOneFlags, run_command
+    from etcdtui.ui.session import Connection, run_command
 
     return run_command(Connection(kubeconfig=args.kubeconfig, context=args.context), ReplaceView(args.node),
-                       prog="etcdtui replace", kubeone=KubeOneFlags(args.kubeone, args.kubeone_manifest, args.kubeone_tf),
-                       known_hosts=args.known_hosts, replace_state_dir=getattr(args, "state_dir", None))
+                       prog="etcdtui replace", flags=flags_from(args), replace_state_dir=getattr(args, "state_dir", None))
 
 
 class _NoQuestions:
@@ -96,11 +114,13 @@ async def _dry_run(args: argparse.Namespace) -> int:
     from etcdtui.cluster.kube import ClusterError
     from etcdtui.core.checklist import StepId, alarm_note
     from etcdtui.engine.connected import connected_engine
+    from etcdtui.engine.context_settings import SettingsError
     from etcdtui.engine.replace import ReplaceProcedure, StepFailed
+    from etcdtui.ui.config import ConfigError
 
     try:
         async with connected_engine(kubeconfig=args.kubeconfig, context=args.context) as engine:
-            proc = ReplaceProcedure(engine.conn, engine, settings_from(args), _NoQuestions())
+            proc = ReplaceProcedure(engine.conn, engine, settings_from(args, engine.conn.context), _NoQuestions())
             ctx, snap = await proc.evaluate()  # on a poll made now (a member down: incomplete, the gates judge)
             if not snap.rows or not snap.members_total:
                 _fail(f"could not evaluate: {snap.incomplete_reason or snap.connection.text or 'no member list'}")
@@ -110,6 +130,9 @@ async def _dry_run(args: argparse.Namespace) -> int:
         return exitcodes.UNKNOWN
     except StepFailed as exc:
         _fail(f"could not evaluate: {exc}")
+        return exitcodes.UNKNOWN
+    except (ConfigError, SettingsError) as exc:
+        _fail(str(exc))
         return exitcodes.UNKNOWN
     out = sys.stdout.write
     out(f"Replace the etcd member of {args.node} on context {ctx.context} ({ctx.server}) — dry run, nothing "

@@ -1,0 +1,129 @@
+"""Backups: the snapshot the replace procedure takes (step 3), as a procedure of its own, and the newest
+backup etcdtui knows of.
+
+`take_backup` picks a healthy member (the leader first, never `exclude_node`), finds its node's ssh target
+exactly as the replace procedure does (kubeone.yaml/tf.json, host keys verified) and calls the snapshot
+adapter (`cluster.backup.snapshot_save`: `etcdctl snapshot save` in the pod, streamed over ssh into a local
+0600 file, checked with `etcdutl snapshot status`). `newest_backup` looks at etcdtui's own backup directory
+(the one the replace procedure writes to) and any configured ones (e.g. where a restic restore lands).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from etcdtui.cluster.backup import BackupError, BackupResult, snapshot_save
+from etcdtui.cluster.ssh import SshError, SshHostKeyError, connect
+from etcdtui.engine.context_settings import SshSettings
+from etcdtui.engine.replace_context import gather_context
+from etcdtui.engine.replace_journal import state_dir
+
+if TYPE_CHECKING:
+    from etcdtui.cluster.kube import ClusterConnection
+    from etcdtui.engine.checks import KubeOneSettings
+    from etcdtui.engine.snapshot import MemberRow, RingSnapshot
+
+SNAPSHOT_SUFFIXES = (".db", ".snapshot")
+
+
+def own_backup_dir(explicit_state_dir: Path | None = None) -> Path:
+    """Where etcdtui's snapshots go: `$XDG_STATE_HOME/etcdtui/replace/backups` (the replace procedure's too)."""
+    return state_dir(explicit_state_dir) / "backups"
+
+
+def backup_file_name(context: str) -> str:
+    return f"etcd-snapshot-{context}-{time.strftime('%Y%m%dT%H%M%S')}.db"
+
+
+def new_own_backup_path(context: str, explicit_state_dir: Path | None = None) -> Path:
+    """A new file name in etcdtui's backup directory; the directory and its parent are created 0700."""
+    directory = own_backup_dir(explicit_state_dir)
+    for d in (directory.parent, directory):
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return directory / backup_file_name(context)
+
+
+def healthy_source(snap: RingSnapshot, exclude_node: str | None = None) -> MemberRow | None:
+    """The member to snapshot: healthy, with a pod and a member ID, not `exclude_node`; the leader first."""
+    rows = [r for r in snap.rows if r.pod and r.healthy and r.member_id and r.node_name != exclude_node]
+    return min(rows, key=lambda r: (not r.is_leader, r.key)) if rows else None
+
+
+async def take_backup(
+    conn: ClusterConnection,
+    snap: RingSnapshot,
+    *,
+    kubeone: KubeOneSettings,
+    dest: Path,
+    ssh: SshSettings | None = None,
+    namespace: str = "kube-system",
+    exclude_node: str | None = None,
+    on_progress: Callable[[int, float], None] = lambda _size, _elapsed: None,
+) -> BackupResult:
+    """Snapshot a healthy member into `dest` (0600, must not exist). Raises BackupError (one line)."""
+    row = healthy_source(snap, exclude_node)
+    if row is None or row.pod is None or not row.node_name:
+        raise BackupError("no healthy etcd member to take the snapshot from"
+                          + (f" (other than {exclude_node})" if exclude_node else ""))
+    ctx = await gather_context(conn, snap, row.node_name, kubeone, ssh_settings=ssh, namespace=namespace)
+    if ctx.ssh is None:
+        why = next((p for p in ctx.problems if "host" in p or "known_hosts" in p or "kubeone" in p), None)
+        raise BackupError(f"no ssh way to {row.node_name}, where {row.pod.name} runs: "
+                          f"{why or (ctx.problems[0] if ctx.problems else 'no kubeone.yaml/tf.json host')}")
+    await asyncio.to_thread(dest.parent.mkdir, parents=True, exist_ok=True, mode=0o700)
+    try:
+        async with await connect(ctx.ssh) as node_ssh:
+            return await snapshot_save(conn, healthy_pod=row.pod.name, namespace=namespace, dest=dest,
+                                       on_progress=on_progress, ssh=node_ssh)
+    except SshHostKeyError as exc:
+        raise BackupError(f"host key verification failed for {row.node_name}: {exc}") from None
+    except SshError as exc:
+        raise BackupError(f"ssh to {row.node_name}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class KnownBackup:
+    path: Path
+    mtime: float  # seconds since the epoch
+    size: int
+
+    def age(self, now: float | None = None) -> float:
+        return max(0.0, (time.time() if now is None else now) - self.mtime)
+
+
+def newest_backup(dirs: Sequence[Path]) -> KnownBackup | None:
+    """The most recent snapshot file (*.db, *.snapshot) directly in any of `dirs` (missing dirs are skipped)."""
+    best: KnownBackup | None = None
+    for directory in dirs:
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            if not entry.name.endswith(SNAPSHOT_SUFFIXES) or entry.name.endswith(".part"):
+                continue
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            if entry.is_file() and st.st_size > 0 and (best is None or st.st_mtime > best.mtime):
+                best = KnownBackup(Path(entry.path), st.st_mtime, st.st_size)
+    return best
+
+
+def format_age(seconds: float) -> str:
+    """`42s`, `7m`, `3h12m`, `2d4h`: the age of a backup for a narrow column."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600}h"

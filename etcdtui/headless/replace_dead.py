@@ -1,0 +1,102 @@
+"""`etcdtui replace NODE --confirm CONTEXT`: the dead-machine variant, headless (docs/recover.md).
+
+The variant is chosen from what etcdtui finds (Node NotReady or gone, ssh unreachable, member unreachable) and
+printed with the reasons. A machine that still answers ssh is the corrupted-member case: that checklist runs in
+the app (`etcdtui replace NODE` in a terminal). Exit codes: 0 repaired, 2 refused or a step failed (run again to
+resume), 3 could not evaluate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from etcdtui import exitcodes
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--confirm", metavar="CONTEXT", help="run headless without prompts (dead-machine variant); "
+                   "must equal the current context name")
+    p.add_argument("--wait-machine", type=float, default=1800.0, metavar="SECONDS",
+                   help="how long to wait for the replacement machine (default 1800)")
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"etcdtui replace: {message.rstrip()}\n")
+    return code
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from etcdtui.cluster.kube import ClusterError
+
+    try:
+        return asyncio.run(_run(args))
+    except ClusterError as exc:
+        return _fail(exc.message, exitcodes.UNKNOWN)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from etcdtui.cluster.kube import ClusterConnection
+    from etcdtui.engine.dead_machine import DeadMachineRepair, Diagnosis, diagnose
+    from etcdtui.engine.recover import StepFailed
+    from etcdtui.engine.replace_journal import JournalError
+    from etcdtui.engine.ring_engine import RingEngine
+
+    conn = await ClusterConnection.open(args.kubeconfig, args.context)
+    if args.confirm != conn.context:
+        await conn.close()
+        return _fail(f"--confirm {args.confirm!r} is not the current context {conn.context!r}: nothing changed",
+                     exitcodes.CRITICAL)
+
+    async def confirm(what: str, node: str) -> bool:
+        _out(f"   confirmed by --confirm {args.confirm}: {what} [node {node}, context {conn.context}]")
+        return True
+
+    from etcdtui.engine.context_settings import SettingsError
+    from etcdtui.headless.context_flags import resolved
+
+    try:
+        settings, ssh = resolved(args, conn.context)
+    except SettingsError as exc:
+        await conn.close()
+        return _fail(str(exc), exitcodes.UNKNOWN)
+    engine = RingEngine(conn, poll_interval=5.0)
+    repair = DeadMachineRepair(conn, engine, args.node, settings, ssh=ssh, emit=_out,
+                               confirm=confirm, state=args.state_dir, wait_machine_s=args.wait_machine)
+    try:
+        async with engine:
+            await asyncio.to_thread(repair.lock.acquire)
+            if repair.resume():
+                _out(f"Resuming the dead-machine repair of {args.node} from {repair.journal.path} "
+                     f"(done: {', '.join(s for s in repair.done) or 'nothing yet'})")
+                diagnosis: Diagnosis | None = None
+                voting = int(repair.facts.get("members") or 3)
+            else:
+                snap = await engine.wait_complete(30.0)
+                diagnosis = await diagnose(conn, snap, args.node, settings, ssh)
+                _out(f"Replace the etcd member of {args.node} on context {conn.context}:")
+                for reason in diagnosis.reasons:
+                    _out(f"  {reason}")
+                if not diagnosis.dead:
+                    return _fail(f"{args.node}'s machine still answers (or its member is healthy): this is the "
+                                 "corrupted-member case; run `etcdtui replace NODE` in a terminal", exitcodes.CRITICAL)
+                _out("  → variant: dead machine (KubeOne's manual cluster repair): no drain, no reset; the member is "
+                     "removed, the Node deleted, a fresh machine joined")
+                voting = sum(1 for r in snap.rows if r.member_id and not r.is_learner)
+            await repair.run(diagnosis, voting)
+    except StepFailed as exc:
+        return _fail(f"stopped: {exc} (run the same command again to resume)", exitcodes.CRITICAL)
+    except JournalError as exc:
+        return _fail(str(exc), exitcodes.CRITICAL)
+    finally:
+        await repair.close()
+        repair.lock.release()
+        await conn.close()
+    _out(f"\nRepaired: {args.node} is a member again on context {conn.context}.")
+    return exitcodes.OK
