@@ -490,6 +490,13 @@ class RemoteCommand:
             raise SshError(f"cannot answer `{self.command}` on {self.role}: {_reason(exc)}") from None
         self._pump.record("answer", "<hidden>" if secret else text)
 
+    async def close_input(self) -> None:
+        """End of input (EOF on the command's stdin), e.g. after writing a file's content to `tee`."""
+        if self._stdin_open:
+            self._stdin_open = False
+            with contextlib.suppress(asyncssh.Error, OSError):
+                self._proc.stdin.write_eof()
+
     async def cancel(self, grace: float = 3.0) -> CommandResult:
         """Stop the command: a TERM signal request, then closing the channel, then giving up waiting.
 

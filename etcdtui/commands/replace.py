@@ -38,6 +38,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--kubeone", metavar="PATH", help="the kubeone binary (default: the context's, then PATH)")
     p.add_argument("--known-hosts", metavar="FILE", help="known_hosts for the node and bastion host keys "
                    "(default: the context's, else ~/.ssh/known_hosts)")
+    p.add_argument("--flavour", choices=("kubeone", "kubeadm"),
+                   help="how the node re-joins: kubeone apply, or kubeadm join (default: the context's "
+                        "flavour, else kubeone when a kubeone manifest is configured, docs/flavours.md)")
     p.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--readonly", action="store_true", help="read-only: the procedure is not available")
     from etcdtui.headless.replace_dead import add_arguments  # noqa: PLC0415 - issue #13: dead-machine variant
@@ -55,7 +58,7 @@ def flags_from(args: Any) -> ClusterSettings:
     from etcdtui.engine.context_settings import ClusterSettings, KubeOnePaths, SshSettings
 
     return ClusterSettings(KubeOnePaths(args.kubeone, args.kubeone_manifest, args.kubeone_tf),
-                           SshSettings(known_hosts=args.known_hosts))
+                           SshSettings(known_hosts=args.known_hosts), getattr(args, "flavour", None))
 
 
 def settings_from(args: Any, context: str) -> ReplaceSettings:
@@ -69,7 +72,7 @@ def settings_from(args: Any, context: str) -> ReplaceSettings:
     cluster = settings_for_context(context, args.kubeconfig, flags=flags_from(args),
                                    configured=config.cluster_for(context), fallback=config.fallback)
     return ReplaceSettings(node=args.node, kubeone=KubeOneSettings.of(cluster.kubeone), ssh=cluster.ssh,
-                           state_dir=getattr(args, "state_dir", None))
+                           state_dir=getattr(args, "state_dir", None), flavour=cluster.flavour)
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -109,7 +112,7 @@ class _NoQuestions:
 
 async def _dry_run(args: argparse.Namespace) -> int:
     from etcdtui.cluster.kube import ClusterError
-    from etcdtui.core.checklist import STEP_TITLES, StepId, alarm_note
+    from etcdtui.core.checklist import StepId, alarm_note
     from etcdtui.engine.connected import connected_engine
     from etcdtui.engine.context_settings import SettingsError
     from etcdtui.engine.replace import ReplaceProcedure, StepFailed
@@ -152,7 +155,7 @@ async def _dry_run(args: argparse.Namespace) -> int:
     for step in StepId:
         marker = " (destructive: type the node name; quorum re-checked first)" if step in (
             StepId.DRAIN, StepId.RESET, StepId.DELETE_NODE, StepId.APPLY) else ""
-        out(f"  {int(step)}. {STEP_TITLES[step]}{marker}\n")
+        out(f"  {int(step)}. {proc.checklist.step(step).title}{marker}\n")
         for command in proc.commands(step):
             out(f"       {command}\n")
     refused = [g for g in proc.gates.values() if not g.passed]

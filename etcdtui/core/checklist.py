@@ -49,6 +49,11 @@ STEP_TITLES: dict[StepId, str] = {
     StepId.APPLY: "kubeone apply (re-join)",
     StepId.VERIFY: "Verify the ring",
 }
+# A plain kubeadm cluster re-joins with `kubeadm join` and has no kubeone.yaml: these steps say so.
+KUBEADM_TITLES: dict[StepId, str] = {
+    StepId.CONTEXT: "Context: cluster, flavour, node addresses, ssh",
+    StepId.APPLY: "kubeadm join (re-join)",
+}
 
 # Steps that change the cluster: each needs the node name typed, and the quorum gate re-checked just before.
 DESTRUCTIVE: frozenset[StepId] = frozenset({StepId.DRAIN, StepId.RESET, StepId.DELETE_NODE, StepId.APPLY})
@@ -98,10 +103,13 @@ class StepState:
     attempts: int = 0
     interrupted: bool = False  # it was running when the process died: re-run on resume
     spec: StepSpec | None = None  # None: a replace step (StepId)
+    title_override: str | None = None  # a replace step's title in the cluster's flavour (KUBEADM_TITLES)
 
     @property
     def title(self) -> str:
-        return self.spec.title if self.spec else STEP_TITLES[StepId(self.id)]
+        if self.spec:
+            return self.spec.title
+        return self.title_override or STEP_TITLES[StepId(self.id)]
 
     @property
     def destructive(self) -> bool:

@@ -2,8 +2,8 @@
 
 One schema, read from two places that an operator controls, merged in this order (first wins):
 
-1. command-line flags (`--kubeone`, `--kubeone-manifest`, `--kubeone-tf`, `--known-hosts`);
-2. `contexts.<name>.kubeone.*` / `contexts.<name>.ssh.*` in `config.yaml` (docs/config.md);
+1. command-line flags (`--kubeone`, `--kubeone-manifest`, `--kubeone-tf`, `--known-hosts`, `--flavour`);
+2. `contexts.<name>.kubeone.*` / `.ssh.*` / `.flavour` in `config.yaml` (docs/config.md);
 3. the kubeconfig context's own extension named `etcdtui` (kubectl keeps extensions; `etcdtui lab up`
    writes its settings there, see docs/notes/lab-context-settings.md);
 4. top-level `kubeone.*` in `config.yaml`; then the defaults (`kubeone` on PATH, `~/.ssh/known_hosts`).
@@ -31,6 +31,8 @@ from typing import Any
 import yaml
 
 EXTENSION = "etcdtui"
+FLAVOURS = ("kubeone", "kubeadm")
+KEYS = ("kubeone", "ssh", "flavour")  # of contexts.<name> (config.yaml) and of the kubeconfig extension
 
 
 class SettingsError(ValueError):
@@ -52,9 +54,12 @@ class SshSettings:
     known_hosts: str | None = None  # host keys of the nodes and the bastion (default ~/.ssh/known_hosts)
     user: str | None = None  # overrides kubeone.yaml's sshUsername
     bastion: str | None = None  # `[user@]host[:port]`, overrides kubeone.yaml's bastion
+    port: int | None = None  # the nodes' sshd port (kubeadm: no kubeone.yaml says it; default 22)
+    identity_file: str | None = None  # private key (default: ssh-agent and the ~/.ssh keys)
 
     def over(self, base: SshSettings) -> SshSettings:
-        return SshSettings(self.known_hosts or base.known_hosts, self.user or base.user, self.bastion or base.bastion)
+        return SshSettings(self.known_hosts or base.known_hosts, self.user or base.user, self.bastion or base.bastion,
+                           self.port or base.port, self.identity_file or base.identity_file)
 
     def bastion_hop(self) -> tuple[str | None, str, int]:
         """(user, host, port) of `bastion` (port 22 unless given)."""
@@ -68,31 +73,47 @@ class SshSettings:
 class ClusterSettings:
     kubeone: KubeOnePaths = KubeOnePaths()
     ssh: SshSettings = SshSettings()
+    flavour: str | None = None  # kubeone|kubeadm (etcdtui.engine.flavour decides when None)
 
     def over(self, base: ClusterSettings) -> ClusterSettings:
-        return ClusterSettings(self.kubeone.over(base.kubeone), self.ssh.over(base.ssh))
+        return ClusterSettings(self.kubeone.over(base.kubeone), self.ssh.over(base.ssh),
+                               self.flavour or base.flavour)
 
 
 def parse_cluster_settings(value: Any, where: str) -> ClusterSettings:
-    """`{kubeone: {binary, manifest, tf}, ssh: {known_hosts, user, bastion}}`; raises `SettingsError`."""
+    """`{kubeone: {binary, manifest, tf}, ssh: {known_hosts, user, bastion, port, identity_file},
+    flavour: kubeone|kubeadm}`; raises `SettingsError`."""
     if value is None:
         return ClusterSettings()
     if not isinstance(value, Mapping):
-        raise SettingsError(f"{where} must be a mapping with kubeone and/or ssh")
-    unknown = set(value) - {"kubeone", "ssh"}
+        raise SettingsError(f"{where} must be a mapping with kubeone, ssh and/or flavour")
+    unknown = set(value) - set(KEYS)
     if unknown:
         raise SettingsError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    flavour = value.get("flavour")
+    if flavour is not None and flavour not in FLAVOURS:
+        raise SettingsError(f"{where}.flavour must be kubeone or kubeadm, not {flavour!r}")
     kubeone = _strings(value.get("kubeone"), f"{where}.kubeone", ("binary", "manifest", "tf"), paths=True)
-    ssh = _strings(value.get("ssh"), f"{where}.ssh", ("known_hosts", "user", "bastion"), paths=False)
-    if ssh.get("known_hosts"):
-        ssh["known_hosts"] = os.path.expanduser(str(ssh["known_hosts"]))
+    raw_ssh = value.get("ssh")
+    raw_port = raw_ssh.get("port") if isinstance(raw_ssh, Mapping) else None
+    if raw_port is not None and (isinstance(raw_port, bool) or not isinstance(raw_port, int)
+                                 or not 0 < raw_port < 65536):
+        raise SettingsError(f"{where}.ssh.port must be a port number, not {raw_port!r}")
+    ssh_port: int | None = raw_port
+    ssh_strings = {k: v for k, v in raw_ssh.items() if k != "port"} if isinstance(raw_ssh, Mapping) else raw_ssh
+    ssh = _strings(ssh_strings, f"{where}.ssh", ("known_hosts", "user", "bastion", "identity_file"), paths=False)
+    for key in ("known_hosts", "identity_file"):
+        if ssh.get(key):
+            ssh[key] = os.path.expanduser(str(ssh[key]))
     bastion = ssh.get("bastion")
     if bastion:
         host_port = bastion.rpartition("@")[2]
         host, _, port = host_port.partition(":")
         if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
             raise SettingsError(f"{where}.ssh.bastion: expected [user@]host[:port], got {bastion!r}")
-    return ClusterSettings(KubeOnePaths(**kubeone), SshSettings(**ssh))
+    return ClusterSettings(KubeOnePaths(**kubeone),
+                           SshSettings(ssh["known_hosts"], ssh["user"], ssh["bastion"], ssh_port, ssh["identity_file"]),
+                           flavour)
 
 
 def parse_kubeone_paths(value: Any, where: str) -> KubeOnePaths:
@@ -164,7 +185,8 @@ def _relative_to(s: ClusterSettings, base: Path) -> ClusterSettings:
 
     k, h = s.kubeone, s.ssh
     return ClusterSettings(KubeOnePaths(fix(k.binary, command=True), fix(k.manifest), fix(k.tf)),
-                           SshSettings(fix(h.known_hosts), h.user, h.bastion))
+                           SshSettings(fix(h.known_hosts), h.user, h.bastion, h.port, fix(h.identity_file)),
+                           s.flavour)
 
 
 def _kubeconfig_paths(explicit: str | None) -> list[Path]:
@@ -182,7 +204,7 @@ def config_file() -> Path:
 
 def resolve_settings(context: str, kubeconfig: str | None, flags: ClusterSettings | None = None,
                      path: Path | None = None) -> ClusterSettings:
-    """`settings_for_context` for headless commands: config.yaml's `contexts.<context>.{kubeone,ssh}` and its
+    """`settings_for_context` for headless commands: config.yaml's `contexts.<context>.{kubeone,ssh,flavour}` and its
     top-level `kubeone`, read without the UI's config model (no Textual); raises `SettingsError`."""
     path = path or config_file()
     try:
@@ -195,7 +217,7 @@ def resolve_settings(context: str, kubeconfig: str | None, flags: ClusterSetting
     contexts = data.get("contexts")
     entry = contexts.get(context) if isinstance(contexts, dict) else None
     entry = entry if isinstance(entry, dict) else {}
-    configured = parse_cluster_settings({k: entry[k] for k in ("kubeone", "ssh") if k in entry},
+    configured = parse_cluster_settings({k: entry[k] for k in KEYS if k in entry},
                                         f"{path}: contexts.{context}")
     fallback = ClusterSettings(kubeone=parse_kubeone_paths(data.get("kubeone"), f"{path}: kubeone"))
     return settings_for_context(context, kubeconfig, flags=flags, configured=configured, fallback=fallback)

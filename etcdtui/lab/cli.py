@@ -33,7 +33,8 @@ ERROR_FILE = "lab.error"
 VALID_MEMBERS = (1, 3, 5, 7)
 # Everything the lab writes in its directory (removed by `down` unless --keep-data).
 LAB_ENTRIES = ("kubeconfig", "ssh_config", "known_hosts", "kubeone.yaml", "tf.json", "bin", "lab.json", "lab.pid",
-               "lab.log", "lab.error", "control.sock", "pki", "ssh", "nodes", "logs", "serviceaccount")
+               "lab.log", "lab.error", "control.sock", "pki", "ssh", "nodes", "logs", "serviceaccount",
+               "kubeadm")
 RUNTIME_ENTRIES = ("lab.json", "lab.pid", "control.sock", "lab.error")
 
 
@@ -45,6 +46,7 @@ class LabCliError(Exception):
 def start_lab(
     root: Path, *, members: int = 3, corrupt_checks: str = "off", etcd: str | None = None, api_port: int = 0,
     bastion: bool = True, within: float = UP_TIMEOUT, quota_backend_bytes: int = 0, name: str = DEFAULT_NAME,
+    flavour: str = "kubeone",
 ) -> dict[str, Any]:
     """Start a lab daemon in `root` and return its state (lab.json) once it is ready; raise LabCliError."""
     if not valid_lab_name(name):
@@ -74,7 +76,7 @@ def start_lab(
     argv = [
         sys.executable, "-m", "etcdtui.lab.daemon", "--dir", str(root), "--members", str(members),
         "--corrupt-checks", corrupt_checks, "--api-port", str(api_port), "--bastion", "on" if bastion else "off",
-        "--etcd", str(binaries.etcd), "--name", name,
+        "--etcd", str(binaries.etcd), "--name", name, "--flavour", flavour,
     ]
     if quota_backend_bytes:
         argv += ["--quota-backend-bytes", str(quota_backend_bytes)]
@@ -256,7 +258,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         state = start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks, etcd=args.etcd,
                           api_port=args.api_port, bastion=not args.no_bastion,
-                          quota_backend_bytes=args.quota_backend_bytes, name=args.name)
+                          quota_backend_bytes=args.quota_backend_bytes, name=args.name, flavour=args.flavour)
     except LabCliError as exc:
         return _fail("up", str(exc))
     _print_usage(state, layout)
@@ -316,6 +318,17 @@ def cmd_corrupt(args: argparse.Namespace) -> int:
     return _node_command(args, "/corrupt")
 
 
+def cmd_fault(args: argparse.Namespace) -> int:
+    from etcdtui.lab.kubeadm_join import write_fault  # noqa: PLC0415 - kubeadm labs only
+
+    layout = _layout(args)
+    if not layout.state_file.exists():
+        return _fail("fault", f"no lab running in {layout.root}")
+    write_fault(layout.root, args.name)
+    print(f"armed: the next kubeadm join on this lab meets {args.name}")
+    return exitcodes.OK
+
+
 def cmd_api_outage(args: argparse.Namespace) -> int:
     if not 0 < args.seconds <= 3600:
         return _fail("api-outage", f"invalid SECONDS {args.seconds:g}: use a number in (0, 3600]")
@@ -366,7 +379,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     try:
         if pid is None or not is_lab_process(pid) or not layout.state_file.exists():
             start_lab(layout.root, members=args.members, corrupt_checks=args.corrupt_checks,
-                      etcd=args.etcd, name=args.name)
+                      etcd=args.etcd, name=args.name, flavour=args.flavour)
     except LabCliError as exc:
         return _fail("", str(exc))
     from etcdtui.ui.session import Connection, run_command
@@ -401,6 +414,9 @@ def _start_options(parser: argparse.ArgumentParser) -> None:
                         help="start members with etcd's corruption checks (default off, like clusters before "
                              "KubeOne 1.4.1)")
     parser.add_argument("--etcd", default=None, help="etcd binary (etcdctl must sit next to it)")
+    parser.add_argument("--flavour", choices=("kubeone", "kubeadm"), default="kubeone",
+                        help="kubeone (default: kubeone.yaml, tf.json, bin/kubeone) or kubeadm (a plain kubeadm "
+                             "cluster: kubeadm token/upload-certs/join on the nodes, no kubeone)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -443,6 +459,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     outage.add_argument("seconds", type=float, metavar="SECONDS")
     _dir_option(outage)
     outage.set_defaults(handler=cmd_api_outage)
+
+    fault = sub.add_parser("fault", help="arm a one-shot kubeadm fault: token-expired, join-halfway")
+    fault.add_argument("name", choices=("token-expired", "join-halfway"))
+    _dir_option(fault)
+    fault.set_defaults(handler=cmd_fault)
 
     fill = sub.add_parser("fill", help="write, overwrite and delete N MiB so the database grows and fragments")
     fill.add_argument("node", metavar="NODE", nargs="?", help="write through this member (the data is replicated)")

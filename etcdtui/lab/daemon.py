@@ -56,6 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bastion", choices=("on", "off"), default="on")
     p.add_argument("--quota-backend-bytes", type=int, default=0)
     p.add_argument("--name", default="lab", help="lab name: the kubeconfig context is etcdtui-NAME")
+    p.add_argument("--flavour", choices=("kubeone", "kubeadm"), default="kubeone")
     return p.parse_args(argv)
 
 
@@ -135,6 +136,8 @@ class Lab:
             return
         self.ssh = await start_node_access(self.ring, self.layout, bastion=self.args.bastion == "on")
         self._cleanups.append(self.ssh.stop)
+        if self.args.flavour == "kubeadm":
+            return  # a plain kubeadm cluster: no kubeone.yaml, tf.json or bin/kubeone
         try:
             from etcdtui.lab.kubeone import write_kubeone_files
         except ImportError as exc:
@@ -150,7 +153,8 @@ class Lab:
         except ImportError as exc:
             log.warning("kubeone control routes not available yet (%s)", exc)
         else:
-            add_kubeone_routes(app, self.ring)
+            if self.args.flavour == "kubeone":
+                add_kubeone_routes(app, self.ring)
         from etcdtui.lab.machines import add_machine_routes  # noqa: PLC0415 - issue #13's machine faults
 
         add_machine_routes(app, self)
@@ -197,6 +201,9 @@ class Lab:
         """The lab's kubeone and ssh settings as the kubeconfig extension any context may carry (the product
         reads it like a hand-configured one; docs/notes/lab-context-settings.md says why not config.yaml)."""
         layout = self.layout
+        if self.args.flavour == "kubeadm":  # no kubeone files: the product decides kubeadm from the flavour key
+            return {"name": "etcdtui", "extension": {"flavour": "kubeadm",
+                                                      "ssh": {"known_hosts": str(layout.known_hosts)}}}
         return {"name": "etcdtui", "extension": {
             "kubeone": {"binary": str(layout.kubeone_bin), "manifest": str(layout.kubeone_yaml),
                         "tf": str(layout.tf_json)},
@@ -221,6 +228,7 @@ class Lab:
             "nodes": self.ring.nodes,
             "corrupt_checks": self.args.corrupt_checks,
             "quota_backend_bytes": self.args.quota_backend_bytes,
+            "flavour": self.args.flavour,
             "api": {"host": API_HOST, "port": self.api.port} if self.api is not None else None,
             "token": self.token,
             "kubeconfig": str(self.layout.kubeconfig) if self.api is not None else None,

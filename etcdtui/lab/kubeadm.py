@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from etcdtui.lab.kube_objects import KUBELET_VERSION
+from etcdtui.lab.kubeadm_output import ReadLine, Write, klog_warning
 
 if TYPE_CHECKING:
     from etcdtui.lab.ring import Ring
@@ -29,8 +27,6 @@ REMOVE_MAX_DELAY = 1.0
 REMOVE_PATIENCE = 15.0  # kubeadm retries member removal with backoff before giving up
 STEP_PAUSE = 0.05  # lets a streaming client see the lines arrive one by one, as from the real tool
 
-Write = Callable[[str], Awaitable[None]]
-ReadLine = Callable[[], Awaitable[str]]
 
 # Resets of one node must not interleave (two ssh sessions at once).
 _locks: dict[str, asyncio.Lock] = {}
@@ -59,12 +55,6 @@ NOT_ROOT = (
 )
 
 
-def klog_warning(source: str, message: str) -> str:
-    """A klog warning line (`W1124 11:40:01.123456   4242 file.go:123] msg`), as kubeadm writes to stderr."""
-    now = datetime.now()
-    return f"W{now:%m%d %H:%M:%S}.{now.microsecond:06d} {os.getpid():>7} {source}] {message}\n"
-
-
 async def kubeadm_main(
     ring: Ring, node: str, args: list[str], *, root: bool, out: Write, err: Write, read_line: ReadLine
 ) -> int:
@@ -77,6 +67,14 @@ async def kubeadm_main(
             await err(f'unknown flag: {unknown[0]}\nTo see the stack trace of this error execute with --v=5 or higher\n')
             return 1
         return await reset(ring, node, force="--force" in flags or "-f" in flags, root=root, out=out, err=err, read_line=read_line)
+    if args[:1] in (["token"], ["join"]) or args[:3] == ["init", "phase", "upload-certs"]:
+        from etcdtui.lab import kubeadm_join  # noqa: PLC0415 - imports this module
+
+        if args[0] == "token":
+            return await kubeadm_join.token(ring, args[1:], root=root, out=out, err=err)
+        if args[0] == "join":
+            return await kubeadm_join.join(ring, node, args[1:], root=root, out=out, err=err)
+        return await kubeadm_join.upload_certs(ring, args[3:], root=root, out=out, err=err)
     sub = args[0] if args else ""
     if not sub:
         await out("Usage:\n  kubeadm [command]\n\nAvailable Commands:\n  reset       Performs a best effort revert of changes made to this host by 'kubeadm init' or 'kubeadm join'\n  version     Print the version of kubeadm\n")
@@ -118,7 +116,11 @@ async def reset(ring: Ring, node: str, *, force: bool, root: bool, out: Write, e
 
 async def _reset_locked(ring: Ring, node: str, out: Write, err: Write) -> int:
     started = time.monotonic()
-    already_reset = ring.member(node).reset
+    from etcdtui.lab.kubeadm_join import forget_half_join, is_half_joined  # noqa: PLC0415 - imports this module
+
+    # A half-done join wrote the etcd manifest and announced the member: reset removes it like a joined one.
+    already_reset = ring.member(node).reset and not is_half_joined(ring, node)
+    forget_half_join(ring, node)
     if already_reset:
         # admin.conf and the etcd manifest are gone: kubeadm can read no config and finds no member to remove.
         await err(klog_warning("reset.go:124", "[reset] Unable to fetch the kubeadm-config ConfigMap from cluster: failed to get config map: "

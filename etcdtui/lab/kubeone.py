@@ -25,6 +25,7 @@ import yaml
 from aiohttp import web
 
 import etcdtui
+from etcdtui.lab.api_endpoint import api_endpoint
 from etcdtui.lab.kube_objects import KUBELET_VERSION
 from etcdtui.lab.layout import LabLayout
 from etcdtui.lab.objects import NotFound
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 CLUSTER_NAME = "etcdtui-lab"
 KUBERNETES_VERSION = KUBELET_VERSION.removeprefix("v")  # kubeone.yaml's versions.kubernetes has no `v`
-DEFAULT_API_PORT = 6443
 JOIN_SETTLE = 1.0  # KubeOne waits 15 s before each join; the lab's components are up at once
 JOIN_PATIENCE = 30.0
 JOIN_RETRY_DELAY = 1.0
@@ -50,18 +50,6 @@ RUNNING_KEY: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("kubeone_running")
 
 
 # == files ==================================================================================================
-def api_endpoint(layout: LabLayout) -> tuple[str, int]:
-    """The API server address from the lab kubeconfig (written by the daemon), else kubeadm's default."""
-    try:
-        config = yaml.safe_load(layout.kubeconfig.read_text())
-        server = str(config["clusters"][0]["cluster"]["server"])
-        hostport = server.split("://", 1)[1].split("/", 1)[0]
-        host, port = hostport.rsplit(":", 1)
-        return host.strip("[]"), int(port)
-    except (OSError, KeyError, IndexError, TypeError, ValueError, yaml.YAMLError):
-        return "127.0.0.1", DEFAULT_API_PORT
-
-
 def _openssh_public(key: asyncssh.SSHKey) -> str:
     """`ssh-ed25519 AAAA...` without the comment, as KubeOne's sshHostPublicKey fields hold it."""
     algo, data = key.export_public_key("openssh").decode().split()[:2]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
-from etcdtui.lab import node_fs
+from etcdtui.lab import node_fs, node_manifest
 from etcdtui.lab.kubeadm import KUBEADM_PATH, kubeadm_main
 from etcdtui.lab.layout import LabLayout
 
@@ -265,6 +265,8 @@ class NodeShell:
                 return data[:MAX_STDIN_LINE].decode(errors="replace")
 
             return await kubeadm_main(self._ring, self._node, args, root=root, out=out, err=err, read_line=read_line)
+        if self._node is not None and node_manifest.handles(name, args):  # the etcd static pod manifest (#14)
+            return await node_manifest.run(self._ring, self._node, name, root=root, out=out, err=err, stdin=stdin)
         if name in {"cat", "rm"} and self._node is not None:
             return await self._etcd_data_file(name, args, root, out, err)
         if name in node_fs.COMMANDS and self._node is not None:  # disaster recovery (issue #13)

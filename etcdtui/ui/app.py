@@ -47,7 +47,8 @@ class EtcdTuiApp(App[int]):
         super().__init__()
         if self.config.theme:
             self.theme = self.config.theme
-        self.ring = RingScreen(readonly=self.readonly, context=self.context_label, clock=self.clock)
+        self.ring = RingScreen(readonly=self.readonly, context=self.context_label, clock=self.clock,
+                               flavour=services.flavour)
 
     @property
     def services(self) -> Services:
@@ -163,7 +164,7 @@ class EtcdTuiApp(App[int]):
         from etcdtui.ui.screens.replace import ReplaceScreen
 
         settings = ReplaceSettings(node, KubeOneSettings.of(s.settings.kubeone), ssh=s.settings.ssh,
-                                   state_dir=s.replace_state_dir)
+                                   state_dir=s.replace_state_dir, flavour=s.settings.flavour)
         procedures = s.procedures
         if procedures is None and s.conn is not None:
             procedures = _procedures_on(s.conn, s.ring)

@@ -16,6 +16,9 @@ from textual.color import Color, ColorParseError
 from textual.theme import BUILTIN_THEMES
 
 from etcdtui.engine.context_settings import (
+    KEYS as CLUSTER_KEYS,
+)
+from etcdtui.engine.context_settings import (
     ClusterSettings,
     KubeOnePaths,
     SettingsError,
@@ -132,7 +135,7 @@ def _context(name: str, value: Any, where: str) -> ContextSettings:
         return ContextSettings()
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: contexts.{name} must be a mapping")
-    unknown = set(value) - {"accent", "readonly", "kubeone", "ssh"}
+    unknown = set(value) - {"accent", "readonly", *CLUSTER_KEYS}
     if unknown:
         raise ConfigError(f"{where}: contexts.{name}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     accent = value.get("accent")
@@ -145,7 +148,7 @@ def _context(name: str, value: Any, where: str) -> ContextSettings:
     if readonly is not None and not isinstance(readonly, bool):
         raise ConfigError(f"{where}: contexts.{name}.readonly must be true or false")
     try:
-        cluster = parse_cluster_settings({k: value[k] for k in ("kubeone", "ssh") if k in value},
+        cluster = parse_cluster_settings({k: value[k] for k in CLUSTER_KEYS if k in value},
                                          f"{where}: contexts.{name}")
     except SettingsError as exc:
         raise ConfigError(str(exc)) from None

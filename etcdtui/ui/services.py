@@ -112,6 +112,15 @@ class Services:
     procedures: ProcedureFactory | None = None
 
     @property
+    def flavour(self) -> str | None:
+        """`kubeone` or `kubeadm` for a live cluster (the context's flavour, else a kubeone manifest configured)."""
+        if self.conn is None:
+            return None
+        from etcdtui.engine.flavour import decide
+
+        return decide(self.settings).name
+
+    @property
     def context(self) -> str | None:
         """The label shown everywhere: explicit, else the connection's, else fixed data's own."""
         if self.context_label:

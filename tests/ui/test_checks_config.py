@@ -90,7 +90,9 @@ def test_a_bad_extension_is_one_clear_error(tmp_path: Path) -> None:
         ({"kubeone": "kubeone"}, "kubeone must be a mapping with binary, manifest, tf"),
         ({"kubeone": {"tfjson": "x"}}, "kubeone: unknown key(s) tfjson"),
         ({"contexts": {"p": {"kubeone": {"binary": 3}}}}, "contexts.p.kubeone.binary must be a path"),
-        ({"contexts": {"p": {"ssh": {"port": 22}}}}, "contexts.p.ssh: unknown key(s) port"),
+        ({"contexts": {"p": {"ssh": {"password": "x"}}}}, "contexts.p.ssh: unknown key(s) password"),
+            ({"contexts": {"p": {"ssh": {"port": "22"}}}}, "contexts.p.ssh.port must be a port number"),
+            ({"contexts": {"p": {"flavour": "rke2"}}}, "contexts.p.flavour must be kubeone or kubeadm"),
         ({"contexts": {"p": {"ssh": {"bastion": "ops@:99999"}}}}, "contexts.p.ssh.bastion: expected [user@]host[:port]"),
     ],
 )

@@ -69,8 +69,8 @@ async def answer_dialogs(pilot: Any, app: EtcdTuiApp, screen: ReplaceScreen, wai
             assert dialog.query_one("#typed-confirm", Button).disabled
             seen.append(f"typed:{dialog.title_text}")
             await _type(pilot, NODE)
-            await pilot.pause()
-            assert not dialog.query_one("#typed-confirm", Button).disabled
+            confirm = dialog.query_one("#typed-confirm", Button)
+            await _until(pilot, "the typed node name to enable Confirm", lambda button=confirm: not button.disabled, 10)
             await pilot.click("#typed-confirm")
         elif isinstance(dialog, BackupDialog):
             seen.append("backup")

@@ -16,6 +16,7 @@ from etcdtui.cluster.ssh import (
     connect,
 )
 from etcdtui.core.checklist import (
+    KUBEADM_TITLES,
     Checklist,
     GateResult,
     StepId,
@@ -26,6 +27,9 @@ from etcdtui.core.checklist import (
 from etcdtui.core.etcdctl import parse_member_list
 from etcdtui.core.kubeone import host_for_node
 from etcdtui.engine.checklist_run import ChecklistRun
+from etcdtui.engine.context_settings import ClusterSettings, KubeOnePaths
+from etcdtui.engine.flavour import Flavour, decide
+from etcdtui.engine.kubeadm_context import gather_kubeadm_context, node_address
 from etcdtui.engine.replace.commands import apply_argv, step_commands
 from etcdtui.engine.replace.fresh import fresh_snapshot
 from etcdtui.engine.replace.model import (
@@ -36,6 +40,7 @@ from etcdtui.engine.replace.model import (
     ReplaceSettings,
     StepFailed,
 )
+from etcdtui.engine.replace.step_kubeadm_join import rejoin_commands
 from etcdtui.engine.replace_context import (
     ReplaceContext,
     gather_context,
@@ -71,6 +76,7 @@ class ProcedureBase(ChecklistRun):
                          ProcedureLock(journal.directory, journal.key), self._changed, clock)
         self.resumed = False
         self.ctx: ReplaceContext | None = None
+        self.flavour: Flavour | None = None
         self.gates: dict[str, GateResult] = {}
         self._exec = EtcdctlExec(conn)
         self.ssh_node: SshNode | None = None
@@ -109,18 +115,42 @@ class ProcedureBase(ChecklistRun):
     async def evaluate(self) -> tuple[ReplaceContext, RingSnapshot]:
         """Step 0 facts and the gates, changing nothing (what --dry-run prints)."""
         snap = await fresh_snapshot(self.engine)
-        ctx = await gather_context(self.conn, snap, self.node, self.settings.kubeone,
-                                   ssh_settings=self.settings.ssh, namespace=self.settings.namespace)
+        flavour = self.decide_flavour()
+        if flavour.is_kubeadm:
+            known_ip = self.checklist.facts.get("node_ip")
+            ctx = await gather_kubeadm_context(self.conn, snap, self.node, flavour, self.settings.node_ssh,
+                                               namespace=self.settings.namespace,
+                                               known_ip=known_ip if isinstance(known_ip, str) else None)
+        else:
+            ctx = await gather_context(self.conn, snap, self.node, self.settings.kubeone,
+                                       ssh_settings=self.settings.ssh, namespace=self.settings.namespace)
         self.ctx = ctx
         facts = member_facts(snap)
         self.gates["evidence"] = evidence_gate(facts, self.node)
         self.gates["quorum"], _ = quorum_gate(facts, self.node)
         return ctx, snap
 
+    def decide_flavour(self) -> Flavour:
+        """Once per procedure, from the context's resolved settings: its flavour, else detection."""
+        if self.flavour is None:
+            self.flavour = decide(ClusterSettings(KubeOnePaths(manifest=self.settings.kubeone.manifest),
+                                                  self.settings.ssh, self.settings.flavour))
+            if self.flavour.is_kubeadm:
+                for step, title in KUBEADM_TITLES.items():
+                    self.checklist.step(step).title_override = title
+        return self.flavour
+
     def commands(self, step: StepId) -> list[str]:
         """The exact commands and API calls of a step (shown before it runs, and by --dry-run)."""
-        return step_commands(step, self.ctx, self.node, self.settings.namespace,
-                             self.healthy_pod_name() or "etcd-<healthy member>", self.backup_dir())
+        healthy = self.healthy_pod_name() or "etcd-<healthy member>"
+        if self.flavour is not None and self.flavour.is_kubeadm and step in (StepId.CONTEXT, StepId.APPLY):
+            if step is StepId.CONTEXT:
+                return ["GET /api/v1/nodes, GET /api/v1/namespaces/kube-system/pods?labelSelector=component=etcd",
+                        f"flavour: {self.flavour.describe()}", "ssh: the Node's InternalIP with contexts.<name>.ssh"]
+            rows = self.engine.latest.rows if self.engine.latest else []
+            node = next((r.node_name for r in rows if r.pod_name == healthy and r.node_name), None)
+            return rejoin_commands(self.node, node or "<healthy control-plane node>")
+        return step_commands(step, self.ctx, self.node, self.settings.namespace, healthy, self.backup_dir())
 
     def apply_argv(self) -> list[str]:
         return apply_argv(self.ctx)
@@ -171,6 +201,11 @@ class ProcedureBase(ChecklistRun):
         self.finish_step(step, gate.detail)
 
     def ssh_target_for(self, node: str | None, ctx: ReplaceContext) -> SshTarget:
+        if self.flavour is not None and self.flavour.is_kubeadm:
+            address = node_address(self.engine.latest, node) if node and self.engine.latest else None
+            if node is None or address is None:
+                raise StepFailed(f"no InternalIP for {node or 'the healthy member'}'s node")
+            return self.settings.node_ssh.target(node, address)
         host = host_for_node(ctx.hosts, node) if node else None
         if host is None or ctx.ssh is None or node is None:
             raise StepFailed(f"no kubeone.yaml/tf.json host for {node or 'the healthy member'}'s node")
@@ -179,7 +214,7 @@ class ProcedureBase(ChecklistRun):
     async def open_ssh(self, step: StepId) -> SshNode:
         ctx = await self.ensure_context()
         if ctx.ssh is None:
-            raise StepFailed("no ssh target (kubeone.yaml/tf.json)")
+            raise StepFailed("no ssh target (kubeone.yaml/tf.json, or the Node's InternalIP on kubeadm)")
         if self.ssh_node is None:
             self.out(step, f"connecting to {ctx.ssh.describe()}, host keys from {ctx.ssh.known_hosts}")
             try:
@@ -192,8 +227,8 @@ class ProcedureBase(ChecklistRun):
         _, out = await self.etcdctl(["member", "list", "-w", "json"], snap)
         members = parse_member_list(out).members
         me = next((m for m in members if m.name == self.node), None)
-        if me is None and self.ctx and self.ctx.host:
-            ip = self.ctx.host.private_address
+        ip = (self.ctx.host.private_address if self.ctx.host else self.ctx.node_ip) if self.ctx else None
+        if me is None and ip:  # a member added but never started has no name yet: its peer URL tells
             # A learner on its address is not it: an orphan of an interrupted join (cleaned after the reset).
             me = next((m for m in members if not m.is_learner and any(f"//{ip}:" in u for u in m.peer_urls)), None)
         return me is not None, (me.member_id if me else None)

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from etcdtui.core.checklist import StepId
 from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.context_settings import SshSettings
+from etcdtui.engine.flavour import NodeSsh
 
 REUSE_POLL_S = 10.0  # steps 1 and 2 may use step 0's poll when it is this recent
 VERIFY_TIMEOUT = 180.0
@@ -48,13 +49,19 @@ class Interaction(Protocol):
 class ReplaceSettings:
     node: str
     kubeone: KubeOneSettings
-    ssh: SshSettings = SshSettings()  # known_hosts, user and bastion overrides of the context
+    ssh: SshSettings = SshSettings()  # the context's ssh settings (kubeone: overrides; kubeadm: how nodes are reached)
     state_dir: Path | None = None
     backup_dir: Path | None = None  # where snapshots go (default: the state dir, 0700)
     namespace: str = "kube-system"
     drain_timeout: float = 300.0
     verify_timeout: float = VERIFY_TIMEOUT
     extra: dict[str, Any] = field(default_factory=dict)
+    flavour: str | None = None  # kubeone|kubeadm (the context's resolved setting); None: detected
+
+    @property
+    def node_ssh(self) -> NodeSsh:
+        """kubeadm: how nodes are reached (at their Node's InternalIP) with the context's ssh settings."""
+        return NodeSsh.of(self.ssh)
 
 
 class StepFailed(Exception):

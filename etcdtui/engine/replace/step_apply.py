@@ -19,6 +19,7 @@ from etcdtui.core.checklist import StepId, check_join_plan
 from etcdtui.core.kubeone_output import kubeone_error
 from etcdtui.engine.replace.base import ProcedureBase
 from etcdtui.engine.replace.model import Question, StepFailed
+from etcdtui.engine.replace.step_kubeadm_join import kubeadm_rejoin
 from etcdtui.engine.replace_context import read_node
 
 APPLY_TIMEOUT = 1800.0  # KubeOne documents "several minutes"; the lab takes seconds
@@ -46,6 +47,9 @@ async def _wait_previous_apply(p: ProcedureBase, step: StepId) -> None:
 async def step_apply(p: ProcedureBase) -> None:
     step = StepId.APPLY
     await p.ensure_context()
+    if p.flavour is not None and p.flavour.is_kubeadm:
+        await kubeadm_rejoin(p)  # kubeadm's join instead of kubeone apply
+        return
     await _wait_previous_apply(p, step)
     if await _joined(p):
         p.start_step(step, p.commands(step))

@@ -30,6 +30,8 @@ async def step_context(p: ProcedureBase) -> None:
         voting = sum(1 for r in snap.rows if r.member_id and not r.is_learner)
         p.write(p.checklist.note("members", voting, p.clock()))
         p.write(p.checklist.note("member_id", ctx.row.member_id if ctx.row else None, p.clock()))
+        if ctx.node_ip:  # where the machine is after step 7 deleted its Node (kubeadm has no kubeone.yaml)
+            p.write(p.checklist.note("node_ip", ctx.node_ip, p.clock()))
     p.finish_step(step, f"{p.node} is {ctx.ssh.describe() if ctx.ssh else '?'}")
 
 

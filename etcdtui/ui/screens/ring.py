@@ -49,8 +49,10 @@ class RingScreen(Screen[None]):
     class SourceFailed(Message):
         reason: str
 
-    def __init__(self, *, readonly: bool, context: str | None, clock: Callable[[], datetime]) -> None:
+    def __init__(self, *, readonly: bool, context: str | None, clock: Callable[[], datetime],
+                 flavour: str | None = None) -> None:
         super().__init__()
+        self.flavour = flavour  # kubeone | kubeadm, decided once for the context (None: fixed data)
         self.readonly = readonly
         self.context_label = context
         self.clock = clock
@@ -108,7 +110,8 @@ class RingScreen(Screen[None]):
             return
         now, palette = self.clock(), self.palette
         with self.app.batch_update():
-            self.query_one(RingHeader).show(snap, context=self.context, now=now, palette=palette)
+            self.query_one(RingHeader).show(snap, context=self.context, now=now, palette=palette,
+                                            flavour=self.flavour)
             self.table.apply(snap.rows, now, palette, force=force)
             if snap.rows:
                 self.query_one("#empty-state").display = False

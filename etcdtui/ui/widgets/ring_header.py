@@ -43,6 +43,7 @@ class RingHeader(Static):
         border-bottom: tall $context-accent;
     }
     """
+    _flavour: str | None = None  # kubeone | kubeadm next to the context (None: fixed data, not shown)
 
     def show_connecting(self, context: str, palette: Palette) -> None:
         line = Text.assemble(("etcdtui ", "bold"), (f" {context} ", palette.badge(LINK_SEVERITY[LinkState.CONNECTING])))
@@ -57,7 +58,7 @@ class RingHeader(Static):
         last = getattr(self, "_last", None)
         if last is not None:
             snap, context, now, palette = last
-            self.show(snap, context=context, now=now, palette=palette)
+            self.show(snap, context=context, now=now, palette=palette, flavour=self._flavour)
             return
         line = Text.assemble(("etcdtui ", "bold"), (f" {context} ", "bold"))
         line.append("\n")
@@ -65,9 +66,11 @@ class RingHeader(Static):
         line.append(f" {message}", style=palette.style(LINK_SEVERITY[LinkState.ERROR]))
         self.update(line)
 
-    def show(self, snap: RingSnapshot, *, context: str, now: datetime, palette: Palette) -> None:
+    def show(self, snap: RingSnapshot, *, context: str, now: datetime, palette: Palette,
+             flavour: str | None = None) -> None:
         self._last = (snap, context, now, palette)
-        text = self.render_snapshot(snap, context=context, now=now, palette=palette)
+        self._flavour = flavour
+        text = self.render_snapshot(snap, context=context, now=now, palette=palette, flavour=flavour)
         # One line per fact, clipped to the width: a long finding must not push the table down.
         width = max(20, self.content_size.width or self.app.size.width - 2)
         lines = list(text.split("\n"))
@@ -83,15 +86,18 @@ class RingHeader(Static):
         last = getattr(self, "_last", None)
         if last is not None:
             snap, context, now, palette = last
-            self.show(snap, context=context, now=now, palette=palette)
+            self.show(snap, context=context, now=now, palette=palette, flavour=self._flavour)
 
     @staticmethod
-    def render_snapshot(snap: RingSnapshot, *, context: str, now: datetime, palette: Palette) -> Text:
+    def render_snapshot(snap: RingSnapshot, *, context: str, now: datetime, palette: Palette,
+                        flavour: str | None = None) -> Text:
         link_sev = LINK_SEVERITY[snap.connection.state]
         text = Text()
         # Line 1: where.
         text.append("etcdtui ", style="bold")
         text.append(f" {context} ", style="bold reverse")
+        if flavour:
+            text.append(f" {flavour}", style=palette.muted)
         text.append(f"  {snap.server}", style="bold")
         text.append(f"   {snap.namespace} · {snap.selector}", style=palette.muted)
         text.append("   data: ")
