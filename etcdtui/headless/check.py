@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from etcdtui import exitcodes
+from etcdtui.headless.arguments import seconds
 
 if TYPE_CHECKING:
     from etcdtui.engine.snapshot import RingSnapshot
@@ -55,20 +56,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                              "config.yaml) concurrently")
     parser.add_argument("--namespace", metavar="NS", default="kube-system", help="namespace of the etcd pods")
     parser.add_argument("--selector", metavar="S", default="component=etcd", help="label selector of the etcd pods")
-    parser.add_argument("--timeout", metavar="S", type=_positive, default=None,
+    parser.add_argument("--timeout", metavar="S", type=seconds(0, 3600, low_allowed=False), default=None,
                         help="give up on a context after S seconds (default 30, or fleet.timeout in config.yaml "
                              "with several contexts)")
     parser.set_defaults(handler=run)
 
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds: {text}")
-    return value
 
 
 def _error(message: str) -> int:

@@ -17,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from etcdtui import exitcodes
+from etcdtui.headless.arguments import seconds
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -64,7 +65,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         help="every context of the kubeconfig (narrowed by fleet.contexts in config.yaml)")
     parser.add_argument("--namespace", metavar="NS", default="kube-system", help="namespace of the etcd pods")
     parser.add_argument("--selector", metavar="S", default="component=etcd", help="label selector of the etcd pods")
-    parser.add_argument("--interval", metavar="S", type=_interval, default=DEFAULT_INTERVAL,
+    parser.add_argument("--interval", metavar="S", type=seconds(1, 3600), default=DEFAULT_INTERVAL,
                         help=f"seconds between etcdctl polls (default {DEFAULT_INTERVAL:g})")
     parser.add_argument("--no-logs", dest="logs", action="store_false",
                         help="do not stream the etcd pods' logs (no log evidence; RBAC then needs no pods/log)")
@@ -83,15 +84,6 @@ def listen_address(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(f"not ADDR:PORT: {text!r}")
     return host, port
 
-
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 1 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 3600 seconds: {text}")
-    return value
 
 
 def _error(message: str) -> int:
