@@ -43,12 +43,29 @@ class LabCliError(Exception):
 
 
 # == starting =============================================================================================
-def start_lab(
+START_ATTEMPTS = 3  # a port picked free can be taken by another process before etcd binds it
+
+
+def start_lab(root: Path, **options: Any) -> dict[str, Any]:
+    """Start a lab daemon in `root` and return its state (lab.json) once it is ready; raise LabCliError.
+
+    Ports are checked free when picked, but another lab starting at the same moment (or any process) may bind
+    one before etcd does: that start is cleaned up and retried with fresh ports, never reported as a failure.
+    """
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return _start_lab_once(root, **options)
+        except LabCliError as exc:
+            if "address already in use" not in str(exc) or attempt == START_ATTEMPTS or options.get("api_port"):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_lab_once(
     root: Path, *, members: int = 3, corrupt_checks: str = "off", etcd: str | None = None, api_port: int = 0,
     bastion: bool = True, within: float = UP_TIMEOUT, quota_backend_bytes: int = 0, name: str = DEFAULT_NAME,
     flavour: str = "kubeone",
 ) -> dict[str, Any]:
-    """Start a lab daemon in `root` and return its state (lab.json) once it is ready; raise LabCliError."""
     if not valid_lab_name(name):
         raise LabCliError(f"invalid --name {name!r}: lowercase letters, digits and '-', at most 32 characters")
     if members not in VALID_MEMBERS:
