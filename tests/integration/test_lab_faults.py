@@ -72,15 +72,19 @@ def test_corrupt_with_checks_on_is_detected_by_etcd(fresh_lab: Callable[..., Run
     assert result.returncode == 0, result.stderr
     started = time.monotonic()
 
+    DETECTION = {"same compact revision then hashes must match", "found different hash values from remote peer"}  # noqa: N806
+
     def evidence() -> set[str] | None:
         found: set[str] = set()
         for node in {leader, victim}:
             logs = kubectl(lab.kubeconfig, "logs", "-n", "kube-system", f"etcd-{node}")
             found |= CORRUPTION_MSGS & set(etcd_messages(logs.stdout))
-        return found or None
+        # Wait for the detection line itself: the victim's `alarm raised` can be read before the leader's log
+        # (read first) shows the mismatch it logged just before raising the alarm.
+        return found if found & DETECTION else None
 
     found = wait_for(evidence, within=30, what="corruption evidence in the victim's or leader's log", every=1)
-    assert found & {"same compact revision then hashes must match", "found different hash values from remote peer"}
+    assert found & DETECTION
     alarms = wait_for(
         lambda: (out := etcdctl(lab.root, leader, "alarm", "list").stdout) and "alarm:CORRUPT" in out and out,
         within=max(1.0, 30 - (time.monotonic() - started)), what="etcdctl alarm list shows CORRUPT",
