@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from etcdtui.lab.api_endpoint import api_endpoint
 from etcdtui.lab.kubeadm_output import Write, klog_warning
+from etcdtui.lab.member_join import join_with_retries
 
 if TYPE_CHECKING:
     from etcdtui.lab.ring import Ring
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 
 TOKEN_TTL = 24 * 3600.0
 CERT_KEY_TTL = 2 * 3600.0
-JOIN_PATIENCE = 30.0
-RETRYABLE_JOIN_ERRORS = ("unhealthy cluster", "not enough started members")
 VALUE_FLAGS = {"--token", "--discovery-token", "--discovery-token-ca-cert-hash", "--certificate-key", "--node-name",
                "--apiserver-advertise-address", "--apiserver-bind-port", "--config", "--v"}
 FAULTS = ("token-expired", "join-halfway")
@@ -287,7 +286,7 @@ async def join(ring: Ring, node: str, args: list[str], *, root: bool, out: Write
                   f"file: timeout waiting for etcd cluster to be available\n{STACK_HINT}")
         return 1
     try:
-        await _join_member(ring, node)
+        await join_with_retries(ring, node)
     except Exception as exc:
         await err(klog_warning("etcd.go:569", f"[etcd] {str(exc).splitlines()[-1] if str(exc) else exc}"))
         await err("error execution phase control-plane-join/etcd: error creating local etcd static pod manifest "
@@ -302,19 +301,6 @@ async def join(ring: Ring, node: str, args: list[str], *, root: bool, out: Write
               "[node-role.kubernetes.io/control-plane:NoSchedule]\n")
     await out(JOINED)
     return 0
-
-
-async def _join_member(ring: Ring, node: str) -> None:
-    """kubeadm retries `member add` while etcd refuses it right after a membership change."""
-    deadline = time.monotonic() + JOIN_PATIENCE
-    while True:
-        try:
-            await ring.join(node)
-            return
-        except Exception as exc:
-            if not any(s in str(exc) for s in RETRYABLE_JOIN_ERRORS) or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(1.0)
 
 
 JOINED = """
