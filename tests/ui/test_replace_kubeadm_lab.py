@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from test_replace_lab import _until, answer_dialogs
 from textual.widgets import Log
-from ui_lab import lab_cli, running_lab
+from ui_lab import kubeadm_ssh_config, lab_cli, running_lab
 from ui_support import SIZE
 
 from etcdtui.cluster.ssh import connect
@@ -39,15 +39,8 @@ NODE = "lab-cp-2"
 async def test_replace_on_kubeadm_through_the_app(tmp_path: Path, monkeypatch: Any) -> None:
     root = tmp_path / "lab"
     with running_lab(root, "--corrupt-checks", "on", "--flavour", "kubeadm") as kubeconfig:
-        import json
-
-        port = json.loads((root / "lab.json").read_text())["ssh"][NODE]["port"]
-        config = tmp_path / "config"
-        (config / "etcdtui").mkdir(parents=True)
-        (config / "etcdtui" / "config.yaml").write_text(
-            f"contexts:\n  etcdtui-lab:\n    ssh:\n      user: ubuntu\n      port: {port}\n"
-            f"      identity_file: {root / 'ssh' / 'id_ed25519'}\n      known_hosts: {root / 'known_hosts'}\n")
-        monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+        kubeadm_ssh_config(root, tmp_path / "config")
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
         done = lab_cli(root, "corrupt", NODE)
         assert done.returncode == 0, done.stderr
         screens: list[str] = []
