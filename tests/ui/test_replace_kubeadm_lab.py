@@ -7,6 +7,7 @@ the join token gone, and neither the token nor the certificate key on any screen
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,17 @@ async def test_replace_on_kubeadm_through_the_app(tmp_path: Path, monkeypatch: A
                 await _until(pilot, "the procedure to open", lambda: screen.opened, 10)
                 await pilot.press("enter")
                 seen: list[str] = []
-                await answer_dialogs(pilot, app, screen, 150, seen)
+
+                async def capture() -> None:  # the screen as the operator saw it, all along (dialogs, the join)
+                    while True:
+                        screens.append(app.export_screenshot())
+                        await asyncio.sleep(0.5)
+
+                capturing = asyncio.create_task(capture())
+                try:
+                    await answer_dialogs(pilot, app, screen, 150, seen)
+                finally:
+                    capturing.cancel()
                 proc = screen.proc
                 assert proc is not None and proc.flavour is not None and proc.flavour.is_kubeadm
                 failed = [f"{int(s.id)}: {s.reason}" for s in proc.checklist.steps if s.status is StepStatus.FAILED]
@@ -93,6 +104,8 @@ async def test_replace_on_kubeadm_through_the_app(tmp_path: Path, monkeypatch: A
         secrets.append(secrets[[s.count(".") for s in secrets].index(1)].split(".")[1])
         logs = [p.read_text(errors="replace") for p in [root / "lab.log", *(tmp_path / "state").rglob("*"),
                                                         *(root / "logs").rglob("*")] if p.is_file()]
+        assert len(screens) > 20, len(screens)  # captured while the procedure ran, not only at its end
+        assert any("redacted" in sc for sc in screens)  # the join command was on screen, its secrets redacted
         for text in [*screens, *logs]:
             assert not any(s in text for s in secrets), "a join secret was shown or written"
         print(f"kubeadm replace through the app: {time.monotonic() - started:.1f} s")
