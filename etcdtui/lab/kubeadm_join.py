@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from etcdtui.lab.api_endpoint import api_endpoint
 from etcdtui.lab.kubeadm_output import Write, klog_warning
-from etcdtui.lab.member_join import join_with_retries
+from etcdtui.lab.member_join import add_with_retries, join_with_retries
 
 if TYPE_CHECKING:
     from etcdtui.lab.ring import Ring
@@ -276,7 +276,16 @@ async def join(ring: Ring, node: str, args: list[str], *, root: bool, out: Write
         await out(line + "\n")
         await asyncio.sleep(0.02)
     if state.fault("join-halfway"):
-        rc, _, e = await ring.run_etcdctl("member", "add", node, f"--peer-urls={member.peer_url}")
+        async def announce() -> None:  # only `member add`: the member is never started
+            rc, _, e = await ring.run_etcdctl("member", "add", node, f"--peer-urls={member.peer_url}")
+            if rc != 0:
+                raise RuntimeError(e.strip() or f"etcdctl member add exited {rc}")
+
+        try:
+            await add_with_retries(node, announce)
+            rc, e = 0, ""
+        except Exception as exc:  # the join fails either way; the log says whether the member was announced
+            rc, e = 1, str(exc)
         state.half_joined.add(node)
         await out("[etcd] Announced new etcd member joining to the existing etcd cluster\n")
         await out('[etcd] Creating static Pod manifest for "etcd"\n')

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,11 +24,16 @@ RETRYABLE_JOIN_ERRORS = ("unhealthy cluster", "not enough started members")
 
 
 async def join_with_retries(ring: Ring, node: str) -> None:
-    """`ring.join(node)`, retried while etcd refuses `member add` for a retryable reason (≤ JOIN_PATIENCE)."""
+    """`ring.join(node)` (member add, then the member started), retried like kubeadm retries `member add`."""
+    await add_with_retries(node, lambda: ring.join(node))
+
+
+async def add_with_retries(node: str, add: Callable[[], Awaitable[None]]) -> None:
+    """`add()`, retried while etcd refuses `member add` for a retryable reason (at most JOIN_PATIENCE)."""
     deadline = time.monotonic() + JOIN_PATIENCE
     while True:
         try:
-            await ring.join(node)
+            await add()
             return
         except Exception as exc:
             if not any(s in str(exc) for s in RETRYABLE_JOIN_ERRORS) or time.monotonic() > deadline:
