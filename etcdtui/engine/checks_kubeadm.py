@@ -55,6 +55,19 @@ class ManifestEdit:
     def changed(self) -> bool:
         return self.before != self.after
 
+    @property
+    def checks_before(self) -> str:
+        return _check_flags(self.before)
+
+    @property
+    def checks_after(self) -> str:
+        return _check_flags(self.after)
+
+
+def _check_flags(flags: Sequence[str]) -> str:
+    """The corruption-check flags among an etcd command's flags, as one line."""
+    return " ".join(f for f in flags if "corrupt" in f or "hash-check" in f) or "no corruption-check flags"
+
 
 ConfirmEdit = Callable[[ManifestEdit], Awaitable[bool]]  # asked before each write; False stops the run
 
@@ -144,8 +157,7 @@ async def enable_on_kubeadm(
         try:
             _, edit = await _read_edit(target, node, flags)
             edits.append(edit)
-            on_output(f"{node} before: " + " ".join(f for f in edit.before if "corrupt" in f or "hash-check" in f)
-                      or f"{node} before: no corruption-check flags")
+            on_output(f"{node} before: {edit.checks_before}")
             if not edit.changed:
                 on_output(f"{node}: the flags are already set; nothing to change")
                 continue
@@ -173,7 +185,7 @@ async def enable_on_kubeadm(
         if not await _wait_member(engine, node, flags, member_timeout, on_progress):
             return KubeadmEnableOutcome(False, f"{node} is not back healthy with the new flags within "
                                         f"{member_timeout:.0f} s: stopped before the next member", edits)
-        on_output(f"{node} after: " + " ".join(f for f in edit.after if "corrupt" in f or "hash-check" in f))
+        on_output(f"{node} after: {edit.checks_after}")
     return KubeadmEnableOutcome(True, f"corruption checks set on all {len(order)} members by manifest edits in "
                                 f"{time.monotonic() - started:.0f} s; make them durable in the ClusterConfiguration",
                                 edits)

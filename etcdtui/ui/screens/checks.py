@@ -209,14 +209,16 @@ class ChecksScreen(Screen[None]):
         self.query_one("#checks-before-after").display = False
         self.query_one("#checks-result", Static).update("")
         hints = hints_of(navigator(self).services.ring) or self.hints
+        backend = self.backend
         try:
-            if isinstance(self.backend, ManifestChecksBackend) and self._by_manifests:
-                outcome = await self.backend.enable_by_manifests(
+            if not isinstance(backend, ManifestChecksBackend):
+                outcome = await backend.enable(on_output=self._output, on_plan=self._ask_plan,
+                                               on_progress=self._set_progress, hints=hints)
+            elif self._by_manifests:
+                outcome = await backend.enable_by_manifests(
                     on_output=self._output, on_progress=self._set_progress, confirm=self._confirm_edit, hints=hints)
             else:
-                assert not isinstance(self.backend, ManifestChecksBackend)
-                outcome = await self.backend.enable(on_output=self._output, on_plan=self._ask_plan,
-                                                    on_progress=self._set_progress, hints=hints)
+                raise EnableRefused("the report is not of a kubeadm cluster: re-read it (r)")
         except asyncio.CancelledError:
             stopped = ("✗ stopped between ssh steps: the member being edited may be restarting; check the ring view "
                        f"and {MANIFEST} on its node") if self._by_manifests else (
@@ -271,12 +273,9 @@ class ChecksScreen(Screen[None]):
 
     async def _confirm_edit(self, edit: ManifestEdit) -> bool:
         """kubeadm: one node's manifest write, confirmed by typing the node's name (the context named)."""
-        def checks(flags: Sequence[str]) -> str:
-            return " ".join(f for f in flags if "corrupt" in f or "hash-check" in f) or "no corruption-check flags"
-
         text = (f"The kubelet on {edit.node} restarts its etcd member with the new flags; the next member waits "
                 f"until this one is back healthy with them. The gate (every member healthy) is checked again "
-                f"right before the write.\n\nbefore: {checks(edit.before)}\nafter:  {checks(edit.after)}")
+                f"right before the write.\n\nbefore: {edit.checks_before}\nafter:  {edit.checks_after}")
         return bool(await self._ask(TypedConfirmDialog(
             title=f"Edit etcd's static pod manifest on {edit.node}", text=text, context=self.context_label,
             expect=edit.node, command=("sudo", "tee", MANIFEST))))
