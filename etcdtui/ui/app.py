@@ -17,7 +17,14 @@ from textual.worker import Worker, WorkerState
 from etcdtui.ui.commands import RingCommands
 from etcdtui.ui.navigation import BACK_TO_FLEET, RING_VIEW, Destination, ReplaceView, RingView
 from etcdtui.ui.screens.ring import RingScreen
-from etcdtui.ui.services import ChecksBackend, LogSource, ProcedureFactory, Services, hints_of
+from etcdtui.ui.services import (
+    ChecksBackend,
+    LogSource,
+    ManifestChecksBackend,
+    ProcedureFactory,
+    Services,
+    hints_of,
+)
 from etcdtui.ui.source import refresh
 
 LOG_START_LATEST = 3.0  # seconds after mount: the log engine starts then even if no snapshot is complete yet
@@ -46,7 +53,7 @@ class EtcdTuiApp(App[int]):
         self.context_label = services.context
         self._accent = self.config.accent_for(self.context_label) if self.context_label else None
         self._logs: LogSource | None = services.logs
-        self._checks: ChecksBackend | None = services.checks
+        self._checks: ChecksBackend | ManifestChecksBackend | None = services.checks
         super().__init__()
         if self.config.theme:
             self.theme = self.config.theme
@@ -115,13 +122,18 @@ class EtcdTuiApp(App[int]):
         self._logs = engine
         self.run_worker(_run_engine(engine), name="log-engine", group="log-engine", exit_on_error=False)
 
-    def _checks_backend(self) -> ChecksBackend | None:
+    def _checks_backend(self) -> ChecksBackend | ManifestChecksBackend | None:
         s = self._services
         if self._checks is None and s.conn is not None:
             from etcdtui.engine.checks import ChecksService, KubeOneSettings
 
             self._checks = ChecksService(s.conn, KubeOneSettings.of(s.settings.kubeone), namespace=s.namespace,
                                          selector=s.selector)
+            if s.flavour == "kubeadm":  # the same audit; Enable edits the static pod manifests over ssh
+                from etcdtui.engine.checks_kubeadm_service import KubeadmChecksService
+                from etcdtui.engine.flavour import NodeSsh
+
+                self._checks = KubeadmChecksService(self._checks, s.ring, NodeSsh.of(s.settings.ssh))
         return self._checks
 
     # -- navigation (ui/navigation.Navigator) -------------------------------------------------------------
