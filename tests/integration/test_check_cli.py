@@ -183,3 +183,28 @@ def test_bad_arguments_exit_without_traceback(tmp_path: Path) -> None:
     result = check("--json", "--prometheus", str(tmp_path / "x"))
     assert result.returncode != 0 and "not allowed with" in result.stderr and "Traceback" not in result.stderr
     assert_unknown_one_line(check("--prometheus", str(tmp_path / "no-dir" / "x")), "does not exist")
+
+
+def test_the_certificate_data_written_to_temp_files_is_removed_on_every_exit(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The kubernetes client writes a kubeconfig's `*-data` (CA, client key) to temp files and deletes them at
+    exit; `check` leaves its process without the interpreter's teardown, so this proves the deletion still runs,
+    after a verdict and after a failure."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+
+    def run(kubeconfig: Path) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+        env.update(HOME="/nonexistent-home", KUBECONFIG=str(kubeconfig), TMPDIR=str(temp))
+        return subprocess.run([sys.executable, "-m", "etcdtui", "check", "--timeout", "10"], capture_output=True,
+                              text=True, env=env, timeout=90, check=False)
+
+    assert "certificate-authority-data" in lab.kubeconfig.read_text()  # what makes the client write a temp file
+    verdict = run(lab.kubeconfig)
+    assert verdict.returncode == 1 and "etcd ring: WARNING" in verdict.stdout, verdict.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        path = broken_copy(lab.kubeconfig, tmp_path, lambda d: d["clusters"][0]["cluster"].update(
+            server=f"https://127.0.0.1:{port}"))
+        assert_unknown_one_line(run(path), "cannot reach")
+    assert list(temp.iterdir()) == []
