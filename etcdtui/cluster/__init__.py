@@ -1,5 +1,6 @@
 """Adapters to the outside world (Kubernetes API, etcdctl via exec, ssh, local commands). No Textual."""
 
-from etcdtui.cluster.kubernetes_import import load_aio_only
+from etcdtui.cluster.kubernetes_import import import_aiohttp_without_default_cas, load_aio_only
 
 load_aio_only()
+import_aiohttp_without_default_cas()
