@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from etcdtui.cluster.pod_logs import _Resume, container_info
-from etcdtui.core.logstore import LEVEL_CODE, NO_LEVEL
+from etcdtui.core.log_lines import LEVEL_CODE, NO_LEVEL
 from etcdtui.core.scan import LogScanner
 from etcdtui.engine.log_ingest import prefix_ts, quick_level, to_entries
 
