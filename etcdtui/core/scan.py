@@ -25,7 +25,7 @@ startup lines are read by regex too, and only the rest is parsed and classified.
 newline counts of the gaps between those lines (`_newlines`, memchr speed), each byte counted once. The digest holds no
 scanner state (`Digest`: counts, first/last timestamps, and in order the findings, the records `_track`
 uses and the folded startup lines), so it can be made in worker processes on stripes of a big file
-(`etcdtui/headless/scan_logs.py`) and fed here in file order (`feed_digest`). Anything the regex does not
+(`etcdtui/headless/scan_collect.py`) and fed here in file order (`feed_digest`). Anything the regex does not
 recognise takes the full path, so the fast path can only skip lines that the full path would also
 ignore; `tests/unit/test_scan_fastpath.py` and `tests/unit/test_scan_parallel.py` check they give the
 same findings and summary on every fixture, however the lines are cut into blocks.
