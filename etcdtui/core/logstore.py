@@ -29,7 +29,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from etcdtui.core.classify import RULES
+from etcdtui.core.classify_rules import RULES
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.log_chunk import CHUNK, Chunk
 from etcdtui.core.log_filter import LinePredicate, LogFilter

@@ -16,7 +16,7 @@ scanner keeps the little context a single line cannot give:
 * `finished scheduled compaction` hashes go to an optional shared `CompactionHashBook` for the
   cross-member check.
 
-Speed: most lines of a real log are routine zap lines (`classify.ROUTINE_MSGS` at debug/info/warn level),
+Speed: most lines of a real log are routine zap lines (`routine_lines.ROUTINE_MSGS` at debug/info/warn level),
 which `classify` maps to None whatever their fields say. One compiled regex recognises such a line from
 its first bytes (`{"level":"info","ts":"…",["logger":"…",]"caller":"…","msg":"<routine>"`), so it is
 counted without being decoded or parsed. `feed_block` goes through `digest_block`: a possessive regex
@@ -43,10 +43,12 @@ from operator import not_
 from typing import Any
 
 from etcdtui.core import ids
-from etcdtui.core.classify import CONTEXT_MSGS, QUIET_LEVELS, RAFT_CHATTER, ROUTINE_MSGS, classify, finding
+from etcdtui.core.classify import classify
+from etcdtui.core.classify_rules import finding
 from etcdtui.core.compaction import CompactionHashBook
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.logline import BLANK, CAPNSLOG, GO_PANIC, RAW, ZAP, LogRecord, parse_line
+from etcdtui.core.routine_lines import CONTEXT_MSGS, QUIET_LEVELS, RAFT_CHATTER, ROUTINE_MSGS
 
 
 def _alternation(words: Iterable[bytes]) -> bytes:

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from etcdtui.core.classify import RULES
+from etcdtui.core.classify_rules import RULES
 from etcdtui.core.compaction import CompactionHashBook
 from etcdtui.core.findings import Severity, Status
 from etcdtui.core.scan import ScanHit, ScanSummary

@@ -23,7 +23,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
 
-from etcdtui.core.classify import RULES, classify
+from etcdtui.core.classify import classify
+from etcdtui.core.classify_rules import RULES
 from etcdtui.core.log_filter import FilterError, LogFilter
 from etcdtui.core.log_finder import Finder
 from etcdtui.core.log_lines import LEVELS, NO_LEVEL
