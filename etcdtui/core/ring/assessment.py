@@ -8,7 +8,8 @@ from datetime import datetime
 
 from etcdtui.core.defrag_rules import fragmentation, quota_use
 from etcdtui.core.findings import Finding, Severity, Status
-from etcdtui.core.flags import FlagsAudit, format_duration
+from etcdtui.core.flags import FlagsAudit
+from etcdtui.core.go_duration import format_duration
 from etcdtui.core.hashes import (
     HashAgreement,
     HashVerdict,
