@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 from etcdtui.core.compaction import CompactionHashBook
 from etcdtui.core.findings import Finding
-from etcdtui.core.scan import Digest, LogScanner, ScanHit, ScanSummary
+from etcdtui.core.scan import LogScanner, ScanHit, ScanSummary
+from etcdtui.core.scan_digest import Digest
 from etcdtui.headless.scan_reading import (
     InputError,
     Readable,

@@ -6,7 +6,7 @@ per kind, runs the cross-member compaction-hash check over all files, and prints
 operator or one JSON object.
 
 Big regular files (≥ `PARALLEL_MIN`) are cut into stripes of `STRIPE` bytes, each digested
-(`core.scan.digest_block`: the stateless part, i.e. finding and classifying the lines that are not
+(`core.scan_digest.digest_block`: the stateless part, i.e. finding and classifying the lines that are not
 routine) by worker processes that read their own byte range; this process feeds the digests to the
 scanner in file order (the stateful part: startup context, leader losses, line numbers). At most
 `2 × jobs` stripes are in flight, so memory stays bounded. stdin and small files are read sequentially.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from etcdtui.core.scan import Digest, digest_block
+from etcdtui.core.scan_digest import Digest, digest_block
 
 CHUNK = 4 << 20  # bytes per read
 MAX_LINE = 1 << 20  # longer lines are cut (binary garbage without newlines must not fill memory)

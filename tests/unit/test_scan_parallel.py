@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from etcdtui.core.scan import LogScanner, ScanHit, digest_block
+from etcdtui.core.scan import LogScanner, ScanHit
+from etcdtui.core.scan_digest import digest_block
 from etcdtui.headless import scan_collect, scan_reading, scan_report
 
 pytestmark = pytest.mark.unit
