@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from etcdtui.lab.layout import LabLayout
-from etcdtui.lab.ring import run_argv
+from etcdtui.lab.run_argv import run_argv
 
 REQUEST_TIMEOUT = 5.0
 
