@@ -76,6 +76,16 @@ async def test_the_full_value_of_an_elided_flag_is_shown_on_selection_and_as_too
         assert str(flags.get_option_at_index(flags.option_count - 1).prompt) == CA_FLAG
 
 
+async def test_hovering_a_flag_gives_it_in_full_as_tooltip() -> None:
+    app = fixed_app(fixtures.corrupted_ring())
+    async with app.run_test(size=NARROW) as pilot:
+        flags = await _victim_selected(pilot, app)
+        index = flags.flags.index(CA_FLAG)
+        await pilot.hover(flags, offset=(3, index + 1))  # the compaction flag above takes two lines
+        await until(pilot, "the hovered flag as tooltip", lambda: flags.tooltip == CA_FLAG)
+        assert flags.highlighted_flag != CA_FLAG  # hovering does not select
+
+
 async def test_a_click_on_a_flag_selects_it() -> None:
     app = fixed_app(fixtures.corrupted_ring())
     async with app.run_test(size=NARROW) as pilot:

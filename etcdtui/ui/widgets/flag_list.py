@@ -3,7 +3,8 @@
 A flag is never broken inside its name or its value: when `--name=value` does not fit the list's width, only
 the value is elided in the middle (its start and its end stay, e.g. `https://10.0.…:2380`); when even the name
 leaves too little room, the value goes to a second, indented line. Widths are recomputed on every resize. The
-highlighted flag's full text is posted (`FlagList.Shown`) so the panel can show it below, and is the tooltip.
+highlighted flag's full text is posted (`FlagList.Shown`) so the panel can show it below; the tooltip is the
+flag under the mouse, in full.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from rich.cells import cell_len
 from rich.text import Text
 from textual import on
-from textual.events import Resize
+from textual.events import Leave, MouseMove, Resize
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
@@ -149,6 +150,15 @@ class FlagList(OptionList):
         for index, option in enumerate(self._options_for(width)):
             self.replace_option_prompt_at_index(index, option.prompt)
         self._announce()
+
+    def on_mouse_move(self, event: MouseMove) -> None:
+        """The tooltip is the flag under the mouse, in full (OptionList marks each line with its option)."""
+        index = event.style.meta.get("option")
+        hovered = self._flags[index] if isinstance(index, int) and 0 <= index < len(self._flags) else None
+        self.tooltip = hovered or self.highlighted_flag
+
+    def on_leave(self, _: Leave) -> None:
+        self.tooltip = self.highlighted_flag
 
     def watch_highlighted(self, highlighted: int | None) -> None:
         super().watch_highlighted(highlighted)
