@@ -174,7 +174,8 @@ class MemberDetail(Vertical):
                 yield Trend("raft index lag", id="trend-raft-lag")
                 yield Trend("leader changes (ring)", id="trend-leader-changes")
 
-    _palette: Palette | None = None
+    _palette: Palette | None = None  # the last `show`'s, for the flag shown in full
+    _flags_min_width: int | None = None
 
     def on_flag_list_shown(self, message: FlagList.Shown) -> None:
         full = self.query_one("#detail-flag-full", Static)
@@ -207,7 +208,10 @@ class MemberDetail(Vertical):
         self.query_one(FlagList).set_flags(flags, bold=key_flags)
         # The column never gets narrower than the longest key flag's `--name=`: those are read whole.
         longest = max((cell_len(flag.split("=", 1)[0]) + 1 for flag in key_flags), default=0)
-        self.query_one("#detail-flags").styles.min_width = longest + _COLUMN_GUTTER if longest else None
+        min_width = longest + _COLUMN_GUTTER if longest else None
+        if min_width != self._flags_min_width:  # a new value re-lays the panel out: only when it changes
+            self._flags_min_width = min_width
+            self.query_one("#detail-flags").styles.min_width = min_width
         self.query_one("#detail-findings-text", Static).update(findings_text(row, palette))
         self._show_trends(snap, snap.history.get(row.key) or MemberHistory())
 
