@@ -15,17 +15,10 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    start = time.perf_counter()
-    done = subprocess.run(argv, env=env, capture_output=True, check=False, timeout=120)
-    return time.perf_counter() - start, done.returncode
+from _bench_lab import lab_kubeconfig, timed
 
 
 async def engine_idle_cpu(kubeconfig: str, seconds: float, poll_interval: float) -> tuple[float, int]:
@@ -60,40 +53,24 @@ def main() -> int:
         print("kubectl not found: cannot compare", file=sys.stderr)
         return 3
 
-    tmp: tempfile.TemporaryDirectory[str] | None = None
-    root: Path | None = None
-    kubeconfig = args.kubeconfig
-    if kubeconfig is None:
-        from etcdtui.lab.cli import start_lab
-
-        tmp = tempfile.TemporaryDirectory(prefix="etcdtui-bench-check-")
-        root = Path(tmp.name) / "lab"
-        start_lab(root, bastion=False)
-        kubeconfig = str(root / "kubeconfig")
-    env = {**os.environ, "KUBECONFIG": kubeconfig}
-    try:
+    with lab_kubeconfig(args.kubeconfig, "etcdtui-bench-check-") as kubeconfig:
+        env = {**os.environ, "KUBECONFIG": kubeconfig}
         check_times, kubectl_times = [], []
         for i in range(args.rounds):
-            t_check, rc_check = timed([sys.executable, "-m", "etcdtui", "check", "--json"], env)
+            t_check, rc_check = timed([[sys.executable, "-m", "etcdtui", "check", "--json"]], env)
             t_kubectl, rc_kubectl = timed(
-                [kubectl, "get", "pods", "-n", "kube-system", "-l", "component=etcd", "-o", "wide"], env
+                [[kubectl, "get", "pods", "-n", "kube-system", "-l", "component=etcd", "-o", "wide"]], env
             )
             check_times.append(t_check)
             kubectl_times.append(t_kubectl)
-            print(f"round {i + 1}: etcdtui check {t_check:.3f} s (rc {rc_check})   kubectl {t_kubectl:.3f} s (rc {rc_kubectl})")
+            print(f"round {i + 1}: etcdtui check {t_check:.3f} s (rc {rc_check[0]})   "
+                  f"kubectl {t_kubectl:.3f} s (rc {rc_kubectl[0]})")
         med_check, med_kubectl = statistics.median(check_times), statistics.median(kubectl_times)
         print(f"median: etcdtui check {med_check:.3f} s, kubectl get pods {med_kubectl:.3f} s, "
               f"ratio {med_check / med_kubectl:.2f}")
         share, polls = asyncio.run(engine_idle_cpu(kubeconfig, args.idle_seconds, 15.0))
         print(f"engine idle CPU (default 15 s poll, {args.idle_seconds:.0f} s, {polls} polls): "
               f"{share * 100:.2f} % of one core")
-    finally:
-        if root is not None:
-            from etcdtui.lab.cli import stop_lab
-
-            stop_lab(root)
-        if tmp is not None:
-            tmp.cleanup()
     return 0
 
 

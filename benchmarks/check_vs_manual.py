@@ -21,9 +21,8 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
+
+from _bench_lab import lab_kubeconfig, timed
 
 # The guide's flag dump (kubeone-procedure.md, "check the flags").
 FLAGS_JSONPATH = ('{range .items[*]}{.metadata.name}: {range .spec.containers[0].command[*]}{}{"\\n"}{end}'
@@ -51,12 +50,6 @@ def manual_commands(kubectl: str, env: dict[str, str]) -> list[list[str]]:
     ]
 
 
-def timed(argvs: list[list[str]], env: dict[str, str]) -> tuple[float, list[int]]:
-    start = time.perf_counter()
-    codes = [subprocess.run(argv, env=env, capture_output=True, check=False, timeout=120).returncode for argv in argvs]
-    return time.perf_counter() - start, codes
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7)
@@ -66,18 +59,8 @@ def main() -> int:
     if kubectl is None:
         print("kubectl not found: cannot compare", file=sys.stderr)
         return 3
-    tmp: tempfile.TemporaryDirectory[str] | None = None
-    root: Path | None = None
-    kubeconfig = args.kubeconfig
-    if kubeconfig is None:
-        from etcdtui.lab.cli import start_lab
-
-        tmp = tempfile.TemporaryDirectory(prefix="etcdtui-bench-manual-")
-        root = Path(tmp.name) / "lab"
-        start_lab(root, bastion=False)
-        kubeconfig = str(root / "kubeconfig")
-    env = {**os.environ, "KUBECONFIG": kubeconfig}
-    try:
+    with lab_kubeconfig(args.kubeconfig, "etcdtui-bench-manual-") as kubeconfig:
+        env = {**os.environ, "KUBECONFIG": kubeconfig}
         manual = manual_commands(kubectl, env)
         check = [[sys.executable, "-m", "etcdtui", "check", "--json"]]
         timed(check, env)  # warm the page cache for both sides once
@@ -93,13 +76,6 @@ def main() -> int:
         med_check, med_manual = statistics.median(check_times), statistics.median(manual_times)
         print(f"median: etcdtui check {med_check:.3f} s, manual commands {med_manual:.3f} s, "
               f"ratio {med_check / med_manual:.2f} (target <= 0.8)")
-    finally:
-        if root is not None:
-            from etcdtui.lab.cli import stop_lab
-
-            stop_lab(root)
-        if tmp is not None:
-            tmp.cleanup()
     return 0
 
 

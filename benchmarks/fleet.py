@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,15 +29,10 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench_lab import timed  # noqa: E402
 from _fleet_contexts import HangingServer, refused_port, with_broken_contexts, write_kubeconfig  # noqa: E402
 
 NAMES = ("lab", "east", "west")
-
-
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    start = time.perf_counter()
-    done = subprocess.run(argv, env=env, capture_output=True, check=False, timeout=120)
-    return time.perf_counter() - start, done.returncode
 
 
 async def fleet_screen_filled(kubeconfig: Path, labs: list[str]) -> float:
@@ -107,11 +101,12 @@ def main() -> int:
         }
         times: dict[str, list[float]] = {k: [] for k in sides}
         for argv in sides.values():
-            timed(argv, env)  # warm caches once
+            timed([argv], env)  # warm caches once
         for i in range(args.rounds):
             line = []
             for name, argv in sides.items():
-                t, rc = timed(argv, env)
+                t, codes = timed([argv], env)
+                rc = codes[0]
                 times[name].append(t)
                 line.append(f"{name} {t:.3f} s (rc {rc})")
             print(f"round {i + 1}: " + "   ".join(line))

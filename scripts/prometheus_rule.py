@@ -3,6 +3,11 @@
 The rules file is the one source (promtool tests it); the PrometheusRule carries exactly its groups.
 `python scripts/prometheus_rule.py` rewrites the manifest; `--check` exits 1 when it is out of date
 (tests/unit/test_alert_rules.py runs the same comparison).
+
+The shipped `runbook_url`s point at docs/exporter.md in the project's repository. Where the runbooks live
+elsewhere (an internal wiki, a docs mirror), `--runbook-base URL` writes them as `URL#<alert name>` (the
+kube-prometheus mixins' runbookURLPattern idea): `--manifest-out` / `--rules-out` write the PrometheusRule
+and a plain rules file for Prometheus' `rule_files` to the given paths.
 """
 
 from __future__ import annotations
@@ -45,15 +50,42 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def render() -> str:
-    rules = yaml.safe_load(RULES.read_text())
-    return HEADER + yaml.dump(prometheus_rule(rules), Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
+def load_rules(runbook_base: str | None = None) -> dict[str, Any]:
+    rules: dict[str, Any] = yaml.safe_load(RULES.read_text())
+    if runbook_base:
+        for group in rules["groups"]:
+            for rule in group["rules"]:
+                notes = rule.get("annotations", {})
+                if "runbook_url" in notes:
+                    notes["runbook_url"] = f"{runbook_base.rstrip('/#')}#{rule['alert'].lower()}"
+    return rules
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
+
+
+def render(runbook_base: str | None = None) -> str:
+    return HEADER + _dump(prometheus_rule(load_rules(runbook_base)))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the manifest differs from the rules file")
+    parser.add_argument("--runbook-base", metavar="URL", help="runbook_url = URL#<alert name, lower case>")
+    parser.add_argument("--manifest-out", type=Path, metavar="FILE", help="write the PrometheusRule here")
+    parser.add_argument("--rules-out", type=Path, metavar="FILE", help="also write a plain Prometheus rules file")
     args = parser.parse_args(argv)
+    if args.runbook_base and not args.runbook_base.startswith(("https://", "http://")):
+        parser.error("--runbook-base must be an http(s) URL")
+    if args.runbook_base and not (args.manifest_out or args.rules_out):
+        parser.error("--runbook-base writes to --manifest-out and/or --rules-out, never over the shipped files")
+    if args.rules_out:
+        args.rules_out.write_text(_dump(load_rules(args.runbook_base)))
+    if args.manifest_out:
+        args.manifest_out.write_text(render(args.runbook_base))
+    if args.rules_out or args.manifest_out:
+        return 0
     text = render()
     if args.check:
         if not MANIFEST.exists() or MANIFEST.read_text() != text:

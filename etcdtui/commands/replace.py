@@ -64,13 +64,10 @@ def flags_from(args: Any) -> ClusterSettings:
 def settings_from(args: Any, context: str) -> ReplaceSettings:
     """What the checklist uses, resolved for `context` exactly as the app resolves it."""
     from etcdtui.engine.checks import KubeOneSettings
-    from etcdtui.engine.context_settings import settings_for_context
+    from etcdtui.engine.context_settings import resolve_settings
     from etcdtui.engine.replace import ReplaceSettings
-    from etcdtui.ui.config import load_config
 
-    config = load_config()
-    cluster = settings_for_context(context, args.kubeconfig, flags=flags_from(args),
-                                   configured=config.cluster_for(context), fallback=config.fallback)
+    cluster = resolve_settings(context, args.kubeconfig, flags_from(args))
     return ReplaceSettings(node=args.node, kubeone=KubeOneSettings.of(cluster.kubeone), ssh=cluster.ssh,
                            state_dir=getattr(args, "state_dir", None), flavour=cluster.flavour)
 
@@ -116,7 +113,6 @@ async def _dry_run(args: argparse.Namespace) -> int:
     from etcdtui.engine.connected import connected_engine
     from etcdtui.engine.context_settings import SettingsError
     from etcdtui.engine.replace import ReplaceProcedure, StepFailed
-    from etcdtui.ui.config import ConfigError
 
     try:
         async with connected_engine(kubeconfig=args.kubeconfig, context=args.context) as engine:
@@ -131,7 +127,7 @@ async def _dry_run(args: argparse.Namespace) -> int:
     except StepFailed as exc:
         _fail(f"could not evaluate: {exc}")
         return exitcodes.UNKNOWN
-    except (ConfigError, SettingsError) as exc:
+    except SettingsError as exc:
         _fail(str(exc))
         return exitcodes.UNKNOWN
     out = sys.stdout.write

@@ -81,6 +81,29 @@ def choose_common_revision(
     return RevisionChoice(lowest, f"lowest current revision {lowest}")
 
 
+def shared_current_revision(
+    answers: Sequence[tuple[int, int, int | None]], members: int
+) -> RevisionChoice:
+    """Hashes taken without `--rev` (each member at its own current revision) are comparable as they are
+    when every one of `members` members answered at the same current revision with the same compact
+    revision: HashKV without a revision hashes (compact, current] and reports `current` in its header
+    (3.4/3.5 mvcc `HashByRev`; 3.6 also says so in `hash_revision`). On a quiet ring that saves the second
+    round at a chosen common revision; under writes the revisions differ and the caller hashes again.
+
+    `answers` are (header revision, compact revision, hash_revision or None) per member.
+    """
+    if members < 2 or len(answers) != members:
+        return RevisionChoice(None, f"{len(answers)} of {members} member(s) answered at their current revision")
+    revisions = {rev for rev, _, _ in answers} | {hashed for _, _, hashed in answers if hashed is not None}
+    compacts = {compact for _, compact, _ in answers}
+    if len(revisions) != 1 or len(compacts) != 1:
+        return RevisionChoice(None, "members answered at different revisions")
+    revision = revisions.pop()
+    if revision <= compacts.pop() or revision <= 0:
+        return RevisionChoice(None, "nothing hashed above the compact revision")
+    return RevisionChoice(revision, f"every member at revision {revision}")
+
+
 def compare_hashes(samples: Sequence[HashSample], revision: int | None) -> HashAgreement:
     """Per member: agrees / disagrees (the minority named when a majority hash exists) / inconclusive."""
     results: dict[str, MemberHash] = {}

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from etcdtui.cluster.ssh import SshNode, connect
-from etcdtui.cluster.ssh_target import SshError
+from etcdtui.cluster.ssh_target import SshError, SshTarget
 from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.kubeadm_context import node_address
 from etcdtui.engine.replace.fresh import fresh_snapshot
@@ -55,6 +55,22 @@ class ManifestEdit:
     @property
     def changed(self) -> bool:
         return self.before != self.after
+
+    @property
+    def checks_before(self) -> str:
+        return _check_flags(self.before)
+
+    @property
+    def checks_after(self) -> str:
+        return _check_flags(self.after)
+
+
+def _check_flags(flags: Sequence[str]) -> str:
+    """The corruption-check flags among an etcd command's flags, as one line."""
+    return " ".join(f for f in flags if "corrupt" in f or "hash-check" in f) or "no corruption-check flags"
+
+
+ConfirmEdit = Callable[[ManifestEdit], Awaitable[bool]]  # asked before each write; False stops the run
 
 
 @dataclass
@@ -110,9 +126,13 @@ async def _run(node: SshNode, argv: list[str], data: str | None = None) -> tuple
 
 async def enable_on_kubeadm(
     engine: Any, node_ssh: NodeSsh | None, *, on_output: Output, on_progress: Output,
-    flags: Sequence[str] = GUIDE_FLAGS, member_timeout: float = MEMBER_TIMEOUT,
+    confirm: ConfirmEdit | None = None, flags: Sequence[str] = GUIDE_FLAGS, member_timeout: float = MEMBER_TIMEOUT,
 ) -> KubeadmEnableOutcome:
-    """Edit every member's manifest, one member at a time with the gate between; raises KubeadmEnableRefused."""
+    """Edit every member's manifest, one member at a time with the gate between; raises KubeadmEnableRefused.
+
+    `confirm(edit)`, when given, is asked before each manifest is written (the screen's typed confirmation naming
+    node and context); the gate is checked again after the answer, right before the write.
+    """
     ssh = node_ssh or NodeSsh()
     snap = await fresh_snapshot(engine)
     sick = _unhealthy(snap)
@@ -127,46 +147,76 @@ async def enable_on_kubeadm(
     started = time.monotonic()
     for row in order:
         node = row.node_name or ""
-        gate = await fresh_snapshot(engine)
-        sick = _unhealthy(gate)
-        if sick or len(_voting(gate)) != len(voting):
-            return KubeadmEnableOutcome(False, f"stopped before {node}: the quorum gate needs every member healthy "
-                                        f"({', '.join(sick) or 'membership changed'}); "
-                                        f"{len(edits)} member(s) done", edits)
+        gate, stop = await _gate(engine, node, len(voting), len(edits))
+        if stop:
+            return KubeadmEnableOutcome(False, stop, edits)
         address = node_address(gate, node)
         if address is None:
             return KubeadmEnableOutcome(False, f"stopped before {node}: its Node has no InternalIP", edits)
         on_progress(f"{node}: editing {MANIFEST} ({len(edits) + 1} of {len(order)})")
+        target = ssh.target(node, address)
         try:
-            async with await connect(ssh.target(node, address)) as conn:
-                code, lines, err = await _run(conn, ["sudo", "cat", MANIFEST])
-                if code != 0:
-                    return KubeadmEnableOutcome(False, f"{node}: cat {MANIFEST}: {' '.join(err)[:200]}", edits)
-                try:
-                    new_text, before, after = edit_manifest("\n".join(lines) + "\n", flags)
-                except (ValueError, yaml.YAMLError) as exc:
-                    return KubeadmEnableOutcome(False, f"{node}: {MANIFEST}: {exc}", edits)
-                edit = ManifestEdit(node, before, after)
-                edits.append(edit)
-                on_output(f"{node} before: " + " ".join(f for f in before if "corrupt" in f or "hash-check" in f)
-                          or f"{node} before: no corruption-check flags")
-                if not edit.changed:
-                    on_output(f"{node}: the flags are already set; nothing to change")
-                    continue
-                on_output(f"{node}$ sudo tee {MANIFEST}  (the etcd command with {' '.join(flags)})")
+            _, edit = await _read_edit(target, node, flags)
+            edits.append(edit)
+            on_output(f"{node} before: {edit.checks_before}")
+            if not edit.changed:
+                on_output(f"{node}: the flags are already set; nothing to change")
+                continue
+            if confirm is not None:
+                on_progress(f"{node}: waiting for your confirmation")
+                if not await confirm(edit):
+                    return KubeadmEnableOutcome(False, f"stopped before {node}: not confirmed; "
+                                                f"{len(edits) - 1} member(s) done", edits[:-1])
+                _, stop = await _gate(engine, node, len(voting), len(edits) - 1)
+                if stop:
+                    return KubeadmEnableOutcome(False, stop, edits[:-1])
+                on_progress(f"{node}: editing {MANIFEST} ({len(edits)} of {len(order)})")
+            new_text, edit = await _read_edit(target, node, flags)  # as it is now, right before the write
+            edits[-1] = edit
+            on_output(f"{node}$ sudo tee {MANIFEST}  (the etcd command with {' '.join(flags)})")
+            async with await connect(target) as conn:
                 code, _, err = await _run(conn, ["sudo", "tee", MANIFEST], new_text)
-                if code != 0:
-                    return KubeadmEnableOutcome(False, f"{node}: tee {MANIFEST}: {' '.join(err)[:200]}", edits)
+            if code != 0:
+                return KubeadmEnableOutcome(False, f"{node}: tee {MANIFEST}: {' '.join(err)[:200]}", edits)
+        except _EditFailed as exc:
+            return KubeadmEnableOutcome(False, str(exc), edits)
         except SshError as exc:
             return KubeadmEnableOutcome(False, f"{node}: ssh: {exc}", edits)
         on_progress(f"{node}: waiting for the kubelet to restart etcd with the new flags")
         if not await _wait_member(engine, node, flags, member_timeout, on_progress):
             return KubeadmEnableOutcome(False, f"{node} is not back healthy with the new flags within "
                                         f"{member_timeout:.0f} s: stopped before the next member", edits)
-        on_output(f"{node} after: " + " ".join(f for f in edit.after if "corrupt" in f or "hash-check" in f))
+        on_output(f"{node} after: {edit.checks_after}")
     return KubeadmEnableOutcome(True, f"corruption checks set on all {len(order)} members by manifest edits in "
                                 f"{time.monotonic() - started:.0f} s; make them durable in the ClusterConfiguration",
                                 edits)
+
+
+class _EditFailed(Exception):
+    """One line: reading or editing a node's manifest failed."""
+
+
+async def _gate(engine: Any, node: str, members: int, done: int) -> tuple[RingSnapshot, str | None]:
+    """A fresh poll, and None when every member is healthy, else why the run stops before `node`."""
+    gate = await fresh_snapshot(engine)
+    sick = _unhealthy(gate)
+    if sick or len(_voting(gate)) != members:
+        return gate, (f"stopped before {node}: the quorum gate needs every member healthy "
+                      f"({', '.join(sick) or 'membership changed'}); {done} member(s) done")
+    return gate, None
+
+
+async def _read_edit(target: SshTarget, node: str, flags: Sequence[str]) -> tuple[str, ManifestEdit]:
+    """The node's manifest with `flags` set, and the edit (before/after flags); raises _EditFailed."""
+    async with await connect(target) as conn:
+        code, lines, err = await _run(conn, ["sudo", "cat", MANIFEST])
+    if code != 0:
+        raise _EditFailed(f"{node}: cat {MANIFEST}: {' '.join(err)[:200]}")
+    try:
+        new_text, before, after = edit_manifest("\n".join(lines) + "\n", flags)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise _EditFailed(f"{node}: {MANIFEST}: {exc}") from None
+    return new_text, ManifestEdit(node, before, after)
 
 
 async def _wait_member(engine: Any, node: str, flags: Sequence[str], within: float, on_progress: Output) -> bool:

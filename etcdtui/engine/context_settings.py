@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from etcdtui.engine.config_file import ConfigFileError, read_config_file
 
 EXTENSION = "etcdtui"
 FLAVOURS = ("kubeone", "kubeadm")
@@ -196,28 +198,44 @@ def _kubeconfig_paths(explicit: str | None) -> list[Path]:
     return env or [Path("~/.kube/config").expanduser()]
 
 
-def config_file() -> Path:
-    """`$XDG_CONFIG_HOME/etcdtui/config.yaml` (the UI's config file; headless commands read their share of it)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "etcdtui" / "config.yaml"
+@dataclass(frozen=True)
+class ConfiguredClusters:
+    """config.yaml's share of the settings: `contexts.<name>.{kubeone,ssh,flavour}` and the top-level
+    `kubeone` (the default for every context, applied last)."""
+
+    contexts: Mapping[str, ClusterSettings] = field(default_factory=dict)
+    kubeone: KubeOnePaths = KubeOnePaths()
+
+    def cluster_for(self, context: str) -> ClusterSettings:
+        return self.contexts.get(context, ClusterSettings())
+
+    def settings_for(self, context: str, kubeconfig: str | None,
+                     flags: ClusterSettings | None = None) -> ClusterSettings:
+        return settings_for_context(context, kubeconfig, flags=flags, configured=self.cluster_for(context),
+                                    fallback=ClusterSettings(kubeone=self.kubeone))
+
+
+def configured_clusters(data: Mapping[str, Any], where: str) -> ConfiguredClusters:
+    """From config.yaml's top-level mapping; raises `SettingsError`. Other keys of a context are left to
+    their own layer (the UI's `accent` and `readonly`)."""
+    contexts_raw = data.get("contexts") or {}
+    if not isinstance(contexts_raw, Mapping):
+        raise SettingsError(f"{where}: contexts must be a mapping of context name to settings")
+    contexts = {}
+    for name, entry in contexts_raw.items():
+        entry = {} if entry is None else entry
+        if not isinstance(entry, Mapping):
+            raise SettingsError(f"{where}: contexts.{name} must be a mapping")
+        contexts[str(name)] = parse_cluster_settings({k: entry[k] for k in KEYS if k in entry},
+                                                     f"{where}: contexts.{name}")
+    return ConfiguredClusters(contexts, parse_kubeone_paths(data.get("kubeone"), f"{where}: kubeone"))
 
 
 def resolve_settings(context: str, kubeconfig: str | None, flags: ClusterSettings | None = None,
                      path: Path | None = None) -> ClusterSettings:
-    """`settings_for_context` for headless commands: config.yaml's `contexts.<context>.{kubeone,ssh,flavour}` and its
-    top-level `kubeone`, read without the UI's config model (no Textual); raises `SettingsError`."""
-    path = path or config_file()
+    """`settings_for_context` with config.yaml's share, for commands without the UI; raises `SettingsError`."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        data = None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SettingsError(f"cannot read {path}: {getattr(exc, 'strerror', None) or type(exc).__name__}") from None
-    data = data if isinstance(data, dict) else {}
-    contexts = data.get("contexts")
-    entry = contexts.get(context) if isinstance(contexts, dict) else None
-    entry = entry if isinstance(entry, dict) else {}
-    configured = parse_cluster_settings({k: entry[k] for k in KEYS if k in entry},
-                                        f"{path}: contexts.{context}")
-    fallback = ClusterSettings(kubeone=parse_kubeone_paths(data.get("kubeone"), f"{path}: kubeone"))
-    return settings_for_context(context, kubeconfig, flags=flags, configured=configured, fallback=fallback)
+        where, data = read_config_file(path)
+    except ConfigFileError as exc:
+        raise SettingsError(str(exc)) from None
+    return configured_clusters(data, str(where)).settings_for(context, kubeconfig, flags)

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from etcdtui.engine.context_settings import config_file
+from etcdtui.engine.config_file import ConfigFileError, read_config_file
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
@@ -37,15 +35,11 @@ class FleetSettings:
 
 
 def load_fleet_settings(path: Path | None = None) -> FleetSettings:
-    path = path or config_file()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return FleetSettings()
-    except (OSError, yaml.YAMLError) as exc:
-        raise FleetConfigError(f"cannot read {path}: {getattr(exc, 'strerror', None) or type(exc).__name__}") from None
-    section = data.get("fleet") if isinstance(data, dict) else None
-    return parse_fleet(section, f"{path}: fleet")
+        where, data = read_config_file(path)
+    except ConfigFileError as exc:
+        raise FleetConfigError(str(exc)) from None
+    return parse_fleet(data.get("fleet"), f"{where}: fleet")
 
 
 def parse_fleet(value: Any, where: str = "fleet") -> FleetSettings:

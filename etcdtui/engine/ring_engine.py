@@ -84,6 +84,7 @@ class RingEngine:
         self._clean_since: datetime | None = None  # live cross-check clean since (settles past log evidence)
         self._current_status: dict[str, tuple[int, int]] | None = None
         self._record_history = False
+        self._publish_at_once = False
         self.polls = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -188,7 +189,9 @@ class RingEngine:
         return self._exec_attempted and snap.exec.status is ExecStatus.UNAVAILABLE
 
     # -- internals ---------------------------------------------------------------------------------
-    def _mark_dirty(self) -> None:
+    def _mark_dirty(self, *, now: bool = False) -> None:
+        """`now`: a finished poll is one event, not a burst; publishing it at once saves the coalescing wait."""
+        self._publish_at_once = self._publish_at_once or now
         if self._dirty is not None:
             self._dirty.set()
 
@@ -196,8 +199,10 @@ class RingEngine:
         assert self._dirty is not None and self._changed is not None
         while True:
             await self._dirty.wait()
-            await asyncio.sleep(self._publish_delay)  # coalesce a burst of watch events into one snapshot
+            if not self._publish_at_once:
+                await asyncio.sleep(self._publish_delay)  # coalesce a burst of watch events into one snapshot
             self._dirty.clear()
+            self._publish_at_once = False
             try:
                 snap = self._build()
             except Exception:  # keep the last good snapshot rather than stop publishing
@@ -284,7 +289,7 @@ class RingEngine:
                 s.member_id: (s.revision, s.raft_applied_index) for s in result.statuses
             }
             self._record_history = True
-            self._mark_dirty()
+            self._mark_dirty(now=True)
             return True
         # Exec impossible in every pod. When the API itself is down keep the last data (shown as stale);
         # otherwise drop it, so the verdict rests on pod-level data only and says why.

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from etcdtui.lab.api_endpoint import api_endpoint
 from etcdtui.lab.kubeadm_output import Write, klog_warning
+from etcdtui.lab.member_join import add_with_retries, join_with_retries
 
 if TYPE_CHECKING:
     from etcdtui.lab.ring import Ring
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 
 TOKEN_TTL = 24 * 3600.0
 CERT_KEY_TTL = 2 * 3600.0
-JOIN_PATIENCE = 30.0
-RETRYABLE_JOIN_ERRORS = ("unhealthy cluster", "not enough started members")
 VALUE_FLAGS = {"--token", "--discovery-token", "--discovery-token-ca-cert-hash", "--certificate-key", "--node-name",
                "--apiserver-advertise-address", "--apiserver-bind-port", "--config", "--v"}
 FAULTS = ("token-expired", "join-halfway")
@@ -277,7 +276,16 @@ async def join(ring: Ring, node: str, args: list[str], *, root: bool, out: Write
         await out(line + "\n")
         await asyncio.sleep(0.02)
     if state.fault("join-halfway"):
-        rc, _, e = await ring.run_etcdctl("member", "add", node, f"--peer-urls={member.peer_url}")
+        async def announce() -> None:  # only `member add`: the member is never started
+            rc, _, e = await ring.run_etcdctl("member", "add", node, f"--peer-urls={member.peer_url}")
+            if rc != 0:
+                raise RuntimeError(e.strip() or f"etcdctl member add exited {rc}")
+
+        try:
+            await add_with_retries(node, announce)
+            rc, e = 0, ""
+        except Exception as exc:  # the join fails either way; the log says whether the member was announced
+            rc, e = 1, str(exc)
         state.half_joined.add(node)
         await out("[etcd] Announced new etcd member joining to the existing etcd cluster\n")
         await out('[etcd] Creating static Pod manifest for "etcd"\n')
@@ -287,7 +295,7 @@ async def join(ring: Ring, node: str, args: list[str], *, root: bool, out: Write
                   f"file: timeout waiting for etcd cluster to be available\n{STACK_HINT}")
         return 1
     try:
-        await _join_member(ring, node)
+        await join_with_retries(ring, node)
     except Exception as exc:
         await err(klog_warning("etcd.go:569", f"[etcd] {str(exc).splitlines()[-1] if str(exc) else exc}"))
         await err("error execution phase control-plane-join/etcd: error creating local etcd static pod manifest "
@@ -302,19 +310,6 @@ async def join(ring: Ring, node: str, args: list[str], *, root: bool, out: Write
               "[node-role.kubernetes.io/control-plane:NoSchedule]\n")
     await out(JOINED)
     return 0
-
-
-async def _join_member(ring: Ring, node: str) -> None:
-    """kubeadm retries `member add` while etcd refuses it right after a membership change."""
-    deadline = time.monotonic() + JOIN_PATIENCE
-    while True:
-        try:
-            await ring.join(node)
-            return
-        except Exception as exc:
-            if not any(s in str(exc) for s in RETRYABLE_JOIN_ERRORS) or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(1.0)
 
 
 JOINED = """

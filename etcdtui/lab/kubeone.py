@@ -28,6 +28,7 @@ import etcdtui
 from etcdtui.lab.api_endpoint import api_endpoint
 from etcdtui.lab.kube_objects import KUBELET_VERSION
 from etcdtui.lab.layout import LabLayout
+from etcdtui.lab.member_join import join_with_retries
 from etcdtui.lab.objects import NotFound
 
 if TYPE_CHECKING:
@@ -39,9 +40,6 @@ log = logging.getLogger(__name__)
 CLUSTER_NAME = "etcdtui-lab"
 KUBERNETES_VERSION = KUBELET_VERSION.removeprefix("v")  # kubeone.yaml's versions.kubernetes has no `v`
 JOIN_SETTLE = 1.0  # KubeOne waits 15 s before each join; the lab's components are up at once
-JOIN_PATIENCE = 30.0
-JOIN_RETRY_DELAY = 1.0
-RETRYABLE_JOIN_ERRORS = ("unhealthy cluster", "not enough started members")
 PROGRESS_QUEUE = 1000  # progress records kept for a slow reader; more are dropped and counted
 
 RING_KEY: web.AppKey[Ring] = web.AppKey("kubeone_ring")
@@ -235,23 +233,8 @@ async def _repair_then_join(ring: Ring, nodes: list[str], emit: Emit) -> None:
         await emit("info", f"Waiting {JOIN_SETTLE:.0f}s to ensure main control plane components are up...", node=ip)
         await asyncio.sleep(JOIN_SETTLE)
         await emit("info", "Joining control plane node", node=ip)
-        await _join_with_retries(ring, node)
+        await join_with_retries(ring, node)
     await emit("info", "Approving pending CSRs...")
-
-
-async def _join_with_retries(ring: Ring, node: str) -> None:
-    """kubeadm join retries `member add` while etcd refuses it: right after a membership change or a start,
-    etcd answers "unhealthy cluster" until every member has been connected for a few seconds."""
-    deadline = time.monotonic() + JOIN_PATIENCE
-    while True:
-        try:
-            await ring.join(node)
-            return
-        except Exception as exc:
-            if not any(s in str(exc) for s in RETRYABLE_JOIN_ERRORS) or time.monotonic() > deadline:
-                raise
-            log.info("member add for %s refused for now (%s); retrying", node, str(exc).splitlines()[-1])
-            await asyncio.sleep(JOIN_RETRY_DELAY)
 
 
 def _set_unschedulable(ring: Ring, node: str, value: bool) -> None:

@@ -2,12 +2,14 @@
 
 `sudo cat` renders it from the member's real command line (kubeadm's paths); `sudo tee` writes it, and like the
 kubelet watching the manifests directory the lab restarts the member with the new command's corruption-check
-flags (the only part of the command the lab honours; other edits are logged and ignored). Root only, like the
-real 0600 file.
+flags (the only part of the command the lab honours; other edits are logged and ignored). Like the kubelet, it
+does so on its own time, after `tee` has returned (`KUBELET_SYNC` later), so a caller must wait for the new pod
+itself. Root only, like the real 0600 file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,8 @@ MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
 HONOURED = ("--experimental-initial-corrupt-check", "--experimental-corrupt-check-time",
             "--experimental-compact-hash-check-enabled", "--experimental-compact-hash-check-time")
 MAX_MANIFEST = 256 * 1024
+KUBELET_SYNC = 2.0  # the kubelet notices a changed static pod manifest on its next sync, not while tee writes
+_RESTARTS: set[asyncio.Task[None]] = set()  # keeps the pending restarts referenced until they end
 
 
 def handles(name: str, args: list[str]) -> bool:
@@ -80,5 +84,15 @@ async def run(ring: Ring, node: str, name: str, *, root: bool, out: Write, err: 
     ignored = [w for w in command if w not in m.command and w.split("=", 1)[0] not in HONOURED]
     if ignored:
         log.info("etcd manifest on %s: the lab ignores %s", node, ", ".join(ignored))
-    await ring.restart_with_flags(node, extras)
+    task = asyncio.create_task(_restart_later(ring, node, extras), name=f"kubelet-restart-{node}")
+    _RESTARTS.add(task)
+    task.add_done_callback(_RESTARTS.discard)
     return 0
+
+
+async def _restart_later(ring: Ring, node: str, flags: list[str]) -> None:
+    await asyncio.sleep(KUBELET_SYNC)
+    try:
+        await ring.restart_with_flags(node, flags)
+    except Exception:  # the kubelet logs a failed pod start and keeps trying; the lab logs it
+        log.exception("restarting etcd on %s with the manifest's flags failed", node)

@@ -17,13 +17,23 @@ from textual.worker import Worker, WorkerState
 from etcdtui.ui.commands import RingCommands
 from etcdtui.ui.navigation import BACK_TO_FLEET, RING_VIEW, Destination, ReplaceView, RingView
 from etcdtui.ui.screens.ring import RingScreen
-from etcdtui.ui.services import ChecksBackend, LogSource, ProcedureFactory, Services, hints_of
+from etcdtui.ui.services import (
+    ChecksBackend,
+    LogSource,
+    ManifestChecksBackend,
+    ProcedureFactory,
+    Services,
+    hints_of,
+)
 from etcdtui.ui.source import refresh
+
+LOG_START_LATEST = 3.0  # seconds after mount: the log engine starts then even if no snapshot is complete yet
 
 if TYPE_CHECKING:
     from etcdtui.cluster.kube import ClusterConnection
     from etcdtui.engine.log_engine import LogEngine
     from etcdtui.engine.replace import Interaction, ReplaceSettings
+    from etcdtui.engine.snapshot import RingSnapshot
     from etcdtui.ui.screens.replace import ReplaceScreen
     from etcdtui.ui.source import SnapshotSource
 
@@ -43,7 +53,7 @@ class EtcdTuiApp(App[int]):
         self.context_label = services.context
         self._accent = self.config.accent_for(self.context_label) if self.context_label else None
         self._logs: LogSource | None = services.logs
-        self._checks: ChecksBackend | None = services.checks
+        self._checks: ChecksBackend | ManifestChecksBackend | None = services.checks
         super().__init__()
         if self.config.theme:
             self.theme = self.config.theme
@@ -64,7 +74,9 @@ class EtcdTuiApp(App[int]):
         self.push_screen(self.ring)
         self.title = f"etcdtui · {self.context_label or 'cluster'}" + (" · read-only" if self.readonly else "")
         self.run_worker(self._follow_source(), name="snapshots", group="snapshots", exit_on_error=False)
-        self._start_log_engine()  # log findings feed the ring view from the start (no-op without a cluster)
+        # Log findings feed the ring view from its first complete table on: the log streams' backlog would
+        # otherwise compete with the first etcdctl round for the one event loop (LOG_START_LATEST at the latest).
+        self.set_timer(LOG_START_LATEST, self._start_log_engine)
         if isinstance(self.open_at, RingView) and self.open_at.from_fleet:
             self.bind("escape", "back_to_fleet", description="Fleet")  # screens' own Esc bindings come first
         if isinstance(self.open_at, ReplaceView):
@@ -78,9 +90,14 @@ class EtcdTuiApp(App[int]):
         source = self._services.ring
         latest = source.latest
         if latest is not None:
-            self.ring.post_message(RingScreen.SnapshotArrived(latest))
+            self._arrived(latest)
         async for snapshot in source.subscribe():
-            self.ring.post_message(RingScreen.SnapshotArrived(snapshot))
+            self._arrived(snapshot)
+
+    def _arrived(self, snapshot: RingSnapshot) -> None:
+        self.ring.post_message(RingScreen.SnapshotArrived(snapshot))
+        if snapshot.complete and self._logs is None:
+            self.call_after_refresh(self._start_log_engine)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # The source failing must be shown, never crash the app (exit_on_error=False above).
@@ -105,18 +122,24 @@ class EtcdTuiApp(App[int]):
         self._logs = engine
         self.run_worker(_run_engine(engine), name="log-engine", group="log-engine", exit_on_error=False)
 
-    def _checks_backend(self) -> ChecksBackend | None:
+    def _checks_backend(self) -> ChecksBackend | ManifestChecksBackend | None:
         s = self._services
         if self._checks is None and s.conn is not None:
             from etcdtui.engine.checks import ChecksService, KubeOneSettings
 
             self._checks = ChecksService(s.conn, KubeOneSettings.of(s.settings.kubeone), namespace=s.namespace,
                                          selector=s.selector)
+            if s.flavour == "kubeadm":  # the same audit; Enable edits the static pod manifests over ssh
+                from etcdtui.engine.checks_kubeadm_service import KubeadmChecksService
+                from etcdtui.engine.flavour import NodeSsh
+
+                self._checks = KubeadmChecksService(self._checks, s.ring, NodeSsh.of(s.settings.ssh))
         return self._checks
 
     # -- navigation (ui/navigation.Navigator) -------------------------------------------------------------
     def open_logs(self, member: str | None = None) -> bool:
         """The logs screen (all members, or `member`); False (and a notice) without a cluster."""
+        self._start_log_engine()  # not yet started when asked for before the first complete table
         if self._logs is None:
             self.notify("logs need a live cluster connection", severity="warning", timeout=4, markup=False)
             return False

@@ -1,7 +1,9 @@
-"""The user's UI settings: `$XDG_CONFIG_HOME/etcdtui/config.yaml` (format in docs/config.md).
+"""The user's settings in `$XDG_CONFIG_HOME/etcdtui/config.yaml` (format in docs/config.md), as the UI sees them.
 
-A missing file means defaults; a file that exists but is wrong is a `ConfigError` with a one-line message,
-because silently ignoring a production accent colour or `readonly: true` would be worse than refusing.
+The file is read by `engine/config_file.py`; this module parses the UI's keys (theme, accents, read-only,
+log bounds) and takes the per-context cluster settings from the engine's parser, so the app and the
+headless commands resolve a context the same way. A missing file means defaults; a file that exists but
+is wrong is a `ConfigError` with a one-line message.
 """
 
 from __future__ import annotations
@@ -11,21 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from textual.color import Color, ColorParseError
 from textual.theme import BUILTIN_THEMES
 
-from etcdtui.engine.context_settings import (
-    KEYS as CLUSTER_KEYS,
-)
-from etcdtui.engine.context_settings import (
-    ClusterSettings,
-    KubeOnePaths,
-    SettingsError,
-    config_file,
-    parse_cluster_settings,
-    parse_kubeone_paths,
-)
+from etcdtui.engine.config_file import ConfigFileError, config_file, read_config_file
+from etcdtui.engine.context_settings import KEYS as CLUSTER_KEYS
+from etcdtui.engine.context_settings import ConfiguredClusters, SettingsError, configured_clusters
 
 
 class ConfigError(Exception):
@@ -36,7 +29,6 @@ class ConfigError(Exception):
 class ContextSettings:
     accent: str | None = None
     readonly: bool | None = None
-    cluster: ClusterSettings = ClusterSettings()  # `kubeone:` and `ssh:` of this context
 
 
 @dataclass(frozen=True)
@@ -45,19 +37,10 @@ class UiConfig:
     readonly: bool = False
     contexts: Mapping[str, ContextSettings] = field(default_factory=dict)
     path: Path | None = None
-    kubeone: KubeOnePaths = KubeOnePaths()  # top level: the default for every context
+    clusters: ConfiguredClusters = ConfiguredClusters()  # kubeone, ssh, flavour per context (the engine's parser)
     # `logs: {max_lines, max_bytes}`: the log buffer's bounds (None: the store's defaults, about a day of a busy ring)
     log_max_lines: int | None = None
     log_max_bytes: int | None = None
-
-    def cluster_for(self, context: str) -> ClusterSettings:
-        """`contexts.<context>.{kubeone,ssh}` (the top-level `kubeone` is the fallback, applied last)."""
-        settings = self.contexts.get(context)
-        return settings.cluster if settings else ClusterSettings()
-
-    @property
-    def fallback(self) -> ClusterSettings:
-        return ClusterSettings(kubeone=self.kubeone)
 
     def accent_for(self, context: str) -> str | None:
         settings = self.contexts.get(context)
@@ -75,20 +58,11 @@ def config_path() -> Path:
 
 
 def load_config(path: Path | None = None) -> UiConfig:
-    path = path or config_path()
     try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return UiConfig()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
-    return parse_config(data, path)
+        where, data = read_config_file(path)
+    except ConfigFileError as exc:
+        raise ConfigError(str(exc)) from None
+    return parse_config(data, where) if data else UiConfig()
 
 
 def parse_config(data: Any, path: Path | None = None) -> UiConfig:
@@ -110,9 +84,12 @@ def parse_config(data: Any, path: Path | None = None) -> UiConfig:
     if not isinstance(contexts_raw, dict):
         raise ConfigError(f"{where}: contexts must be a mapping of context name to settings")
     contexts = {str(name): _context(str(name), value, where) for name, value in contexts_raw.items()}
-    kubeone = _kubeone(data.get("kubeone"), f"{where}: kubeone")
+    try:
+        clusters = configured_clusters(data, where)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
     max_lines, max_bytes = _log_bounds(data.get("logs"), f"{where}: logs")
-    return UiConfig(theme=theme, readonly=readonly, contexts=contexts, path=path, kubeone=kubeone,
+    return UiConfig(theme=theme, readonly=readonly, contexts=contexts, path=path, clusters=clusters,
                     log_max_lines=max_lines, log_max_bytes=max_bytes)
 
 
@@ -147,16 +124,4 @@ def _context(name: str, value: Any, where: str) -> ContextSettings:
     readonly = value.get("readonly")
     if readonly is not None and not isinstance(readonly, bool):
         raise ConfigError(f"{where}: contexts.{name}.readonly must be true or false")
-    try:
-        cluster = parse_cluster_settings({k: value[k] for k in CLUSTER_KEYS if k in value},
-                                         f"{where}: contexts.{name}")
-    except SettingsError as exc:
-        raise ConfigError(str(exc)) from None
-    return ContextSettings(accent=accent, readonly=readonly, cluster=cluster)
-
-
-def _kubeone(value: Any, where: str) -> KubeOnePaths:
-    try:
-        return parse_kubeone_paths(value, where)
-    except SettingsError as exc:
-        raise ConfigError(str(exc)) from None
+    return ContextSettings(accent=accent, readonly=readonly)

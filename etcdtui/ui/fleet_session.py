@@ -16,7 +16,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from etcdtui import exitcodes
-from etcdtui.engine.context_settings import ClusterSettings, settings_for_context
+from etcdtui.engine.context_settings import ClusterSettings
 from etcdtui.engine.fleet_config import FleetSettings
 from etcdtui.engine.fleet_watch import FleetWatch
 from etcdtui.ui.config import ConfigError, UiConfig, load_config
@@ -69,8 +69,7 @@ def ring_services(watch: FleetWatch, context: str, *, readonly: bool, config: Ui
     return Services(
         ring=engine, conn=engine.conn, context_label=context, readonly=readonly or config.readonly_for(context),
         config=config, namespace=where.namespace, selector=where.selector,
-        settings=settings_for_context(context, where.kubeconfig, flags=flags, configured=config.cluster_for(context),
-                                      fallback=config.fallback),
+        settings=config.clusters.settings_for(context, where.kubeconfig, flags),
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from etcdtui.engine.context_settings import ClusterSettings
 from etcdtui.ui.config import UiConfig
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # typing only: the UI starts without importing the adapters i
         PlanCallback,
         ProgressCallback,
     )
+    from etcdtui.engine.checks_kubeadm import ConfirmEdit
     from etcdtui.engine.replace import Interaction, Outcome, ReplaceSettings
 
 Hints = Mapping[str, tuple[bool | None, str | None]]  # pod → (is leader, etcd version) from the ring view
@@ -43,6 +44,21 @@ class ChecksBackend(Protocol):
 
     async def enable(
         self, *, on_output: OutputCallback, on_plan: PlanCallback, on_progress: ProgressCallback,
+        hints: Hints | None = None,
+    ) -> EnableOutcome: ...
+
+
+@runtime_checkable
+class ManifestChecksBackend(Protocol):
+    """The checks screen on a kubeadm cluster: `etcdtui.engine.checks_kubeadm_service.KubeadmChecksService`."""
+
+    @property
+    def context(self) -> str: ...
+
+    async def report(self, hints: Hints | None = None) -> ChecksReport: ...
+
+    async def enable_by_manifests(
+        self, *, on_output: OutputCallback, on_progress: ProgressCallback, confirm: ConfirmEdit,
         hints: Hints | None = None,
     ) -> EnableOutcome: ...
 
@@ -107,7 +123,7 @@ class Services:
     selector: str = "component=etcd"
     settings: ClusterSettings = ClusterSettings()  # the context's kubeone and ssh settings (resolved)
     replace_state_dir: Path | None = None  # journals and locks (None: the XDG state dir)
-    checks: ChecksBackend | None = None
+    checks: ChecksBackend | ManifestChecksBackend | None = None
     logs: LogSource | None = None
     procedures: ProcedureFactory | None = None
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from etcdtui import exitcodes
 from etcdtui.engine.connected import connected_engine
-from etcdtui.engine.context_settings import ClusterSettings, SettingsError, settings_for_context
+from etcdtui.engine.context_settings import ClusterSettings, SettingsError
 from etcdtui.engine.snapshot import LinkState, RingSnapshot
 from etcdtui.ui.config import ConfigError, UiConfig, load_config
 from etcdtui.ui.navigation import RING_VIEW, Destination
@@ -62,8 +62,7 @@ async def connected_services(
             config=config,
             namespace=where.namespace,
             selector=where.selector,
-            settings=settings_for_context(context, where.kubeconfig, flags=flags, configured=config.cluster_for(context),
-                                          fallback=config.fallback),
+            settings=config.clusters.settings_for(context, where.kubeconfig, flags),
             replace_state_dir=replace_state_dir,
         )
 

@@ -154,3 +154,33 @@ async def test_watch_from_a_too_old_resource_version_is_gone(conn: ClusterConnec
     watch.resource_version = "1"  # far older than the API server's retained history
     with pytest.raises(Gone):
         await asyncio.wait_for(watch._watch(), 10)
+
+
+async def test_a_quiet_ring_is_hashed_in_the_first_round(conn: ClusterConnection) -> None:
+    """No writes on the session lab: every member answers `hashkv` at the same current revision, so the poll
+    compares those hashes and runs no second hashkv at a chosen revision."""
+    from etcdtui.engine.poller import EtcdctlPoller
+
+    pods = ResourceWatch(conn, "pods", namespace="kube-system", selector="component=etcd")
+    task = asyncio.create_task(pods.run())
+    runner = EtcdctlExec(conn)
+    seen: list[list[str]] = []
+    real_exec = runner.exec
+
+    async def exec_and_record(pod: str, namespace: str, argv: list[str], **kwargs: object) -> object:
+        seen.append(argv)
+        return await real_exec(pod, namespace, argv, **kwargs)  # type: ignore[arg-type]
+
+    runner.exec = exec_and_record  # type: ignore[method-assign]
+    try:
+        await asyncio.wait_for(pods.first_result(), 15)
+        poller = EtcdctlPoller(runner, "kube-system", 15.0)
+        result = await poller.poll(poller.target(pod_from_dict(pods.objects["etcd-lab-cp-2"])))
+        assert result.common_revision_note == f"every member at revision {result.common_revision}"
+        assert len({h.hash for h in result.hashes}) == 1 and len(result.hashes) == 3
+        hashkv = [argv for argv in seen if "hashkv" in argv]
+        assert len(seen) == 5 and len(hashkv) == 1 and not any(a.startswith("--rev") for a in hashkv[0])
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await runner.close()

@@ -42,13 +42,11 @@ def test_per_context_settings_override_the_top_level_ones() -> None:
                               "ssh": {"known_hosts": "~/prod_known_hosts", "user": "ubuntu",
                                       "bastion": "ops@bastion.example:2222"}}},
     })
-    prod = settings_for_context("prod", "/nonexistent", configured=config.cluster_for("prod"),
-                                fallback=config.fallback)
+    prod = config.clusters.settings_for("prod", "/nonexistent")
     assert prod.kubeone == KubeOnePaths("/opt/kubeone", "/srv/prod/kubeone.yaml", "/srv/prod/tf.json")
     assert prod.ssh == SshSettings(str(Path.home() / "prod_known_hosts"), "ubuntu", "ops@bastion.example:2222")
     assert prod.ssh.bastion_hop() == ("ops", "bastion.example", 2222)
-    other = settings_for_context("staging", "/nonexistent", configured=config.cluster_for("staging"),
-                                 fallback=config.fallback)
+    other = config.clusters.settings_for("staging", "/nonexistent")
     assert other.kubeone.binary == "/opt/kubeone"
     assert other.kubeone.manifest == str(Path.home() / "clusters/default/kubeone.yaml") and other.kubeone.tf is None
     assert other.ssh == SshSettings()
@@ -68,7 +66,7 @@ def test_the_kubeconfig_extension_and_config_yaml_are_one_schema_one_resolution(
         "kubeone": {k: str(tmp_path / v) if not v.startswith("/") else v for k, v in settings["kubeone"].items()},
         "ssh": {"known_hosts": str(tmp_path / "known_hosts")}}}})
     plain = _kubeconfig(tmp_path / "plain", None)
-    assert settings_for_context("prod", str(plain), configured=by_hand.cluster_for("prod")) == from_extension
+    assert settings_for_context("prod", str(plain), configured=by_hand.clusters.cluster_for("prod")) == from_extension
     flags = ClusterSettings(KubeOnePaths(binary="/usr/local/bin/kubeone"))
     configured = ClusterSettings(ssh=SshSettings(user="ubuntu", known_hosts="/etc/ssh/prod_known_hosts"))
     merged = settings_for_context("prod", str(kubeconfig), flags=flags, configured=configured)

@@ -31,10 +31,10 @@ from etcdtui.engine.checks import (
     OutputCallback,
     PlanCallback,
     ProgressCallback,
-    _changes,
 )
 from etcdtui.engine.checks_evidence import LogEvidence
 from etcdtui.engine.checks_plan import parse_plan
+from etcdtui.engine.checks_results import member_changes
 from etcdtui.ui.screens.checks import ChecksScreen
 from etcdtui.ui.screens.checks_dialogs import ConfirmEnableScreen, PlanDialog
 from etcdtui.ui.widgets.checks_members import ChecksMembersTable
@@ -110,7 +110,7 @@ class FixedChecks:
         after = replace(_report(True), kubeone=self._report.kubeone)
         self._report = after
         return EnableOutcome(ENABLED, "corruption checks are on for all 3 members (kubeone took 21 s)", None, plan,
-                             _changes(_report(False).members, after.members), after)
+                             member_changes(_report(False).members, after.members), after)
 
 
 async def _wait_for(pilot, selector: str) -> None:  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ the join token gone, and neither the token nor the certificate key on any screen
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from test_replace_lab import _until, answer_dialogs
 from textual.widgets import Log
-from ui_lab import lab_cli, running_lab
+from ui_lab import kubeadm_ssh_config, lab_cli, running_lab
 from ui_support import SIZE
 
 from etcdtui.cluster.ssh import connect
@@ -39,15 +40,8 @@ NODE = "lab-cp-2"
 async def test_replace_on_kubeadm_through_the_app(tmp_path: Path, monkeypatch: Any) -> None:
     root = tmp_path / "lab"
     with running_lab(root, "--corrupt-checks", "on", "--flavour", "kubeadm") as kubeconfig:
-        import json
-
-        port = json.loads((root / "lab.json").read_text())["ssh"][NODE]["port"]
-        config = tmp_path / "config"
-        (config / "etcdtui").mkdir(parents=True)
-        (config / "etcdtui" / "config.yaml").write_text(
-            f"contexts:\n  etcdtui-lab:\n    ssh:\n      user: ubuntu\n      port: {port}\n"
-            f"      identity_file: {root / 'ssh' / 'id_ed25519'}\n      known_hosts: {root / 'known_hosts'}\n")
-        monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+        kubeadm_ssh_config(root, tmp_path / "config")
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
         done = lab_cli(root, "corrupt", NODE)
         assert done.returncode == 0, done.stderr
         screens: list[str] = []
@@ -76,7 +70,17 @@ async def test_replace_on_kubeadm_through_the_app(tmp_path: Path, monkeypatch: A
                 await _until(pilot, "the procedure to open", lambda: screen.opened, 10)
                 await pilot.press("enter")
                 seen: list[str] = []
-                await answer_dialogs(pilot, app, screen, 150, seen)
+
+                async def capture() -> None:  # the screen as the operator saw it, all along (dialogs, the join)
+                    while True:
+                        screens.append(app.export_screenshot())
+                        await asyncio.sleep(0.5)
+
+                capturing = asyncio.create_task(capture())
+                try:
+                    await answer_dialogs(pilot, app, screen, 150, seen)
+                finally:
+                    capturing.cancel()
                 proc = screen.proc
                 assert proc is not None and proc.flavour is not None and proc.flavour.is_kubeadm
                 failed = [f"{int(s.id)}: {s.reason}" for s in proc.checklist.steps if s.status is StepStatus.FAILED]
@@ -100,6 +104,8 @@ async def test_replace_on_kubeadm_through_the_app(tmp_path: Path, monkeypatch: A
         secrets.append(secrets[[s.count(".") for s in secrets].index(1)].split(".")[1])
         logs = [p.read_text(errors="replace") for p in [root / "lab.log", *(tmp_path / "state").rglob("*"),
                                                         *(root / "logs").rglob("*")] if p.is_file()]
+        assert len(screens) > 20, len(screens)  # captured while the procedure ran, not only at its end
+        assert any("redacted" in sc for sc in screens)  # the join command was on screen, its secrets redacted
         for text in [*screens, *logs]:
             assert not any(s in text for s in secrets), "a join secret was shown or written"
         print(f"kubeadm replace through the app: {time.monotonic() - started:.1f} s")

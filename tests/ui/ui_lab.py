@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,3 +30,14 @@ def running_lab(root: Path, *up_args: str) -> Iterator[Path]:
         yield root / "kubeconfig"
     finally:
         lab_cli(root, "down")
+
+
+def kubeadm_ssh_config(root: Path, config_home: Path) -> Path:
+    """A config.yaml under `config_home` (use it as XDG_CONFIG_HOME) with the kubeadm lab's ssh settings
+    (`contexts.etcdtui-lab.ssh`), as an operator of a kubeadm cluster writes them. Returns the file."""
+    port = json.loads((root / "lab.json").read_text())["ssh"]["lab-cp-1"]["port"]
+    path = config_home / "etcdtui" / "config.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(f"contexts:\n  etcdtui-lab:\n    ssh:\n      user: ubuntu\n      port: {port}\n"
+                    f"      identity_file: {root / 'ssh' / 'id_ed25519'}\n      known_hosts: {root / 'known_hosts'}\n")
+    return path

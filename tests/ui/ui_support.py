@@ -11,13 +11,13 @@ import fixed_ring as fixtures
 from etcdtui.engine.snapshot import RingSnapshot
 from etcdtui.ui.app import EtcdTuiApp, make_app
 from etcdtui.ui.config import UiConfig
-from etcdtui.ui.services import ChecksBackend, LogSource, ProcedureFactory
+from etcdtui.ui.services import ChecksBackend, LogSource, ManifestChecksBackend, ProcedureFactory
 
 SIZE = (160, 45)
 
 
 def fixed_app(*snapshots: RingSnapshot, readonly: bool = False, config: UiConfig | None = None,
-              checks: ChecksBackend | None = None, logs: LogSource | None = None,
+              checks: ChecksBackend | ManifestChecksBackend | None = None, logs: LogSource | None = None,
               procedures: ProcedureFactory | None = None) -> EtcdTuiApp:
     """The real app (the one factory) on fixed snapshots and, where a test gives them, fake engines."""
     return make_app(fixtures.fixed_services(*snapshots, readonly=readonly, config=config or UiConfig(),

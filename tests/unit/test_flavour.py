@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from etcdtui.cluster.ssh_target import DEFAULT_KNOWN_HOSTS
 from etcdtui.engine.context_settings import (
@@ -17,7 +18,7 @@ from etcdtui.engine.context_settings import (
     resolve_settings,
 )
 from etcdtui.engine.flavour import NodeSsh, decide
-from etcdtui.ui.config import ConfigError, parse_config
+from etcdtui.ui.config import ConfigError, load_config, parse_config
 
 
 def test_setting_wins_then_a_manifest_then_kubeadm() -> None:
@@ -68,3 +69,23 @@ def test_bad_settings_are_one_line_errors(entry: dict[str, object], message: str
         parse_cluster_settings(entry, "contexts.prod")
     with pytest.raises(ConfigError, match="contexts.prod"):  # the app refuses the file before connecting
         parse_config({"contexts": {"prod": entry}})
+
+
+def test_the_app_and_the_headless_commands_read_config_yaml_alike(tmp_path: Path) -> None:
+    """One reader (engine/config_file.py), one parser of the cluster keys: the UI's config and `resolve_settings`
+    give the same settings for a context, and refuse the same broken file with the same line."""
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"kubeone": {"binary": "/opt/kubeone"}, "contexts": {"prod": {
+        "accent": "#d70000", "flavour": "kubeadm", "ssh": {"user": "ubuntu", "port": 2222}}}}))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncontexts: []\n")
+    for context in ("prod", "staging"):
+        assert (load_config(path).clusters.settings_for(context, str(kubeconfig))
+                == resolve_settings(context, str(kubeconfig), path=path))
+    assert resolve_settings("prod", str(kubeconfig), path=path).ssh.port == 2222
+    path.write_text("contexts: [unclosed\n")
+    with pytest.raises(ConfigError) as ui_error:
+        load_config(path)
+    with pytest.raises(SettingsError) as headless_error:
+        resolve_settings("prod", str(kubeconfig), path=path)
+    assert str(ui_error.value) == str(headless_error.value) == f"{path}: not valid YAML (line 2)"

@@ -13,6 +13,7 @@ from etcdtui.core.hashes import (
     choose_common_revision,
     compare_hashes,
     revision_divergence,
+    shared_current_revision,
 )
 
 pytestmark = pytest.mark.unit
@@ -181,3 +182,25 @@ def test_both_recorded_13766_incidents_name_the_victim(evidence: str, victim_end
     points = [RevisionPoint(s.member_id, s.revision, s.raft_index, s.raft_applied_index) for s in statuses]
     divergence = revision_divergence(points)
     assert divergence is not None and [endpoint_of[m] for m in divergence.minority] == [victim_endpoint]
+
+
+def test_current_revision_hashes_are_not_compared_when_a_member_lost_writes() -> None:
+    """The real 13766 victim answers `hashkv` (no --rev) one revision behind: no shortcut, hash again at R."""
+    hashes = parse_endpoint_hashkv(find(D0, "hashkv latest", "etcdctl endpoint hashkv").json_line)
+    choice = shared_current_revision([(h.header.revision, h.compact_revision, h.hash_revision) for h in hashes], 3)
+    assert choice.revision is None and "different revisions" in choice.reason
+
+
+@pytest.mark.parametrize(("answers", "members", "revision"), [
+    ([(21, 10, None)] * 3, 3, 21),  # a quiet ring: comparable as they are
+    ([(21, -1, 21)] * 3, 3, 21),  # 3.6 names the hashed revision; never compacted
+    ([(21, 10, None), (21, 12, None), (21, 10, None)], 3, None),  # different compactions cover different ranges
+    ([(21, 10, 20)] * 3, 3, None),  # 3.6 says it hashed another revision than its header's
+    ([(21, 10, None)] * 2, 3, None),  # a member did not answer
+    ([(21, 10, None)], 1, None),  # one member: nothing to compare
+    ([(10, 10, None)] * 3, 3, None),  # nothing above the compaction
+])
+def test_current_revision_hashes_are_compared_only_at_one_revision(
+    answers: list[tuple[int, int, int | None]], members: int, revision: int | None
+) -> None:
+    assert shared_current_revision(answers, members).revision == revision

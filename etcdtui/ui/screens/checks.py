@@ -1,7 +1,9 @@
-"""`c`: the corruption checks of every member, KubeOne and backups, and "Enable" (issue #6).
+"""`c`: the corruption checks of every member, KubeOne and backups, and "Enable" (issue #6, #14).
 
 All decisions come from `etcdtui.engine.checks`; this screen renders them, asks the two questions (our
 confirmation naming the context, then KubeOne's own plan and prompt) and shows kubeone's output live.
+On a kubeadm cluster (the report's flavour) "Enable" edits each node's static pod manifest over ssh
+(`engine/checks_kubeadm_service.py`): our confirmation, then each node's write confirmed by typing its name.
 """
 
 from __future__ import annotations
@@ -25,15 +27,20 @@ from etcdtui.engine.checks import (
     EnableOutcome,
     EnableRefused,
 )
+from etcdtui.engine.checks_kubeadm import GUIDE_FLAGS, MANIFEST, ManifestEdit
 from etcdtui.engine.checks_plan import Plan
+from etcdtui.engine.flavour import KUBEADM
 from etcdtui.ui.navigation import navigator
-from etcdtui.ui.screens.checks_dialogs import ConfirmEnableScreen, PlanDialog
-from etcdtui.ui.services import ChecksBackend, Hints, hints_of
+from etcdtui.ui.screens.checks_dialogs import ConfirmEnableScreen, ConfirmManifestsScreen, PlanDialog
+from etcdtui.ui.services import ChecksBackend, Hints, ManifestChecksBackend, hints_of
+from etcdtui.ui.widgets.checklist_dialogs import TypedConfirmDialog
 from etcdtui.ui.widgets.checks_members import ChecksMembersTable
 from etcdtui.ui.widgets.checks_panels import (
     BeforeAfterTable,
     backups_text,
     command_text,
+    kubeadm_command_text,
+    kubeadm_text,
     kubeone_text,
     risk_text,
     summary_text,
@@ -65,8 +72,8 @@ class ChecksScreen(Screen[None]):
     #checks-output { height: 1fr; min-height: 6; border: round $panel-lighten-2; }
     """
 
-    def __init__(self, backend: ChecksBackend | None, *, readonly: bool, context: str, hints: Hints | None = None
-                 ) -> None:
+    def __init__(self, backend: ChecksBackend | ManifestChecksBackend | None, *, readonly: bool, context: str,
+                 hints: Hints | None = None) -> None:
         super().__init__()
         self.backend = backend
         self.readonly = readonly
@@ -138,10 +145,15 @@ class ChecksScreen(Screen[None]):
             self.query_one("#checks-summary", Static).update(summary_text(report))
             self.query_one(ChecksMembersTable).show(report.members, now)
             self.query_one("#checks-risk", Static).update(risk_text(report.members))
-            self.query_one("#checks-kubeone", Static).update(kubeone_text(report.kubeone))
             self.query_one("#checks-backups", Static).update(backups_text(report.backups, now))
-            self.query_one("#checks-command", Static).update(
-                command_text(report.kubeone, self.context_label, self.readonly))
+            if report.flavour == KUBEADM:
+                self.query_one("#checks-kubeone", Static).update(kubeadm_text())
+                self.query_one("#checks-command", Static).update(kubeadm_command_text(self.context_label,
+                                                                                      self.readonly))
+            else:
+                self.query_one("#checks-kubeone", Static).update(kubeone_text(report.kubeone))
+                self.query_one("#checks-command", Static).update(
+                    command_text(report.kubeone, self.context_label, self.readonly))
             button = self.query_one("#checks-enable", Button)
             button.disabled = bool(report.kubeone.blockers()) or self.running or not report.members
             button.label = "Enable" if not report.all_on else "Enable (already on)"
@@ -163,9 +175,20 @@ class ChecksScreen(Screen[None]):
         if blockers:
             self.notify(blockers[0], title="cannot enable", severity="error", timeout=10, markup=False)
             return
+        if self._by_manifests:
+            nodes = [m.node or m.pod for m in sorted(self.report.members, key=lambda m: (bool(m.is_leader), m.node or ""))]
+            self.app.push_screen(ConfirmManifestsScreen(context=self.context_label, manifest=MANIFEST,
+                                                        flags=GUIDE_FLAGS, nodes=nodes), callback=self._confirmed)
+            return
         dialog = ConfirmEnableScreen(context=self.context_label, command=self.report.kubeone.command,
                                      members=[m.pod for m in self.report.members])
         self.app.push_screen(dialog, callback=self._confirmed)
+
+    @property
+    def _by_manifests(self) -> bool:
+        """kubeadm: Enable edits the static pod manifests (the report says the flavour, the backend can do it)."""
+        return (self.report is not None and self.report.flavour == KUBEADM
+                and isinstance(self.backend, ManifestChecksBackend))
 
     def _confirmed(self, yes: bool | None) -> None:
         if yes:
@@ -185,15 +208,24 @@ class ChecksScreen(Screen[None]):
         self.query_one("#checks-progress").display = True
         self.query_one("#checks-before-after").display = False
         self.query_one("#checks-result", Static).update("")
+        hints = hints_of(navigator(self).services.ring) or self.hints
+        backend = self.backend
         try:
-            outcome = await self.backend.enable(on_output=self._output, on_plan=self._ask_plan,
-                                                on_progress=self._set_progress,
-                                                hints=hints_of(navigator(self).services.ring) or self.hints)
+            if not isinstance(backend, ManifestChecksBackend):
+                outcome = await backend.enable(on_output=self._output, on_plan=self._ask_plan,
+                                               on_progress=self._set_progress, hints=hints)
+            elif self._by_manifests:
+                outcome = await backend.enable_by_manifests(
+                    on_output=self._output, on_progress=self._set_progress, confirm=self._confirm_edit, hints=hints)
+            else:
+                raise EnableRefused("the report is not of a kubeadm cluster: re-read it (r)")
         except asyncio.CancelledError:
+            stopped = ("✗ stopped between ssh steps: the member being edited may be restarting; check the ring view "
+                       f"and {MANIFEST} on its node") if self._by_manifests else (
+                "✗ kubeone was stopped (SIGTERM to its process group): KubeOne may have left a node cordoned or a "
+                "member restarting; check the ring view and the nodes")
             with contextlib.suppress(Exception):  # the app may be closing: nothing left to show it on
-                self._finish(Text("✗ kubeone was stopped (SIGTERM to its process group): KubeOne may have left a "
-                                  "node cordoned or a member restarting; check the ring view and the nodes",
-                                  "bold red"))
+                self._finish(Text(stopped, "bold red"))
             raise
         except EnableRefused as exc:
             self._finish(Text(f"✗ not started: {exc}", "bold red"))
@@ -237,13 +269,25 @@ class ChecksScreen(Screen[None]):
             self.query_one("#checks-progress", Static).update(f"⏳ {self._progress} · {elapsed:.0f} s")
 
     async def _ask_plan(self, plan: Plan, prompt: str) -> bool:
-        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        return bool(await self._ask(PlanDialog(plan, prompt)))
 
-        def done(value: bool | None) -> None:
+    async def _confirm_edit(self, edit: ManifestEdit) -> bool:
+        """kubeadm: one node's manifest write, confirmed by typing the node's name (the context named)."""
+        text = (f"The kubelet on {edit.node} restarts its etcd member with the new flags; the next member waits "
+                f"until this one is back healthy with them. The gate (every member healthy) is checked again "
+                f"right before the write.\n\nbefore: {edit.checks_before}\nafter:  {edit.checks_after}")
+        return bool(await self._ask(TypedConfirmDialog(
+            title=f"Edit etcd's static pod manifest on {edit.node}", text=text, context=self.context_label,
+            expect=edit.node, command=("sudo", "tee", MANIFEST))))
+
+    async def _ask(self, dialog: PlanDialog | TypedConfirmDialog) -> bool | str | None:
+        answer: asyncio.Future[bool | str | None] = asyncio.get_running_loop().create_future()
+
+        def done(value: bool | str | None) -> None:
             if not answer.done():
-                answer.set_result(bool(value))
+                answer.set_result(value)
 
-        self.app.push_screen(PlanDialog(plan, prompt), callback=done)
+        self.app.push_screen(dialog, callback=done)
         return await answer
 
     def action_stop(self) -> None:
@@ -252,7 +296,7 @@ class ChecksScreen(Screen[None]):
 
     def action_back(self) -> None:
         if self.running:
-            self.notify("kubeone is running: wait for it, or stop it with x", severity="warning", timeout=4,
-                        markup=False)
+            running = "the manifests are being edited" if self._by_manifests else "kubeone is running"
+            self.notify(f"{running}: wait for it, or stop it with x", severity="warning", timeout=4, markup=False)
             return
         self.app.pop_screen()

@@ -1,4 +1,5 @@
-"""The two questions of "Enable": our own confirmation (naming the context), then KubeOne's plan and prompt."""
+"""The questions of "Enable": our own confirmation (naming the context), then KubeOne's plan and prompt; on kubeadm
+our confirmation, then each node's manifest edit typed (`TypedConfirmDialog`, asked by the screen)."""
 
 from __future__ import annotations
 
@@ -26,36 +27,23 @@ _DIALOG_CSS = """
 """
 
 
-class ConfirmEnableScreen(ModalScreen[bool]):
+class _ConfirmDialog(ModalScreen[bool]):
     """Cancel is focused: Enter alone never restarts a production cluster's etcd members."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmEnableScreen")
 
-    def __init__(self, *, context: str, command: Sequence[str], members: Sequence[str]) -> None:
-        super().__init__()
-        self.context = context
-        self.command = tuple(command)
-        self.members = tuple(members)
+    def body(self) -> Text:
+        raise NotImplementedError
+
+    def run_label(self) -> str:
+        raise NotImplementedError
 
     def compose(self) -> ComposeResult:
-        text = Text()
-        text.append("Enable the etcd corruption checks on context ", "bold")
-        text.append(self.context, "bold reverse")
-        text.append("?\n\n")
-        text.append("This runs\n  ")
-        text.append(shlex.join(self.command), "bold")
-        text.append(
-            "\n\nKubeOne force-upgrades every control-plane node in turn: cordon, drain, regenerate the static "
-            "pods (with the corruption-check flags), restart etcd, uncordon. Members restarted: "
-        )
-        text.append(", ".join(self.members) or "?", "bold")
-        text.append(".\nKubeOne shows its plan and asks again before it changes anything.")
         with Vertical():
-            yield Static(text, classes="dialog-text", id="confirm-text")
+            yield Static(self.body(), classes="dialog-text", id="confirm-text")
             with Horizontal():
                 yield Button("Cancel", id="confirm-cancel", variant="primary")
-                yield Button(f"Run kubeone on {self.context}", id="confirm-run", variant="warning")
+                yield Button(self.run_label(), id="confirm-run", variant="warning")
 
     def on_mount(self) -> None:
         self.query_one("#confirm-cancel", Button).focus()
@@ -65,6 +53,70 @@ class ConfirmEnableScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+def _title(context: str) -> Text:
+    text = Text()
+    text.append("Enable the etcd corruption checks on context ", "bold")
+    text.append(context, "bold reverse")
+    text.append("?\n\n")
+    return text
+
+
+class ConfirmEnableScreen(_ConfirmDialog):
+    """KubeOne: our question before `kubeone apply --force-upgrade` runs."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmEnableScreen")
+
+    def __init__(self, *, context: str, command: Sequence[str], members: Sequence[str]) -> None:
+        super().__init__()
+        self.context = context
+        self.command = tuple(command)
+        self.members = tuple(members)
+
+    def body(self) -> Text:
+        text = _title(self.context)
+        text.append("This runs\n  ")
+        text.append(shlex.join(self.command), "bold")
+        text.append(
+            "\n\nKubeOne force-upgrades every control-plane node in turn: cordon, drain, regenerate the static "
+            "pods (with the corruption-check flags), restart etcd, uncordon. Members restarted: "
+        )
+        text.append(", ".join(self.members) or "?", "bold")
+        text.append(".\nKubeOne shows its plan and asks again before it changes anything.")
+        return text
+
+    def run_label(self) -> str:
+        return f"Run kubeone on {self.context}"
+
+
+class ConfirmManifestsScreen(_ConfirmDialog):
+    """kubeadm: the first question; each node's manifest write is then confirmed by typing its name."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmManifestsScreen")
+
+    def __init__(self, *, context: str, manifest: str, flags: Sequence[str], nodes: Sequence[str]) -> None:
+        super().__init__()
+        self.context = context
+        self.manifest = manifest
+        self.flags = tuple(flags)
+        self.nodes = tuple(nodes)
+
+    def body(self) -> Text:
+        text = _title(self.context)
+        text.append(f"This edits {self.manifest} over ssh on ")
+        text.append(", ".join(self.nodes) or "?", "bold")
+        text.append(" (in this order, the leader last), adding\n  ")
+        text.append(" ".join(self.flags), "bold")
+        text.append(
+            "\n\nThe kubelet restarts etcd on each node. One member at a time: every member must be healthy before "
+            "each edit, and the edited member back healthy with its flags before the next. A member that is not "
+            "healthy refuses the whole run. You confirm each node by typing its name."
+        )
+        return text
+
+    def run_label(self) -> str:
+        return f"Edit the manifests on {self.context}"
 
 
 class PlanDialog(ModalScreen[bool]):

@@ -11,6 +11,7 @@ from textual.widgets import DataTable
 
 from etcdtui.core.versions import RiskTier
 from etcdtui.engine.checks import BackupStatus, ChecksReport, KubeOneFacts, MemberChange, MemberChecks
+from etcdtui.engine.checks_kubeadm import GUIDE_FLAGS, MANIFEST
 from etcdtui.ui.widgets.checks_members import compaction_cell, initial_cell, periodic_cell
 
 
@@ -45,6 +46,35 @@ def kubeone_text(k: KubeOneFacts) -> Text:
     if k.cluster is not None:
         t.append(f"cluster   {k.cluster.name or '?'} · Kubernetes {k.cluster.kubernetes_version} · "
                  f"{len(k.cluster.hosts)} control-plane host(s)\n", "dim")
+    return t
+
+
+def kubeadm_text() -> Text:
+    """The panel in KubeOne's place on a kubeadm cluster: how Enable works, and the durable way."""
+    t = Text()
+    t.append("kubeadm (no kubeone)\n", "bold")
+    t.append(f"Enable edits {MANIFEST} on each node over ssh;\n`kubeadm upgrade` rewrites it. ")
+    t.append("The durable way", "bold")
+    t.append(", in the ClusterConfiguration\n(kubectl -n kube-system edit cm kubeadm-config):\n")
+    t.append("  etcd:\n    local:\n      extraArgs:", "cyan")
+    t.append("   # v1beta3; v1beta4: a list of {name, value}\n", "dim")
+    for flag in GUIDE_FLAGS:
+        name, value = flag.removeprefix("--").split("=", 1)
+        shown = f'"{value}"' if value == "true" else value  # YAML: a string, not a boolean
+        t.append(f"        {name}: {shown}\n", "cyan")
+    t.rstrip()
+    return t
+
+
+def kubeadm_command_text(context: str, readonly: bool) -> Text:
+    t = Text()
+    if readonly:
+        return t.append("read-only: enabling is not offered", "dim")
+    t.append("Enable edits  ", "bold").append(f"{MANIFEST} over ssh, node by node")
+    t.append(f"   on context {context}", "dim")
+    t.append("\nadding ").append(" ".join(GUIDE_FLAGS), "bold")
+    t.append("\none member at a time, the leader last: all healthy before each, each back with its flags before "
+             "the next; each node's name typed", "dim")
     return t
 
 

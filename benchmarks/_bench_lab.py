@@ -1,0 +1,36 @@
+"""What the command-line benchmarks share: a lab to run against (a running one, or a fresh one for the run)
+and wall-clock timing of commands run as a user would (a new process each)."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def lab_kubeconfig(running: str | None, prefix: str) -> Iterator[str]:
+    """`running` when given (a lab's kubeconfig), else a fresh lab in a temp dir, stopped at the end."""
+    if running is not None:
+        yield running
+        return
+    from etcdtui.lab.cli import start_lab, stop_lab
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        root = Path(tmp) / "lab"
+        start_lab(root, bastion=False)
+        try:
+            yield str(root / "kubeconfig")
+        finally:
+            stop_lab(root)
+
+
+def timed(argvs: Sequence[Sequence[str]], env: dict[str, str]) -> tuple[float, list[int]]:
+    """Seconds to run the commands one after another, and their exit codes."""
+    start = time.perf_counter()
+    codes = [subprocess.run(list(argv), env=env, capture_output=True, check=False, timeout=120).returncode
+             for argv in argvs]
+    return time.perf_counter() - start, codes
