@@ -19,7 +19,8 @@ from typing import Any
 from etcdtui.cluster.backup import snapshot_save
 from etcdtui.cluster.drain import drain_node
 from etcdtui.cluster.kube import ClusterConnection
-from etcdtui.cluster.ssh import SshHop, SshTarget, connect
+from etcdtui.cluster.ssh import connect
+from etcdtui.cluster.ssh_target import SshHop, SshTarget
 from etcdtui.lab.cli import start_lab, stop_lab
 from etcdtui.lab.layout import LabLayout
 from etcdtui.lab.sshd import CLIENT_KEY_NAME, SSH_USER

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from etcdtui.lab.cli import start_lab, stop_lab
-from etcdtui.lab.incident import Incident13766, IncidentResult, etcd_detections
+from etcdtui.lab.incident_evidence import etcd_detections
+from etcdtui.lab.incident_scenario import Incident13766, IncidentResult
 from etcdtui.lab.layout import LabLayout
 
 DETECTION_PATIENCE = 60.0

@@ -29,7 +29,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from etcdtui.core.logstore import LogFilter, LogStore
+from etcdtui.core.log_filter import LogFilter
+from etcdtui.core.logstore import LogStore
 from etcdtui.core.scan import LogScanner
 from etcdtui.engine.log_ingest import to_entries
 from etcdtui.engine.log_replay import Replay, kubelet_prefix, read_lines

@@ -15,7 +15,7 @@ Two logs, both made only of real fixture lines (tests/fixtures/etcd-logs, tests/
   corruption check or an alarm; 9 % of the lines are findings). Reported for honesty: this is the
   worst case, not the target.
 
-Big files are digested by one worker process per CPU (`--jobs`, see `etcdtui/headless/scan_logs.py`), so
+Big files are digested by one worker process per CPU (`--jobs`, see `etcdtui/headless/scan_collect.py`), so
 the figures depend on how busy the machine is: each run prints the load average next to its times, and
 the summary gives the best and the median of the rounds. Peak RSS is given for the biggest single
 process (ru_maxrss: the scan or one of its workers) and, sampled every 20 ms, for the scan and its workers

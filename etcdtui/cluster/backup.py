@@ -30,7 +30,8 @@ from etcdtui.cluster.etcdctl_exec import EtcdctlExec, EtcdctlExecError, target_f
 from etcdtui.cluster.kube import ClusterConnection, ClusterError, status_error
 from etcdtui.cluster.objects import parse_time
 from etcdtui.cluster.rawapi import get_raw
-from etcdtui.cluster.ssh import SshError, SshNode
+from etcdtui.cluster.ssh import SshNode
+from etcdtui.cluster.ssh_target import SshError
 
 DEFAULT_DATA_DIR = "/var/lib/etcd"
 API_TIMEOUT = 15.0

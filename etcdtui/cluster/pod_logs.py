@@ -18,150 +18,41 @@ One `PodLogStream` per member:
 
 Every request goes through `rawapi.get_raw` (the aiohttp response, read in chunks with `readany`).
 Stream state per member: connecting, history, live, quiet, reconnecting, waiting, ended, error, with a reason.
+The state, the sink and the container model are in `log_stream_model`, the resume bookkeeping in `log_resume`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from etcdtui.cluster.kube import ClusterConnection, ClusterError, status_error
+from etcdtui.cluster.log_resume import Resume, ResumePoint, epoch_after, epoch_of, ts_prefix
+from etcdtui.cluster.log_stream_model import (
+    ContainerInfo,
+    LogSink,
+    Origin,
+    StreamState,
+    StreamStatus,
+    container_info,
+    exit_text,
+    short_id,
+)
 from etcdtui.cluster.rawapi import get_raw
 
 log = logging.getLogger(__name__)
 
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 5.0
-QUIET_AFTER = 30.0  # seconds without a line: "quiet" (etcd logs little when nothing happens)
 CAUGHT_UP_IDLE = 0.4  # no data for this long while reading history: caught up with "now"
 MAX_LINE = 1 << 20  # a line longer than this is cut (and counted): a broken writer must not eat memory
 FOLLOW_TIMEOUT = 24 * 3600.0  # aiohttp total timeout of one follow request
-
-
-class StreamState(enum.StrEnum):
-    CONNECTING = "connecting"
-    HISTORY = "history"
-    LIVE = "live"
-    QUIET = "quiet"
-    RECONNECTING = "reconnecting"
-    WAITING = "waiting"  # the container is not running (yet): waiting for it to start
-    ENDED = "ended"
-    ERROR = "error"
-
-
-class Origin(enum.StrEnum):
-    PREVIOUS = "previous"  # the previous container's history
-    HISTORY = "history"  # the current container before we caught up
-    LIVE = "live"
-
-
-class LogSink(Protocol):
-    def lines(self, member: str, lines: list[bytes], origin: Origin) -> None: ...
-
-    def marker(self, member: str, kind: str, text: str, ts: float | None) -> None: ...
-
-    def history_done(self, member: str) -> None: ...
-
-    def state_changed(self, member: str) -> None: ...
-
-
-@dataclass
-class StreamStatus:
-    state: StreamState = StreamState.CONNECTING
-    reason: str = ""
-    since: float = 0.0  # wall clock of the last state change
-    container_id: str | None = None
-    restarts_seen: int = 0
-    reconnects: int = 0
-    gaps: int = 0
-    duplicates_skipped: int = 0
-    long_lines_cut: int = 0
-    history_bytes: int = 0
-    history_lines: int = 0
-    history_done: bool = False
-    history_cancelled: bool = False
-    bytes: int = 0
-    lines: int = 0
-    last_line_at: float = 0.0  # monotonic
-
-    def shown_state(self, now: float) -> StreamState:
-        if self.state is StreamState.LIVE and self.last_line_at and now - self.last_line_at > QUIET_AFTER:
-            return StreamState.QUIET
-        return self.state
-
-
-@dataclass(frozen=True)
-class ContainerInfo:
-    container_id: str | None
-    running: bool
-    terminated_reason: str | None
-    exit_code: int | None
-    previous_id: str | None  # lastState.terminated.containerID
-    pod_gone: bool = False
-
-
-class _Resume:
-    """Stern's de-duplication: the last timestamp seen and the lines seen at exactly that timestamp."""
-
-    def __init__(self) -> None:
-        self.last_ts: bytes | None = None  # the RFC3339Nano prefix as sent by the server
-        self.at_last: set[bytes] = set()
-
-    def seen(self, line: bytes) -> None:
-        ts = _ts_prefix(line)
-        if ts is None:
-            return
-        if ts != self.last_ts:
-            self.last_ts = ts
-            self.at_last = set()
-        self.at_last.add(line)
-
-    def is_duplicate(self, line: bytes) -> bool:
-        ts = _ts_prefix(line)
-        if ts is None or self.last_ts is None:
-            return False
-        if _ts_key(ts) < _ts_key(self.last_ts):
-            return True
-        return ts == self.last_ts and line in self.at_last
-
-    def since_time(self) -> str | None:
-        if self.last_ts is None:
-            return None
-        return self.last_ts.decode()[:19] + "Z"  # whole seconds: what every API server accepts
-
-
-@dataclass(frozen=True)
-class ResumePoint:
-    resume: _Resume
-    container_id: str | None
-
-
-def _ts_prefix(line: bytes) -> bytes | None:
-    space = line.find(b" ", 0, 40)
-    if space < 20 or line[4:5] != b"-":
-        return None
-    return line[:space]
-
-
-def _ts_key(ts: bytes) -> tuple[bytes, bytes]:
-    """Sort key of an RFC3339Nano UTC stamp: seconds part, then the fraction padded to 9 digits."""
-    head, _, frac = ts.rstrip(b"Z").partition(b".")
-    return head, frac.ljust(9, b"0")
-
-
-def epoch_of(ts: bytes) -> float | None:
-    try:
-        return datetime.fromisoformat(ts.decode()).timestamp()
-    except ValueError:
-        return None
 
 
 class PodLogStream:
@@ -187,7 +78,7 @@ class PodLogStream:
         self.status = StreamStatus(since=time.time())
         self._chunk_size = chunk_size
         self._clock = clock
-        self._resume = _Resume()
+        self._resume = Resume()
         self._history_cancel = asyncio.Event()
         self._container_changed = asyncio.Event()
         self._started_wall = time.time()
@@ -294,7 +185,7 @@ class PodLogStream:
             if changed or new.running or not ended:
                 return new
             # Exited and not restarted yet (kubelet backoff): following now would only replay the old log.
-            self._set(StreamState.WAITING, _exit_text(new) or "container not running")
+            self._set(StreamState.WAITING, exit_text(new) or "container not running")
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MAX)
 
@@ -307,26 +198,26 @@ class PodLogStream:
         elif self._resume.last_ts is not None:
             # More than one restart while we were away: the API keeps only the last terminated container.
             self.status.gaps += 1
-            self.sink.marker(self.pod, "gap", f"container {_short(old)} and any container between it and "
-                             f"{_short(new.container_id)} are no longer readable: lines after "
-                             f"{self._resume.last_ts.decode()} may be missing", _epoch_after(self._resume.last_ts))
+            self.sink.marker(self.pod, "gap", f"container {short_id(old)} and any container between it and "
+                             f"{short_id(new.container_id)} are no longer readable: lines after "
+                             f"{self._resume.last_ts.decode()} may be missing", epoch_after(self._resume.last_ts))
         self.status.restarts_seen += 1
-        reason = _exit_text(new)
+        reason = exit_text(new)
         # Placed right after the old container's last line, before the new container's first.
         last = epoch_of(self._resume.last_ts) if self._resume.last_ts else None
         self.sink.marker(self.pod, "restart",
-                         f"container restarted{f' ({reason})' if reason else ''}: now {_short(new.container_id)}",
+                         f"container restarted{f' ({reason})' if reason else ''}: now {short_id(new.container_id)}",
                          last + 1e-6 if last is not None else None)
-        self._resume = _Resume()
+        self._resume = Resume()
 
     async def _read_previous(self, info: ContainerInfo) -> None:
         self._set(StreamState.HISTORY, "reading the previous container's log")
         found = await self._read_container(previous=True, origin=Origin.PREVIOUS, since=None, dedupe=False)
-        self._resume = _Resume()  # resuming is about the current container only
+        self._resume = Resume()  # resuming is about the current container only
         if found:
             self.sink.marker(self.pod, "restart",
-                             f"previous container ended{f' ({_exit_text(info)})' if _exit_text(info) else ''}; "
-                             f"current container {_short(info.container_id)}", None)
+                             f"previous container ended{f' ({exit_text(info)})' if exit_text(info) else ''}; "
+                             f"current container {short_id(info.container_id)}", None)
 
     async def _read_container(self, *, previous: bool, origin: Origin, since: str | None, dedupe: bool,
                               expect_overlap: bytes | None = None) -> bool:
@@ -446,13 +337,13 @@ class PodLogStream:
                 continue
             resume = self._resume
             last = lines[-1]
-            ts = _ts_prefix(last)
+            ts = ts_prefix(last)
             if ts is not None and ts != resume.last_ts:
                 resume.last_ts, resume.at_last = ts, set()
             # Remember every line at the last timestamp (usually one or a few).
             if ts is not None:
                 for line in reversed(lines):
-                    if _ts_prefix(line) != ts:
+                    if ts_prefix(line) != ts:
                         break
                     resume.at_last.add(line)
             nbytes = cut + 1
@@ -486,9 +377,9 @@ class PodLogStream:
     def _gap(self, first_new: bytes) -> None:
         self.status.gaps += 1
         last = self._resume.last_ts.decode() if self._resume.last_ts else "?"
-        new = (_ts_prefix(first_new) or b"?").decode()
+        new = (ts_prefix(first_new) or b"?").decode()
         self.sink.marker(self.pod, "gap", f"lines between {last} and {new} may be missing (the log was not "
-                         "readable back to the last line seen)", epoch_of(_ts_prefix(first_new) or b""))
+                         "readable back to the last line seen)", epoch_of(ts_prefix(first_new) or b""))
 
     async def _get(self, query: list[tuple[str, Any]], timeout_s: float) -> Any:
         return await get_raw(self.conn.api, "/api/v1/namespaces/{namespace}/pods/{name}/log",
@@ -533,40 +424,6 @@ class PodLogStream:
             return
         status.state, status.reason, status.since = state, reason, time.time()
         self.sink.state_changed(self.pod)
-
-
-def container_info(pod: dict[str, Any], container: str | None) -> ContainerInfo:
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    chosen = next((s for s in statuses if container is None or s.get("name") == container), None)
-    if chosen is None:
-        return ContainerInfo(None, False, None, None, None)
-    state = chosen.get("state") or {}
-    last = (chosen.get("lastState") or {}).get("terminated") or {}
-    terminated = state.get("terminated") or last
-    return ContainerInfo(
-        container_id=chosen.get("containerID") or None,
-        running="running" in state,
-        terminated_reason=terminated.get("reason"),
-        exit_code=terminated.get("exitCode"),
-        previous_id=last.get("containerID"),
-    )
-
-
-def _epoch_after(ts: bytes) -> float | None:
-    epoch = epoch_of(ts)
-    return epoch + 1e-6 if epoch is not None else None
-
-
-def _exit_text(info: ContainerInfo) -> str:
-    parts = [p for p in (info.terminated_reason, f"exit code {info.exit_code}" if info.exit_code is not None else None)
-             if p]
-    return ", ".join(parts)
-
-
-def _short(container_id: str | None) -> str:
-    if not container_id:
-        return "?"
-    return container_id.rpartition("//")[2][:12]
 
 
 def _message(body: bytes) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from etcdtui.core import ids
-from etcdtui.core.flags import parse_command
+from etcdtui.core.etcd_command import parse_command
 
 
 class EtcdctlParseError(ValueError):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from etcdtui.core.findings import Severity
-from etcdtui.core.logstore import Pinned
+from etcdtui.core.log_lines import Pinned
 
 
 @dataclass(frozen=True, slots=True)

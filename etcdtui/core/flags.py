@@ -3,214 +3,38 @@
 etcd parses its flags with Go's `flag` package: `--name=value`, `--name value` and single-dash forms; a
 boolean flag never takes the next word (`--experimental-initial-corrupt-check true` makes etcd exit with
 "'true' is not a valid flag"), and an unknown flag makes it exit with "flag provided but not defined"
-(both observed with etcd 3.5.1).
+(both observed with etcd 3.5.1): that parsing is `etcd_command`, the flags' names per release `flag_names`,
+Go durations `go_duration`; here the audit and how it is shown.
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from etcdtui.core.bool_flags import ALL_BOOL_FLAGS
+from etcdtui.core.etcd_command import ParsedCommand, parse_bool, parse_command
 from etcdtui.core.findings import Finding, Severity
+from etcdtui.core.flag_names import (
+    COMPACT_FLAG_35,
+    COMPACT_GATE,
+    COMPACT_TIME_35,
+    COMPACT_TIME_36,
+    INITIAL_FLAG,
+    INITIAL_GATE,
+    ONLY_FROM_36,
+    ONLY_FROM_355,
+    PERIODIC_FLAG_35,
+    PERIODIC_FLAG_36,
+    removed_in_3_7,
+    replacement_36,
+)
+from etcdtui.core.go_duration import format_duration, parse_go_duration
 from etcdtui.core.versions import EtcdVersion
-
-# --- Go durations -------------------------------------------------------------------------------
-
-_DURATION_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def parse_go_duration(text: str) -> float:
-    """Seconds in a Go duration string (`240m`, `4h`, `1m30s`, `0s`, `0`, `1.5h`). Raises ValueError like Go."""
-    s = text.strip()
-    sign = 1.0
-    if s[:1] in "+-" and s:
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ValueError(f"invalid duration {text!r}")
-    pos, total = 0, 0.0
-    while pos < len(s):
-        match = _DURATION_PART.match(s, pos)
-        if match is None:
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    return sign * total
-
-
-def format_duration(seconds: float) -> str:
-    """Short human form: 14400 → `4h`, 90 → `1m30s`, 0.5 → `500ms`."""
-    if seconds == 0:
-        return "0s"
-    if seconds < 1:
-        return f"{seconds * 1000:g}ms"
-    whole = int(seconds)
-    h, rest = divmod(whole, 3600)
-    m, s = divmod(rest, 60)
-    parts = [f"{h}h" if h else "", f"{m}m" if m else "", f"{s}s" if s else ""]
-    return "".join(parts) or "0s"
-
-
-# --- command line parsing -----------------------------------------------------------------------
-
-# Boolean flags of every etcd line (core/bool_flags.py): Go's flag package never lets them consume the next word.
-BOOL_FLAGS = ALL_BOOL_FLAGS
-
-
-@dataclass(frozen=True)
-class ParsedCommand:
-    """Flags by name (without dashes); the last occurrence wins, as in Go. `feature_gates` merges all occurrences."""
-
-    program: str | None
-    flags: Mapping[str, str]
-    repeated: tuple[str, ...] = ()
-    positional: tuple[str, ...] = ()  # words etcd would reject ("'x' is not a valid flag")
-    feature_gates: Mapping[str, str] = field(default_factory=dict)
-    missing_value: tuple[str, ...] = ()  # value flags followed by another `-flag` (never read as their value)
-
-    def get(self, name: str) -> str | None:
-        return self.flags.get(name)
-
-    def has(self, name: str) -> bool:
-        return name in self.flags
-
-
-def parse_command(argv: Sequence[str]) -> ParsedCommand:
-    """Parse `spec.containers[0].command + args` of an etcd container. Never raises."""
-    words = list(argv)
-    program: str | None = None
-    if words and not words[0].startswith("-"):
-        program = words.pop(0)
-    flags: dict[str, str] = {}
-    repeated: list[str] = []
-    positional: list[str] = []
-    gates: dict[str, str] = {}
-    missing: list[str] = []
-    i = 0
-    while i < len(words):
-        word = words[i]
-        i += 1
-        if word == "--":
-            positional.extend(words[i:])
-            break
-        if not word.startswith("-") or word in ("-", "---") or word.startswith("---"):
-            positional.append(word)
-            continue
-        body = word.lstrip("-")
-        if "=" in body:
-            name, value = body.split("=", 1)
-        elif body in BOOL_FLAGS:
-            name, value = body, "true"
-        elif i < len(words) and not _looks_like_flag(words[i]):
-            name, value = body, words[i]
-            i += 1
-        else:
-            # Go would take even `--other=x` as the value; reading it so would hide `--other` from the audit
-            name, value = body, ""
-            missing.append(name)
-        if name in flags:
-            repeated.append(name)
-        flags[name] = value
-        if name == "feature-gates":
-            gates.update(parse_feature_gates(value))
-    return ParsedCommand(program, flags, tuple(repeated), tuple(positional), gates, tuple(missing))
-
-
-def _looks_like_flag(word: str) -> bool:
-    return word.startswith("-") and len(word) > 1 and not word[1:2].isdigit()
-
-
-def parse_feature_gates(value: str) -> dict[str, str]:
-    """`InitialCorruptCheck=true,CompactHashCheck=true` → {"InitialCorruptCheck": "true", ...}."""
-    gates: dict[str, str] = {}
-    for part in value.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        name, _, setting = part.partition("=")
-        gates[name.strip()] = setting.strip()
-    return gates
-
-
-def _parse_bool(value: str) -> bool | None:
-    # Go's strconv.ParseBool
-    if value in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if value in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    return None
-
 
 # --- the audit ----------------------------------------------------------------------------------
 
-INITIAL_FLAG = "experimental-initial-corrupt-check"
-PERIODIC_FLAG_35 = "experimental-corrupt-check-time"
-PERIODIC_FLAG_36 = "corrupt-check-time"
-COMPACT_FLAG_35 = "experimental-compact-hash-check-enabled"
-COMPACT_TIME_35 = "experimental-compact-hash-check-time"
-COMPACT_TIME_36 = "compact-hash-check-time"
-INITIAL_GATE = "InitialCorruptCheck"
-COMPACT_GATE = "CompactHashCheck"
-
-# etcd 3.7 registers no `--experimental-*` flag and no `--discovery`/`--discovery-proxy` (v2 discovery) any more
-# (CHANGELOG-3.7.md: PRs #19959, #20109; server/embed/config.go @ v3.7.1). Their 3.6 names: server/embed/config.go
-# experimentalFlagMigrationMap and server/features/etcd_features.go ExperimentalFlagToFeatureMap @ v3.6.14.
-# `--snapshot-count` is kept in 3.7 (PR #21162), although 3.6.0–3.6.7 logged it as "decommissioned in 3.7".
-REMOVED_IN_3_7_EXTRA = ("discovery", "discovery-proxy")
-_FEATURE_OF_36 = {
-    INITIAL_FLAG: INITIAL_GATE,
-    COMPACT_FLAG_35: COMPACT_GATE,
-    "experimental-stop-grpc-service-on-defrag": "StopGRPCServiceOnDefrag",
-    "experimental-txn-mode-write-with-shared-buffer": "TxnModeWriteWithSharedBuffer",
-    "experimental-enable-lease-checkpoint": "LeaseCheckpoint",
-    "experimental-enable-lease-checkpoint-persist": "LeaseCheckpointPersist",
-}
-_RENAMED_36 = frozenset(
-    {
-        "experimental-compact-hash-check-time", "experimental-corrupt-check-time",
-        "experimental-compaction-batch-limit", "experimental-watch-progress-notify-interval",
-        "experimental-warning-apply-duration", "experimental-bootstrap-defrag-threshold-megabytes",
-        "experimental-memory-mlock", "experimental-snapshot-catchup-entries",
-        "experimental-compaction-sleep-interval", "experimental-downgrade-check-time",
-        "experimental-peer-skip-client-san-verification", "experimental-enable-distributed-tracing",
-        "experimental-distributed-tracing-address", "experimental-distributed-tracing-service-name",
-        "experimental-distributed-tracing-instance-id", "experimental-distributed-tracing-sampling-rate",
-    }
-)
-
-
-def removed_in_3_7(name: str) -> bool:
-    return name.startswith("experimental-") or name in REMOVED_IN_3_7_EXTRA
-
-
-def replacement_36(name: str) -> str:
-    """What a flag removed in 3.7 is called from 3.6 on (or what to do about it)."""
-    if name in _FEATURE_OF_36:
-        return f"--feature-gates={_FEATURE_OF_36[name]}=true"
-    if name in _RENAMED_36:
-        return "--" + name.removeprefix("experimental-")
-    if name in REMOVED_IN_3_7_EXTRA:
-        return "v3 discovery (--discovery-endpoints/--discovery-token) or a static --initial-cluster"
-    return "no 3.6 name: remove it"
-
-_ONLY_FROM_36 = (PERIODIC_FLAG_36, COMPACT_TIME_36, "feature-gates", "watch-progress-notify-interval")
-_ONLY_FROM_355 = (COMPACT_FLAG_35, COMPACT_TIME_35)
 
 DEFAULT_COMPACT_INTERVAL_S = 60.0  # etcd default 1m
 KUBEONE_PERIODIC_INTERVAL = "240m"
@@ -263,7 +87,7 @@ class FlagsAudit:
 def _is_36_like(version: EtcdVersion | None, cmd: ParsedCommand) -> bool:
     if version is not None:
         return version.at_least(3, 6, 0)
-    return any(cmd.has(name) for name in _ONLY_FROM_36)
+    return any(cmd.has(name) for name in ONLY_FROM_36)
 
 
 def _critical_tier(version: EtcdVersion | None) -> bool:
@@ -287,7 +111,7 @@ def audit_flags(
         raw = cmd.get(name)
         if raw is None:
             return None
-        value = _parse_bool(raw)
+        value = parse_bool(raw)
         if value is None:
             invalid.append(f"--{name}={raw}")
         return value
@@ -306,7 +130,7 @@ def audit_flags(
         raw = gates.get(name)
         if raw is None:
             return None
-        value = _parse_bool(raw)
+        value = parse_bool(raw)
         if value is None:
             invalid.append(f"--feature-gates={name}={raw}")
         return value
@@ -440,9 +264,9 @@ def audit_flags(
             )
         )
     if version is not None and not version.at_least(3, 6, 0):
-        unknown = [f"--{n}" for n in _ONLY_FROM_36 if cmd.has(n)]
+        unknown = [f"--{n}" for n in ONLY_FROM_36 if cmd.has(n)]
         if not version.at_least(3, 5, 5):
-            unknown += [f"--{n}" for n in _ONLY_FROM_355 if cmd.has(n)]
+            unknown += [f"--{n}" for n in ONLY_FROM_355 if cmd.has(n)]
         if unknown:
             findings.append(
                 Finding(
@@ -451,7 +275,7 @@ def audit_flags(
                     f"{vtext} does not know {', '.join(unknown)}: it exits at startup with 'flag provided but not defined'"
                     + (
                         " (the compaction hash check needs etcd 3.5.5+)"
-                        if any(n.lstrip("-") in _ONLY_FROM_355 for n in unknown)
+                        if any(n.lstrip("-") in ONLY_FROM_355 for n in unknown)
                         else ""
                     ),
                     member,
@@ -604,39 +428,3 @@ def kubeone_target_flags(version: EtcdVersion | None, *, compaction_check: bool 
     return flags
 
 
-def apply_flags(command: Sequence[str], extra: Sequence[str]) -> list[str]:
-    """The command line with `extra` flags set (earlier values of the same flags dropped): the "after" view.
-
-    Feature gates are merged, not replaced, so gates the command already had are kept.
-    """
-    names = {parse_flag_name(f) for f in extra}
-    extra_gates: dict[str, str] = {}
-    for flag in extra:
-        if parse_flag_name(flag) == "feature-gates":
-            extra_gates.update(parse_feature_gates(flag.split("=", 1)[1] if "=" in flag else ""))
-    kept: list[str] = []
-    gates: dict[str, str] = {}
-    words = list(command)
-    i = 0
-    while i < len(words):
-        word = words[i]
-        i += 1
-        name = parse_flag_name(word) if word.startswith("-") else None
-        if name is None or name not in names:
-            kept.append(word)
-            continue
-        value = word.split("=", 1)[1] if "=" in word else None
-        if value is None and name not in BOOL_FLAGS and i < len(words) and not _looks_like_flag(words[i]):
-            value = words[i]
-            i += 1
-        if name == "feature-gates" and value is not None:
-            gates.update(parse_feature_gates(value))
-    result = kept + [f for f in extra if parse_flag_name(f) != "feature-gates"]
-    if extra_gates:
-        gates.update(extra_gates)
-        result.append("--feature-gates=" + ",".join(f"{k}={v}" for k, v in gates.items()))
-    return result
-
-
-def parse_flag_name(word: str) -> str:
-    return word.lstrip("-").split("=", 1)[0]

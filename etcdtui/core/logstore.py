@@ -10,34 +10,30 @@ sorted by timestamp, so lines of different members that arrive a little out of o
 a line later than the window is appended anyway and counted in `late_lines`. History is loaded in
 **bulk** (`begin_bulk`/`end_bulk`): everything is held, then merged by timestamp in one sort.
 
-Views: `LogFilter` (regex or literal, case, invert, minimum level, members) selects the lines shown;
+The line model is in `log_lines`, the chunks in `log_chunk`.
+
+Views: `LogFilter` (`log_filter`: regex or literal, case, invert, minimum level, members) selects the lines shown;
 the filtered index (an `array` of seqs) is kept up to date incrementally on every release, and rebuilt
 by `refilter_steps()` in bounded steps when the filter changes (the caller yields between steps).
-`Finder` (find next/previous, match count) is separate: it moves within the current view and never
+`Finder` (`log_finder`: find next/previous, match count) is separate: it moves within the current view and never
 changes it. Findings (from `classify`/`scan`) are indexed by seq for "next finding", and also kept in a
 pinned, bounded list (`pinned`) that survives the eviction of their lines.
 """
 
 from __future__ import annotations
 
-import re
 import sys
-import zlib
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from dataclasses import dataclass
 
-from etcdtui.core.classify import RULES
+from etcdtui.core.classify_rules import RULES
 from etcdtui.core.findings import Finding, Severity
-
-CHUNK = 4096
-LEVELS = ("debug", "info", "warn", "error", "panic", "fatal")
-LEVEL_CODE = {name: i for i, name in enumerate(LEVELS)}
-NO_LEVEL = -1  # raw lines (stack frames, plain text): shown unless a minimum level above info is set
-MARKER = -2  # engine markers (restart, gap, resume, history skipped)
+from etcdtui.core.log_chunk import CHUNK, Chunk
+from etcdtui.core.log_filter import LinePredicate, LogFilter
+from etcdtui.core.log_lines import MARKER, Entry, Line, Pinned
 
 # Defaults keep about a day of a busy member (~10 lines/s) for three members: 3 × 864k lines.
 DEFAULT_MAX_LINES = 2_500_000
@@ -45,54 +41,11 @@ DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_REORDER_WINDOW = 0.5
 DEFAULT_PINNED = 2_000
 UNPACKED_CHUNKS = 6  # decompressed chunks kept (about 1 MB each)
-CHUNK_COST = 1_000  # unpacking a chunk costs about as much as searching this many lines
 
 # Findings that matter for the pinned pane: corruption evidence and corruption checks (passed/failed/inconclusive).
 PINNED_PREFIXES = ("corruption.", "check.", "storage.", "fatal.")
 # INFO findings kept on their line (and for "next finding"); other INFO kinds are dropped at ingest.
 KEPT_INFO = ("corruption.", "check.", "alarm.", "storage.", "fatal.")
-
-
-def level_code(level: str | None) -> int:
-    return LEVEL_CODE.get(level, NO_LEVEL) if level else NO_LEVEL
-
-
-class Entry(NamedTuple):
-    """One line handed to the store (the engine parses and classifies before).
-
-    A tuple, not a dataclass: lines wait in the reordering window long enough to survive young garbage
-    collections, and a tuple of str/float/int/None is untracked by the collector, so a flood of pending
-    lines does not make every full collection slower.
-    """
-
-    member: str
-    ts: float | None
-    level: int  # LEVEL_CODE value, NO_LEVEL or MARKER
-    text: str
-    finding: Finding | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    seq: int
-    member: str
-    ts: float
-    level: int
-    text: str
-    finding: Finding | None
-
-    @property
-    def is_marker(self) -> bool:
-        return self.level == MARKER
-
-
-@dataclass(frozen=True, slots=True)
-class Pinned:
-    seq: int
-    member: str
-    ts: float
-    finding: Finding
-    text: str
 
 
 @dataclass(slots=True)
@@ -104,106 +57,6 @@ class MemberCounts:
     corruption: int = 0
     last_check: Finding | None = None  # the latest corruption check result: passed, failed or inconclusive
     last_check_ts: float | None = None
-
-
-class FilterError(ValueError):
-    """A filter or find pattern that does not compile (the message is fit for a status line)."""
-
-
-@dataclass(frozen=True, slots=True)
-class LogFilter:
-    pattern: str = ""
-    regex: bool = False
-    case: bool = False  # case-sensitive
-    invert: bool = False
-    min_level: int = NO_LEVEL
-    members: frozenset[str] = frozenset()  # empty = all members
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.pattern and self.min_level <= NO_LEVEL and not self.members
-
-    def describe(self) -> str:
-        if self.is_empty:
-            return "none"
-        parts = []
-        if self.pattern:
-            kind = "regex" if self.regex else "text"
-            parts.append(f"{'not ' if self.invert else ''}{kind} {self.pattern!r}{' (case)' if self.case else ''}")
-        if self.min_level > NO_LEVEL:
-            parts.append(f"level >= {LEVELS[self.min_level]}")
-        if self.members:
-            parts.append("members " + ",".join(sorted(self.members)))
-        return "; ".join(parts)
-
-
-def compile_pattern(pattern: str, *, regex: bool, case: bool) -> re.Pattern[str]:
-    flags = 0 if case else re.IGNORECASE
-    try:
-        return re.compile(pattern if regex else re.escape(pattern), flags)
-    except re.error as exc:
-        raise FilterError(f"bad regex {pattern!r}: {exc}") from None
-
-
-class _Predicate:
-    def __init__(self, flt: LogFilter) -> None:
-        self.flt = flt
-        self.search = compile_pattern(flt.pattern, regex=flt.regex, case=flt.case).search if flt.pattern else None
-
-    def __call__(self, member: str, level: int, text: str) -> bool:
-        flt = self.flt
-        if flt.members and member not in flt.members:
-            return False
-        if level == MARKER:
-            return True  # markers (restart, gap) always stay visible: they explain what is around them
-        if flt.min_level > NO_LEVEL and level < flt.min_level:
-            return False
-        if self.search is not None:
-            return (self.search(text) is None) if flt.invert else (self.search(text) is not None)
-        return True
-
-
-class _Chunk:
-    """CHUNK lines, columnar. Once full it is sealed: the texts are joined and zlib-compressed (etcd's
-    JSON lines compress about 8:1), so a million retained lines cost tens of MB, not hundreds."""
-
-    __slots__ = ("first", "texts", "ts", "members", "levels", "nbytes", "packed", "ends", "count")
-
-    def __init__(self, first: int) -> None:
-        self.first = first
-        self.texts: list[str] | None = []
-        self.ts = array("d")
-        self.members = array("B")
-        self.levels = array("b")
-        self.nbytes = 0
-        self.packed: bytes | None = None
-        self.ends: array[int] | None = None  # end offset of each line in the joined text
-        self.count = 0
-
-    def seal(self) -> None:
-        texts = self.texts
-        if texts is None:
-            return
-        ends: array[int] = array("I")
-        pos = 0
-        for text in texts:
-            pos += len(text)
-            ends.append(pos)
-        self.packed = zlib.compress("".join(texts).encode("utf-8", "surrogatepass"), 1)
-        self.ends = ends
-        self.texts = None
-
-    def unpack(self) -> list[str]:
-        if self.texts is not None:
-            return self.texts
-        assert self.packed is not None and self.ends is not None
-        joined = zlib.decompress(self.packed).decode("utf-8", "surrogatepass")
-        out: list[str] = []
-        start = 0
-        for end in self.ends:
-            out.append(joined[start:end])
-            start = end
-        return out
 
 
 class LogStore:
@@ -224,7 +77,7 @@ class LogStore:
         self._member_index: dict[str, int] = {}
         self.counts: dict[str, MemberCounts] = {}
         self.kind_counts: Counter[tuple[str, str]] = Counter()  # (member, kind) of every finding kept, since start
-        self._chunks: deque[_Chunk] = deque()
+        self._chunks: deque[Chunk] = deque()
         self._next_seq = 0
         self._lines = 0
         self._bytes = 0
@@ -245,7 +98,7 @@ class LogStore:
         self._finding_head = 0
         self.pinned: deque[Pinned] = deque(maxlen=max_pinned)
         self.filter = LogFilter()
-        self._predicate = _Predicate(self.filter)
+        self._predicate = LinePredicate(self.filter)
         self._view: array[int] | None = None  # None = every line (no filter)
         self._view_head = 0
         self._unpacked: OrderedDict[int, list[str]] = OrderedDict()
@@ -337,7 +190,7 @@ class LogStore:
         if not chunks or chunks[-1].count >= CHUNK:
             if chunks:
                 chunks[-1].seal()
-            chunks.append(_Chunk(self._next_seq))
+            chunks.append(Chunk(self._next_seq))
         chunk = chunks[-1]
         seq = self._next_seq
         self._next_seq += 1
@@ -436,7 +289,7 @@ class LogStore:
         i = seq - chunk.first
         return self._texts(chunk)[i], chunk.members[i], chunk.levels[i]
 
-    def _texts(self, chunk: _Chunk) -> list[str]:
+    def _texts(self, chunk: Chunk) -> list[str]:
         """The chunk's texts; sealed chunks are unpacked into a small LRU (rendering touches one or two)."""
         if chunk.texts is not None:
             return chunk.texts
@@ -495,7 +348,7 @@ class LogStore:
         The new view is swapped in only when the generator finishes; lines added meanwhile are caught up
         at the end, so a caller that yields to the event loop between steps loses nothing.
         """
-        predicate = _Predicate(flt)  # raises FilterError before anything changes
+        predicate = LinePredicate(flt)  # raises FilterError before anything changes
         if flt.is_empty:
             self.filter, self._predicate, self._view, self._view_head = flt, predicate, None, 0
             self.filter_version += 1
@@ -575,91 +428,3 @@ class LogStore:
         self.add([Entry(member, ts, MARKER, text)], now)
 
 
-@dataclass
-class Finder:
-    """Find within the current view: next/previous match and a count, without changing the view."""
-
-    store: LogStore
-    pattern: str = ""
-    regex: bool = False
-    case: bool = False
-    _search: re.Pattern[str] | None = field(default=None, repr=False)
-
-    def set(self, pattern: str, *, regex: bool = False, case: bool = False) -> None:
-        self._search = compile_pattern(pattern, regex=regex, case=case) if pattern else None
-        self.pattern, self.regex, self.case = pattern, regex, case
-
-    @property
-    def active(self) -> bool:
-        return self._search is not None
-
-    def matches(self, text: str) -> bool:
-        return self._search is not None and self._search.search(text) is not None
-
-    def spans(self, text: str) -> list[tuple[int, int]]:
-        if self._search is None:
-            return []
-        return [m.span() for m in self._search.finditer(text) if m.end() > m.start()]
-
-    def next_row(self, from_row: int, *, backwards: bool = False) -> int | None:
-        """The next view row after (before) `from_row` whose text matches (wraps around once), in one go."""
-        result: int | None = None
-        for result in self.next_row_steps(from_row, backwards=backwards, step=1 << 62):
-            if result is not None:
-                break
-        return result if result is not None and result >= 0 else None
-
-    def next_row_steps(self, from_row: int, *, backwards: bool = False, step: int = 2_000) -> Iterator[int | None]:
-        """Search in bounded steps: yields None after every `step` rows, then the row, or -1 for no match."""
-        if self._search is None:
-            yield -1
-            return
-        store = self.store
-        search = self._search.search
-        direction = -1 if backwards else 1
-        row = from_row
-        checked = budget = 0
-        last_chunk = -1
-        while checked < len(store):
-            total = len(store)
-            row = (row + direction) % total
-            seq = store.seq_at(row)
-            if seq is not None:
-                if seq // CHUNK != last_chunk:  # a sparse view crosses a packed chunk every few rows
-                    last_chunk = seq // CHUNK
-                    budget += CHUNK_COST
-                if search(store._text(seq)[0]) is not None:
-                    yield row
-                    return
-            checked += 1
-            budget += 1
-            if budget >= step:
-                budget = 0
-                yield None
-        yield -1
-
-    def count_steps(self, step: int = 2_000) -> Iterator[int | None]:
-        """Count matches in the view in bounded steps: yields None while counting, then the count."""
-        if self._search is None:
-            yield 0
-            return
-        search = self._search.search
-        store = self.store
-        found = budget = 0
-        last_chunk = -1
-        row = 0
-        while row < len(store):
-            seq = store.seq_at(row)
-            row += 1
-            budget += 1
-            if seq is None:
-                continue
-            if seq // CHUNK != last_chunk:  # unpacking a chunk costs about as much as CHUNK_COST lines
-                last_chunk = seq // CHUNK
-                budget += CHUNK_COST
-            if search(store._text(seq)[0]) is not None:
-                found += 1
-            if budget >= step:
-                budget = 0
-                yield None
-        yield found

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from etcdtui.core.flags import parse_command
+from etcdtui.core.etcd_command import parse_command
 
 DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024
 

@@ -16,16 +16,16 @@ scanner keeps the little context a single line cannot give:
 * `finished scheduled compaction` hashes go to an optional shared `CompactionHashBook` for the
   cross-member check.
 
-Speed: most lines of a real log are routine zap lines (`classify.ROUTINE_MSGS` at debug/info/warn level),
+Speed: most lines of a real log are routine zap lines (`routine_lines.ROUTINE_MSGS` at debug/info/warn level),
 which `classify` maps to None whatever their fields say. One compiled regex recognises such a line from
 its first bytes (`{"level":"info","ts":"…",["logger":"…",]"caller":"…","msg":"<routine>"`), so it is
-counted without being decoded or parsed. `feed_block` goes through `digest_block`: a possessive regex
+counted without being decoded or parsed. `feed_block` goes through `digest_block` (`scan_digest`): a possessive regex
 walks over runs of routine lines in C and stops only at the other lines (~5 % of a long-running log);
 startup lines are read by regex too, and only the rest is parsed and classified. Line numbers come from
 newline counts of the gaps between those lines (`_newlines`, memchr speed), each byte counted once. The digest holds no
 scanner state (`Digest`: counts, first/last timestamps, and in order the findings, the records `_track`
 uses and the folded startup lines), so it can be made in worker processes on stripes of a big file
-(`etcdtui/headless/scan_logs.py`) and fed here in file order (`feed_digest`). Anything the regex does not
+(`etcdtui/headless/scan_collect.py`) and fed here in file order (`feed_digest`). Anything the regex does not
 recognise takes the full path, so the fast path can only skip lines that the full path would also
 ignore; `tests/unit/test_scan_fastpath.py` and `tests/unit/test_scan_parallel.py` check they give the
 same findings and summary on every fixture, however the lines are cut into blocks.
@@ -33,273 +33,28 @@ same findings and summary on every fixture, however the lines are cut into block
 
 from __future__ import annotations
 
-import re
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import compress, count
 from operator import not_
 from typing import Any
 
 from etcdtui.core import ids
-from etcdtui.core.classify import CONTEXT_MSGS, QUIET_LEVELS, RAFT_CHATTER, ROUTINE_MSGS, classify, finding
+from etcdtui.core.classify import classify
+from etcdtui.core.classify_rules import finding
 from etcdtui.core.compaction import CompactionHashBook
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.logline import BLANK, CAPNSLOG, GO_PANIC, RAW, ZAP, LogRecord, parse_line
-
-
-def _alternation(words: Iterable[bytes]) -> bytes:
-    """A regex matching exactly these literals, built as a trie so a mismatch fails on its first bytes."""
-    trie: dict[int, Any] = {}
-    for word in words:
-        node = trie
-        for byte in word:
-            node = node.setdefault(byte, {})
-        node[-1] = {}  # end of a word
-
-    def emit(node: dict[int, Any]) -> bytes:
-        branches = [re.escape(bytes([b])) + emit(child) for b, child in sorted(node.items()) if b >= 0]
-        if not branches:
-            return b""
-        body = branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
-        if -1 in node:
-            return (b"(?:" + body + b")?") if len(branches) == 1 else body + b"?"
-        return body
-
-    return emit(trie)
-
-
-# Must match only zap lines that `classify` ignores: quiet level and a routine msg (the closing quote
-# makes the msg exact). zap writes the keys in this order: level, ts, [logger], caller, msg.
-_QUIET = rb'\{"level":"(?:' + b"|".join(sorted(lvl.encode() for lvl in QUIET_LEVELS)) + rb')",'
-_ROUTINE_MSG = (rb'"msg":"(?:' + _alternation(m.encode() for m in ROUTINE_MSGS) + rb'|'
-                + RAFT_CHATTER.removesuffix(r"\Z").encode() + rb')"')
-_HEADER = rb'"ts":(?:"[^"\\\n]*"|[0-9.e+-]+),(?:"logger":"[^"\\\n]*",)?"caller":"[^"\\\n]*",'
-_ROUTINE_ZAP = _QUIET + _HEADER + _ROUTINE_MSG
-_KUBECTL_PREFIX = rb"\d{4}-\d\d-\d\dT[0-9:.]{8,20}(?:Z|[+-]\d\d:?\d\d) (?:std(?:out|err) [PF] )?"
-_CONTEXT_MSG = (rb'"msg":"(?P<msg>' + rb"|".join(re.escape(m.encode()) for m in sorted(CONTEXT_MSGS))
-                + rb'|newRaft [^"\\\n]*)"')
-# Startup lines the context needs, read without json.loads (`classify` ignores them at quiet levels).
-_CONTEXT_LINE = re.compile(rb"(?:" + _KUBECTL_PREFIX + rb")?" + _QUIET + _HEADER + _CONTEXT_MSG
-                           + rb'[^\n]*\}[ \t\r]*\Z')
-_REMOTE_PEER_ID = re.compile(rb'"remote-peer-id":"([^"\\\n]*)"')
-_REST = rb"[^\n]*\}[ \t\r]*"  # the rest of the line, up to the closing brace (a truncated line is not zap)
-_ROUTINE_LINE = re.compile(rb"(?:" + _KUBECTL_PREFIX + rb")?" + _ROUTINE_ZAP + _REST + rb"\Z")  # one line
-
-
-@dataclass(frozen=True, slots=True)
-class _BlockPatterns:
-    r"""Regexes that walk a block of lines in C and stop only at the lines that are not routine.
-
-    `run` matches, from a newline, as many routine lines as follow (possessive `*+`: no backtracking
-    state is kept) and then the newline that starts the next other line, so Python code runs only for
-    those lines. In the routine test `[^"]*` (a fast loop in `re`) skips the ts/logger/caller values; it
-    may run past the end of a line cut inside them, but such a line was cut before its msg, so it
-    carries nothing `classify` uses. A startup line the context needs is then read by `context`, with the
-    strict header, without json.loads.
-    """
-
-    first: re.Pattern[bytes]  # the first line of a block is routine
-    run: re.Pattern[bytes]  # the next other line starts at group "line"; "msg" is set if it is a startup line
-    context: re.Pattern[bytes]
-
-    @classmethod
-    def build(cls, prefix: bytes) -> _BlockPatterns:
-        loose = (prefix + _QUIET + rb'"ts":(?:"[^"]*"|[0-9.e+-]+),(?:"logger":"[^"]*",)?"caller":"[^"]*",'
-                 + _ROUTINE_MSG + _REST + rb"(?=\n|\Z)")
-        context = prefix + _QUIET + _HEADER + _CONTEXT_MSG + _REST + rb"(?=\n|\Z)"  # to the end of the line
-        return cls(re.compile(loose), re.compile(rb"(?:\n" + loose + rb")*+\n(?P<line>)(?:" + context + rb")?"),
-                   re.compile(context))
-
-
-_PLAIN = _BlockPatterns.build(b"")
-_PREFIXED = _BlockPatterns.build(rb"(?:" + _KUBECTL_PREFIX + rb")?")
-
-
-_STARTUP_MSGS = frozenset({"Running: ", "starting an etcd server"})
-_peer_id = lru_cache(maxsize=1024)(ids.try_normalize)  # a few member IDs, in thousands of startup lines
-
-
-@dataclass(slots=True)
-class StartupDelta:
-    """Startup lines read in a row, with no other event between them, folded into what they change in
-    `LogScanner`'s `_Startup` (mirrors `LogScanner._track_msg`; the fast-path tests hold them equal)."""
-
-    reset: bool = False  # a new start: forget what came before
-    local_known: bool = False
-    local_id: str | None = None
-    peers: set[str] = field(default_factory=set)
-    check_started: bool = False
-
-    def add(self, msg: str, remote_peer: object) -> None:
-        if msg in _STARTUP_MSGS:
-            self.reset, self.local_known, self.local_id, self.check_started = True, False, None, False
-            self.peers = set()
-        elif msg.startswith("newRaft "):
-            head, _, rest = msg[8:].partition(" [peers: [")
-            self.local_known, self.local_id = True, _peer_id(head)
-            for peer in rest.partition("]")[0].split(","):
-                member = _peer_id(peer)
-                if member and member != self.local_id:
-                    self.peers.add(member)
-        elif msg == "added remote peer" and isinstance(remote_peer, str):
-            member = _peer_id(remote_peer)
-            if member:
-                self.peers.add(member)
-        elif msg == "starting initial corruption check":
-            self.check_started = True
-
-
-# What a digest reports, in line order: (0-based index in the block, record, its finding before context,
-# None) for a line `LogScanner._track` uses or a finding; (index, None, None, delta) for startup lines.
-Event = tuple[int, LogRecord | None, Finding | None, StartupDelta | None]
-
-
-@dataclass(slots=True)
-class Digest:
-    """What the stateful scanner needs from a block of lines; computed without scanner state, so it can be
-    computed in another process (picklable) and fed in order (`LogScanner.feed_digest`)."""
-
-    lines: int
-    nbytes: int
-    routine: int  # routine lines, counted without parsing
-    formats: Counter[str]  # the other lines by format
-    blank: int
-    unparsed: int
-    first_ts: float | None  # of the first / last line in the block that has a timestamp
-    last_ts: float | None
-    events: list[Event]
-
-
-def digest_block(block: bytes | bytearray, size: int | None = None) -> Digest:
-    """Digest complete lines joined by newlines (no newline at the end), `block[:size]` (a reader may pass
-    its reused buffer): classify every line that is not routine. Wherever a file is cut into blocks, the
-    digests give the same findings. Nothing in the digest refers to `block`."""
-    size = len(block) if size is None else size
-    patterns = _PREFIXED if block[:1].isdigit() else _PLAIN
-    run, context_line = patterns.run.match, patterns.context.match
-    find = block.find
-    formats: Counter[str] = Counter()
-    events: list[Event] = []
-    parsed: list[int] = []  # indices of the lines parsed, in order
-    blank = unparsed = context_lines = 0
-    first_at = last_at = -1  # index of the first / last parsed line with a timestamp
-    first_ts = last_ts = None
-    delta: StartupDelta | None = None
-    index = prev = 0  # line index and offset of the last line looked at
-    routine_head = patterns.first.match(block, 0, size)
-    start = -1 if routine_head else 0
-    end = routine_head.end() if routine_head else 0
-    found = None if routine_head else context_line(block, 0, size)
-    while True:
-        if start < 0:  # find the next line that is not routine
-            found = run(block, end, size)
-            if found is None:
-                break  # the rest is routine (or there is no rest)
-            start = found.start("line")
-        startup = None if found is None else found["msg"]
-        if found is not None and startup is not None:  # a startup line, read by regex to its end
-            end = found.end()
-            if delta is None:  # only the first line of a group needs its index: count lazily
-                index += _newlines(block, prev, start)
-                prev = start
-                delta = StartupDelta()
-                events.append((index, None, None, delta))
-            if startup == b"added remote peer":  # the most frequent: thousands in a long log
-                peer_id = _REMOTE_PEER_ID.search(block, found.end("msg") + 1, end)
-                if peer_id:
-                    delta.add("added remote peer", peer_id[1].decode("utf-8", "replace"))
-            else:
-                delta.add(startup.decode("utf-8", "replace"), None)
-            context_lines += 1
-        else:
-            index += _newlines(block, prev, start)
-            prev = start
-            end = find(b"\n", start, size)
-            if end < 0:
-                end = size
-            parsed.append(index)
-            record = parse_line(block[start:end])
-            fmt = record.format
-            formats[fmt] += 1
-            if fmt == BLANK:
-                blank += 1
-            else:
-                if fmt == RAW:
-                    unparsed += 1
-                if record.ts is not None:
-                    if first_at < 0:
-                        first_at, first_ts = index, record.ts
-                    last_at, last_ts = index, record.ts
-                result = classify(record)
-                if result is not None or _tracked(record):
-                    events.append((index, record, result, None))
-                    delta = None
-        start = -1
-    lines = index + _newlines(block, prev, size) + 1
-    if context_lines:
-        formats[ZAP] += context_lines
-    if first_at != 0:
-        edge = _edge_ts(block, size, lines, parsed, first_at if first_at >= 0 else lines, forward=True)
-        first_ts = first_ts if edge is None else edge
-    if last_at != lines - 1:
-        edge = _edge_ts(block, size, lines, parsed, last_at, forward=False)
-        last_ts = last_ts if edge is None else edge
-    routine = lines - len(parsed) - context_lines
-    return Digest(lines, size + 1, routine, formats, blank, unparsed, first_ts, last_ts, events)
-
-
-_COPY_COUNT_MIN = 512  # bytes: below this, count() beats a copy
-
-
-def _newlines(block: bytes | bytearray, start: int, end: int) -> int:
-    """Newlines in `block[start:end]`. `bytes.count` of one byte is a plain loop (~3 GB/s); `replace`
-    deletes it with memchr and memcpy, 2-3 times faster even with the copy of the slice (kept short:
-    the gaps between the lines digest_block stops at)."""
-    if end - start < _COPY_COUNT_MIN:
-        return block.count(b"\n", start, end)
-    return end - start - len(block[start:end].replace(b"\n", b""))
-
-
-def _edge_ts(block: bytes | bytearray, size: int, lines: int, parsed: list[int], until: int, *,
-             forward: bool) -> float | None:
-    """The timestamp of the first (last) line before (after) line `until` that has one, if any.
-
-    Routine and startup lines are not parsed, so the block's first/last timestamp may be on one of them;
-    this walks from the block's edge, skipping the lines already parsed (`parsed`: indices, ascending)."""
-    if forward:
-        pos, index, step, skip = 0, 0, 1, iter(parsed)
-    else:
-        pos, index, step, skip = size, lines - 1, -1, reversed(parsed)  # (no second count of the block)
-    next_parsed = next(skip, None)
-    while index != until:
-        if forward:
-            end = block.find(b"\n", pos, size)
-            line, after = block[pos : size if end < 0 else end], end + 1
-        else:
-            begin = block.rfind(b"\n", 0, pos) + 1
-            line, after = block[begin:pos], begin - 1
-        if index == next_parsed:
-            next_parsed = next(skip, None)
-        else:
-            ts = parse_line(line).ts
-            if ts is not None:
-                return ts
-        pos, index = after, index + step
-    return None
-
-
-_TRACKED_PREFIXES = ("newRaft ", "finished scheduled compaction", "previous compaction")
-
-
-def _tracked(record: LogRecord) -> bool:
-    """Whether `LogScanner._track` may use this record (a superset is fine: it only costs a transfer)."""
-    msg = record.msg
-    return (msg in _STARTUP_MSGS or msg == "added remote peer" or msg.startswith(_TRACKED_PREFIXES)
-            or "starting initial corruption check" in msg
-            or (record.package == "etcdmain" and msg.startswith("etcd Version: ")))
-
+from etcdtui.core.scan_digest import (
+    CONTEXT_LINE,
+    REMOTE_PEER_ID,
+    ROUTINE_LINE,
+    STARTUP_MSGS,
+    Digest,
+    StartupDelta,
+    digest_block,
+)
 
 _UNSTABLE_COUNT = 5  # leader losses …
 _UNSTABLE_WINDOW = 300.0  # … within this many seconds → raft.unstable
@@ -391,7 +146,7 @@ class LogScanner:
         start = self._until_first_ts(lines, base, hits)
         if self.fast:
             # indices of the lines the routine regex does not recognise (C-level loop, no bytecode per line)
-            todo: Iterable[int] = compress(count(start), map(not_, map(_ROUTINE_LINE.match, lines[start:])))
+            todo: Iterable[int] = compress(count(start), map(not_, map(ROUTINE_LINE.match, lines[start:])))
         else:
             todo = range(start, len(lines))
         parsed = 0
@@ -477,10 +232,10 @@ class LogScanner:
     def _full(self, line: bytes, number: int) -> ScanHit | None:
         summary = self.summary
         if self.fast and summary.first_ts is not None:
-            context = _CONTEXT_LINE.match(line)
+            context = CONTEXT_LINE.match(line)
             if context is not None:  # a startup line: only its context matters, skip json.loads
                 msg = context["msg"].decode("utf-8", "replace")
-                peer = _REMOTE_PEER_ID.search(line, context.end("msg")) if msg == "added remote peer" else None
+                peer = REMOTE_PEER_ID.search(line, context.end("msg")) if msg == "added remote peer" else None
                 self._track_msg(msg, peer[1].decode("utf-8", "replace") if peer else None, False)
                 summary.formats[ZAP] += 1
                 return None
@@ -511,7 +266,7 @@ class LogScanner:
         return ScanHit(number, result, record.ts, record.msg, summary.source, summary.member)
 
     def _track(self, record: LogRecord, number: int) -> None:
-        # What this reads, `_tracked` must recognise (digests send only those records and findings).
+        # What this reads, `tracked` must recognise (digests send only those records and findings).
         msg = record.msg
         capnslog = record.format == CAPNSLOG
         if capnslog and record.package == "etcdmain" and msg.startswith("etcd Version: "):
@@ -534,7 +289,7 @@ class LogScanner:
 
     def _track_msg(self, msg: str, remote_peer: object, capnslog: bool) -> None:
         startup = self._startup
-        if msg in _STARTUP_MSGS:
+        if msg in STARTUP_MSGS:
             self._startup = _Startup(seen=True)
         elif msg.startswith("newRaft "):
             head, _, rest = msg[8:].partition(" [peers: [")

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from etcdtui.cluster.backup import BackupError, BackupResult, snapshot_save
-from etcdtui.cluster.ssh import SshError, SshHostKeyError, connect
+from etcdtui.cluster.ssh import connect
+from etcdtui.cluster.ssh_target import SshError, SshHostKeyError
 from etcdtui.engine.context_settings import SshSettings
 from etcdtui.engine.replace_context import gather_context
 from etcdtui.engine.replace_journal import state_dir

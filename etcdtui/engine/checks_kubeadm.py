@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from etcdtui.cluster.ssh import SshError, SshNode, SshTarget, connect
+from etcdtui.cluster.ssh import SshNode, connect
+from etcdtui.cluster.ssh_target import SshError, SshTarget
 from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.kubeadm_context import node_address
 from etcdtui.engine.replace.fresh import fresh_snapshot

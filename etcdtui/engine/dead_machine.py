@@ -21,7 +21,8 @@ from typing import Any
 from etcdtui.cluster.backup import BackupError
 from etcdtui.cluster.etcdctl_exec import EtcdctlExec, EtcdctlExecError, target_from_pod
 from etcdtui.cluster.kube import ClusterConnection
-from etcdtui.cluster.ssh import SshError, SshHostKeyError, SshTarget, connect
+from etcdtui.cluster.ssh import connect
+from etcdtui.cluster.ssh_target import SshError, SshHostKeyError, SshTarget
 from etcdtui.core.checklist import quorum_gate
 from etcdtui.engine.backups import new_own_backup_path, take_backup
 from etcdtui.engine.checks import KubeOneSettings

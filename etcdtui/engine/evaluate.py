@@ -1,8 +1,8 @@
 """Adapter data → the core's `RingObservation` → `assess` → the snapshot's rows and verdict.
 
 The rules live in `etcdtui.core.ring` (pure); this module only translates: Kubernetes objects into the
-core's pod/node observations, etcdctl answers into member observations, and the core's rows back into
-the engine's `MemberRow` (the UI's contract).
+core's pod/node observations, etcdctl answers into member observations, and joins the core's member
+model back to its Kubernetes objects (`MemberRow`, the UI's contract).
 """
 
 from __future__ import annotations
@@ -14,18 +14,8 @@ from datetime import UTC, datetime
 from etcdtui.cluster.objects import NodeInfo, PodInfo
 from etcdtui.core import ring as core
 from etcdtui.core.findings import Finding, Severity
-from etcdtui.core.flags import FlagsAudit, format_duration
-from etcdtui.core.quota import quota_backend_bytes
-from etcdtui.core.versions import RiskTier
 from etcdtui.engine import etcdctl_data as data
-from etcdtui.engine.snapshot import ConnectionState, CorruptionChecks, LinkState, MemberRow, Verdict
-
-_TIER_SEVERITY = {
-    RiskTier.CRITICAL: Severity.CRITICAL,
-    RiskTier.HIGH: Severity.WARNING,
-    RiskTier.ADVISORY: Severity.INFO,
-    RiskTier.NONE: Severity.OK,
-}
+from etcdtui.engine.snapshot import ConnectionState, LinkState, MemberRow, Verdict
 
 
 @dataclass(frozen=True)
@@ -113,61 +103,10 @@ def observation(
     )
 
 
-def checks_view(audit: FlagsAudit | None) -> CorruptionChecks | None:
-    if audit is None:
-        return None
-    return CorruptionChecks(
-        initial=audit.initial,
-        periodic=format_duration(audit.periodic_interval_s) if audit.periodic else None,
-        compaction=audit.compaction,
-        problems=tuple(f.message for f in audit.findings if f.severity >= Severity.WARNING),
-        audit=audit,
-    )
-
-
-def _quota(pod: PodInfo | None) -> int | None:
-    """The member's backend quota from its own command line; unknown without one."""
-    return quota_backend_bytes(pod.command) if pod is not None and pod.command else None
-
-
-def row_view(
-    row: core.MemberAssessment, pods: Mapping[str, PodInfo], nodes: Mapping[str, NodeInfo], hash_revision: int | None
-) -> MemberRow:
-    m = row.member
-    status = m.status if m else None
-    own_alarms = tuple(a.alarm.value for a in (status.alarms if status else ()) if m and a.member_id == m.member_id)
-    return MemberRow(
-        key=row.key,
-        pod=pods.get(row.pod.name) if row.pod else None,
-        node=nodes.get(row.node.name) if row.node else None,
-        member_id=m.member_id if m else None,
-        member_name=(m.name or None) if m else None,
-        peer_urls=m.peer_urls if m else (),
-        client_urls=m.client_urls if m else (),
-        is_learner=bool(m and m.is_learner),
-        version=str(row.version) if row.version else None,
-        db_size=status.db_size if status else None,
-        db_size_in_use=status.db_size_in_use if status else None,
-        quota_backend_bytes=_quota(pods.get(row.pod.name) if row.pod else None),
-        is_leader=row.is_leader if status else None,
-        raft_index=status.raft_index if status else None,
-        raft_applied_index=status.raft_applied_index if status else None,
-        raft_term=status.raft_term if status else None,
-        revision=status.revision if status else None,
-        alarms=own_alarms,
-        healthy=row.healthy,
-        health_error=(m.health_error or None) if m else None,
-        hash=row.hash.hash if row.hash else None,
-        hash_revision=hash_revision if row.hash and row.hash.hash is not None else None,
-        compact_revision=m.hashkv.compact_revision if m and m.hashkv else None,
-        hash_agrees=row.hash_agrees,
-        hash_note=row.hash.reason if row.hash else None,
-        revision_lag=row.revision_lag,
-        raft_index_lag=row.raft_lag,
-        checks=checks_view(row.checks),
-        version_risk=_TIER_SEVERITY[row.version_risk] if row.version else None,
-        findings=row.findings,
-    )
+def _row(member: core.MemberAssessment, pods: Mapping[str, PodInfo], nodes: Mapping[str, NodeInfo]) -> MemberRow:
+    """The core's member joined back to the Kubernetes objects it came from."""
+    pod = pods.get(member.pod_name) if member.pod_name else None
+    return MemberRow.of(member, pod, nodes.get(member.node_name) if member.node_name else None)
 
 
 def evaluate(
@@ -197,7 +136,7 @@ def evaluate(
     obs = replace(obs, clean_since=clean_since)
     assessment = core.assess(obs)
     pods_by_name = {p.name: p for p in pods}
-    rows = tuple(row_view(r, pods_by_name, nodes, obs.hash_revision) for r in assessment.members)
+    rows = tuple(_row(r, pods_by_name, nodes) for r in assessment.members)
     known = assessment.voting > 0 and (obs.members is not None or bool(pods))
     return Evaluation(
         verdict=assessment.verdict,

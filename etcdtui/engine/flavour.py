@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etcdtui.cluster.ssh import DEFAULT_KNOWN_HOSTS, SshHop, SshTarget
+from etcdtui.cluster.ssh_target import DEFAULT_KNOWN_HOSTS, SshHop, SshTarget
 from etcdtui.engine.context_settings import FLAVOURS, ClusterSettings, SshSettings
 
 KUBEONE, KUBEADM = FLAVOURS

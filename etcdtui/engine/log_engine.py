@@ -24,7 +24,9 @@ from dataclasses import replace
 from typing import Any
 
 from etcdtui.cluster.kube import ClusterConnection
-from etcdtui.cluster.pod_logs import Origin, PodLogStream, ResumePoint, container_info
+from etcdtui.cluster.log_resume import ResumePoint
+from etcdtui.cluster.log_stream_model import Origin, container_info
+from etcdtui.cluster.pod_logs import PodLogStream
 from etcdtui.cluster.watch import ResourceWatch
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.logstore import LogStore

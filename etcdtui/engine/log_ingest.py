@@ -11,8 +11,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from etcdtui.core.findings import Finding
+from etcdtui.core.log_lines import MARKER, NO_LEVEL, Entry, level_code
 from etcdtui.core.logline import parse_line
-from etcdtui.core.logstore import MARKER, NO_LEVEL, Entry, level_code
 from etcdtui.core.scan import LogScanner
 
 _SECONDS_CACHE: dict[bytes, float] = {}

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from etcdtui.core.logstore import LogFilter, LogStore
+from etcdtui.core.log_filter import LogFilter
+from etcdtui.core.logstore import LogStore
 
 BATCH = 20_000
 

@@ -36,7 +36,8 @@ from typing import Any
 from etcdtui.cluster.backup import BackupError, snapshot_status
 from etcdtui.cluster.etcdctl_exec import EtcdctlExec, EtcdctlExecError, target_from_pod
 from etcdtui.cluster.kube import ClusterConnection
-from etcdtui.cluster.ssh import SshError, SshHostKeyError, SshNode, SshTarget, connect
+from etcdtui.cluster.ssh import SshNode, connect
+from etcdtui.cluster.ssh_target import SshError, SshHostKeyError, SshTarget
 from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.context_settings import SshSettings
 from etcdtui.engine.kubeone_apply import APPLY_TIMEOUT, ApplyFailed, apply_argv, run_apply

@@ -17,7 +17,7 @@ from typing import Any
 from etcdtui.cluster.kube import ClusterConnection
 from etcdtui.cluster.objects import NodeInfo, node_from_dict
 from etcdtui.cluster.rawapi import get_raw
-from etcdtui.cluster.ssh import DEFAULT_KNOWN_HOSTS, SshHop, SshTarget
+from etcdtui.cluster.ssh_target import DEFAULT_KNOWN_HOSTS, SshHop, SshTarget
 from etcdtui.core.checklist import MemberFacts
 from etcdtui.core.findings import Severity
 from etcdtui.core.kubeone import ControlPlaneHost, effective_hosts, host_for_node, parse_tf_output

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from etcdtui.cluster.objects import NodeInfo, PodInfo
-from etcdtui.core.defrag_rules import fragmentation, quota_use
-from etcdtui.core.findings import Finding, Severity
-from etcdtui.core.flags import FlagsAudit
-from etcdtui.core.ring.assessment import RingAssessment
+from etcdtui.core.findings import Finding
+from etcdtui.core.ring.assessment import MemberAssessment, RingAssessment
 from etcdtui.core.ring.verdict import (
     Verdict as Verdict,  # the one verdict, re-exported for the engine's consumers
 )
@@ -59,77 +57,18 @@ class ExecState:
     failure: str | None = None  # the ExecFailure value of the last failed attempt (metrics count by it)
 
 
-@dataclass(frozen=True)
-class CorruptionChecks:
-    """Corruption checks of one member, read from its own command line (per the flags audit)."""
+@dataclass(frozen=True, kw_only=True)
+class MemberRow(MemberAssessment):
+    """One line of the ring table: the core's member model plus the Kubernetes objects it was joined from
+    (the pod's containers and the node's addresses, for the detail panel). Member attributes live in
+    `MemberAssessment`; only what needs the Kubernetes objects lives here."""
 
-    initial: bool | None  # None: unknown (no command line)
-    periodic: str | None  # the interval (e.g. "4h0m0s"/"240m"), None when off or unknown
-    compaction: bool | None
-    problems: tuple[str, ...] = ()  # misconfiguration notes from the audit
-    audit: FlagsAudit | None = None  # the etcd flags audit, for the detail panel
+    pod: PodInfo | None = None
+    node: NodeInfo | None = None
 
-    def as_dict(self) -> dict[str, object]:
-        return {"initial": self.initial, "periodic": self.periodic, "compaction": self.compaction}
-
-
-@dataclass(frozen=True)
-class MemberRow:
-    """One line of the ring table: a pod and/or an etcd member joined, with what etcdctl said about it."""
-
-    key: str
-    pod: PodInfo | None
-    node: NodeInfo | None
-    member_id: str | None  # canonical hex (etcdtui.core.ids)
-    member_name: str | None
-    peer_urls: tuple[str, ...] = ()
-    client_urls: tuple[str, ...] = ()
-    is_learner: bool = False
-    # endpoint status (None until etcdctl answered for this member)
-    version: str | None = None
-    db_size: int | None = None
-    db_size_in_use: int | None = None
-    quota_backend_bytes: int | None = None  # from the pod's --quota-backend-bytes (etcd's 2 GiB when unset)
-    is_leader: bool | None = None
-    raft_index: int | None = None
-    raft_applied_index: int | None = None
-    raft_term: int | None = None
-    revision: int | None = None
-    alarms: tuple[str, ...] = ()  # e.g. ("CORRUPT",)
-    # endpoint health
-    healthy: bool | None = None
-    health_error: str | None = None
-    # hashkv at the snapshot's common revision
-    hash: int | None = None
-    hash_revision: int | None = None
-    compact_revision: int | None = None
-    hash_agrees: bool | None = None  # None = inconclusive (different compact revision, no peers, no hash)
-    hash_note: str | None = None
-    # derived
-    revision_lag: int | None = None  # behind the highest revision in the ring
-    raft_index_lag: int | None = None  # behind the leader's raft index
-    checks: CorruptionChecks | None = None
-    version_risk: Severity | None = None  # CRITICAL for 3.5.0-3.5.2 etc.
-    findings: tuple[Finding, ...] = ()
-
-    @property
-    def pod_name(self) -> str | None:
-        return self.pod.name if self.pod else None
-
-    @property
-    def fragmentation(self) -> float | None:
-        """1 − in-use/size: the share of the file a defragmentation gives back."""
-        return fragmentation(self.db_size, self.db_size_in_use)
-
-    @property
-    def quota_use(self) -> float | None:
-        return quota_use(self.db_size, self.quota_backend_bytes)
-
-    @property
-    def node_name(self) -> str | None:
-        if self.node:
-            return self.node.name
-        return self.pod.node if self.pod else None
+    @classmethod
+    def of(cls, member: MemberAssessment, pod: PodInfo | None, node: NodeInfo | None) -> MemberRow:
+        return cls(**{f.name: getattr(member, f.name) for f in fields(MemberAssessment)}, pod=pod, node=node)
 
 
 @dataclass(frozen=True)

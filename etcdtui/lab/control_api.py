@@ -15,7 +15,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from etcdtui.lab.load import generate_load
-from etcdtui.lab.ring import Ring, RingError, UnknownNode
+from etcdtui.lab.ring import Ring
+from etcdtui.lab.ring_member import RingError, UnknownNode
 
 log = logging.getLogger(__name__)
 

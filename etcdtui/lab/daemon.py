@@ -32,7 +32,8 @@ from etcdtui.lab.layout import LabLayout, lab_context
 from etcdtui.lab.objects import ObjectStore
 from etcdtui.lab.pki import write_private
 from etcdtui.lab.ports import PortInUse, ensure_free
-from etcdtui.lab.ring import Ring, RingError
+from etcdtui.lab.ring import Ring
+from etcdtui.lab.ring_member import RingError
 
 log = logging.getLogger("etcdtui.lab.daemon")
 

@@ -35,7 +35,7 @@ class _Tally:
 
 
 async def fill(ring: Ring, nodes: list[str], mb: int) -> dict[str, Any]:
-    from etcdtui.lab.ring import run_argv, run_argv_input
+    from etcdtui.lab.run_argv import run_argv, run_argv_input
 
     puts = max(1, mb * 1024 * 1024 // VALUE_BYTES)
     keys = max(2, puts // OVERWRITES)
@@ -78,7 +78,7 @@ async def fill(ring: Ring, nodes: list[str], mb: int) -> dict[str, Any]:
 
 
 async def _revision(ring: Ring, node: str) -> int:
-    from etcdtui.lab.ring import run_argv
+    from etcdtui.lab.run_argv import run_argv
 
     rc, out, _ = await run_argv(ring.etcdctl_argv(node, "endpoint", "status", "-w", "json"))
     try:
@@ -89,7 +89,7 @@ async def _revision(ring: Ring, node: str) -> int:
 
 async def db_sizes(ring: Ring) -> dict[str, dict[str, int]]:
     """Every running member's dbSize and dbSizeInUse (its own endpoint)."""
-    from etcdtui.lab.ring import run_argv
+    from etcdtui.lab.run_argv import run_argv
 
     sizes: dict[str, dict[str, int]] = {}
     for node in ring.nodes:

@@ -3,7 +3,9 @@ uses (kubeone-procedure.md §1, §2): JSON version, manifest and tf.json loading
 codes, host probes over real SSH, leader election, the plan text, the TTY-only `Do you want to proceed
 (yes/no): ` prompt, logrus-style logs on stderr. The work itself is done by the lab daemon (`kubeone.py`).
 
-Run through `bin/kubeone` (written by `write_kubeone_files`), which passes the lab directory.
+Run through `bin/kubeone` (written by `write_kubeone_files`), which passes the lab directory. Its parts:
+`kubeone_version` (version JSON, the etcd flags a version sets), `kubeone_manifest` (kubeone.yaml, tf.json),
+`kubeone_log` (logrus lines), `kubeone_errors` (errors and exit codes); here: arguments, probes, apply.
 """
 
 from __future__ import annotations
@@ -13,146 +15,22 @@ import json
 import os
 import re
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import aiohttp
 import asyncssh
-import yaml
 
+from etcdtui.lab.kubeone_errors import EXIT_DEFAULT, EXIT_SSH, KubeOneError, config_error, runtime_error
+from etcdtui.lab.kubeone_log import Logger
+from etcdtui.lab.kubeone_manifest import Cluster, Host, load_cluster
+from etcdtui.lab.kubeone_version import corruption_flags, git_version, version_json, version_triple
 from etcdtui.lab.layout import LabLayout
 
-DEFAULT_VERSION = "1.8.2"
-VERSION_ENV = "ETCDTUI_LAB_KUBEONE_VERSION"
-VERSION_FILE = "kubeone-version"  # in the lab dir: lets a test or a demo make this kubeone "old"
-MACHINE_CONTROLLER = "v1.59.1"
-SUPPORTED_API_VERSIONS = {"kubeone.k8c.io/v1beta2", "kubeone.k8c.io/v1beta3"}
 PROMPT = "Do you want to proceed (yes/no): "
 SSH_TIMEOUT = 10.0
 APPLY_TIMEOUT = 600.0
-
-# Exit codes of KubeOne >= 1.5 (pkg/fail/exitcodes.go)
-EXIT_DEFAULT, EXIT_RUNTIME, EXIT_SSH, EXIT_CONFIG = 1, 10, 13, 15
-
-
-class KubeOneError(Exception):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def runtime_error(op: str, err: str) -> KubeOneError:
-    return KubeOneError(f"runtime: {op}\n{err}", EXIT_RUNTIME)
-
-
-def config_error(message: str) -> KubeOneError:
-    return KubeOneError(message, EXIT_CONFIG)
-
-
-# == version ================================================================================================
-def git_version(lab_dir: Path) -> str:
-    value = os.environ.get(VERSION_ENV, "").strip()
-    if not value:
-        try:
-            value = (lab_dir / VERSION_FILE).read_text().strip()
-        except OSError:
-            value = ""
-    return value or DEFAULT_VERSION
-
-
-def version_triple(git: str) -> tuple[int, int, int] | None:
-    match = re.match(r"^v?(\d+)\.(\d+)\.(\d+)", git)
-    return (int(match[1]), int(match[2]), int(match[3])) if match else None
-
-
-def version_json(git: str) -> str:
-    triple = version_triple(git)
-    mc = version_triple(MACHINE_CONTROLLER)
-    assert mc is not None
-    info = {
-        "kubeone": {
-            "major": str(triple[0]) if triple else "",
-            "minor": str(triple[1]) if triple else "",
-            "gitVersion": git,
-            "gitCommit": "0e5ea0d6b4a31e9ffd2f2b0eb6c0a7f3a1ad2b1c",
-            "gitTreeState": "",
-            "buildDate": "2024-06-14T10:12:08Z",
-            "goVersion": "go1.22.4",
-            "compiler": "gc",
-            "platform": "linux/amd64",
-        },
-        "machine_controller": {
-            "major": str(mc[0]),
-            "minor": str(mc[1]),
-            "gitVersion": MACHINE_CONTROLLER,
-            "gitCommit": "",
-            "gitTreeState": "",
-            "buildDate": "",
-            "goVersion": "",
-            "compiler": "",
-            "platform": "linux/amd64",
-        },
-    }
-    return json.dumps(info, indent=2) + "\n"
-
-
-def corruption_flags(git: str) -> list[str]:
-    """The etcd flags this KubeOne version renders into the kubeadm config (§2.6; k8s < 1.31 path)."""
-    v = version_triple(git)
-    if v is None:
-        return []
-    basic = (1, 3, 4) <= v < (1, 4, 0) or v >= (1, 4, 1)
-    if not basic:
-        return []
-    flags = ["--experimental-initial-corrupt-check=true", "--experimental-corrupt-check-time=240m"]
-    compact = (1, 4, 12) <= v < (1, 5, 0) or v >= (1, 5, 4)
-    if compact:
-        flags.append("--experimental-compact-hash-check-enabled=true")
-    return flags
-
-
-# == logging (logrus text formatter) ========================================================================
-LEVEL_COLORS = {"debug": 37, "info": 36, "warn": 33, "warning": 33, "error": 31}
-_SAFE = re.compile(r"^[A-Za-z0-9\-._/@^+]+$")
-
-
-class Logger:
-    def __init__(self, stream: TextIO, *, verbose: bool) -> None:
-        self._stream = stream
-        self._verbose = verbose
-        self._color = stream.isatty()
-
-    def log(self, level: str, msg: str, **fields: str) -> None:
-        if level == "debug" and not self._verbose:
-            return
-        level = "warning" if level == "warn" else level
-        stamp = time.strftime("%H:%M:%S %Z")
-        if self._color:
-            color = LEVEL_COLORS.get(level, 36)
-            line = f"\x1b[{color}m{level.upper()[:4]}\x1b[0m[{stamp}] {msg:<44} "
-            line += "".join(f" \x1b[{color}m{k}\x1b[0m={v}" for k, v in fields.items())
-        else:
-            parts = [f"time={_quote(stamp)}", f"level={level}", f"msg={_quote(msg)}"]
-            parts += [f"{k}={_quote(v)}" for k, v in fields.items()]
-            line = " ".join(parts)
-        self._stream.write(line.rstrip() + "\n")
-        self._stream.flush()
-
-    def info(self, msg: str, **fields: str) -> None:
-        self.log("info", msg, **fields)
-
-    def warn(self, msg: str, **fields: str) -> None:
-        self.log("warn", msg, **fields)
-
-    def error(self, msg: str, **fields: str) -> None:
-        self.log("error", msg, **fields)
-
-
-def _quote(value: str) -> str:
-    return value if _SAFE.match(value) else json.dumps(value, ensure_ascii=False)
-
 
 # == arguments ==============================================================================================
 @dataclass
@@ -205,117 +83,6 @@ def parse_args(argv: list[str]) -> Options:
             opts.args.append(arg)
         i += 1
     return opts
-
-
-# == manifest and terraform output ==========================================================================
-@dataclass
-class Host:
-    hostname: str
-    private_address: str
-    public_address: str
-    ssh_port: int
-    ssh_user: str
-    ssh_key_file: str
-    ssh_host_key: str | None
-    bastion: str
-    bastion_port: int
-    bastion_user: str
-    bastion_host_key: str | None
-
-
-@dataclass
-class Cluster:
-    name: str
-    kubernetes: str
-    hosts: list[Host]
-
-
-def _read(path: str, op: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except IsADirectoryError:
-        raise runtime_error(op, f"read {path}: is a directory") from None
-    except OSError as exc:
-        raise runtime_error(op, f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
-
-
-def load_cluster(manifest_path: str, tf_path: str) -> Cluster:
-    raw = _read(manifest_path, "reading cluster configuration")
-    if tf_path == "-":
-        tf_raw: bytes | None = sys.stdin.buffer.read()
-    else:
-        tf_raw = _read(tf_path, "reading terraform output file") if tf_path else None
-    try:
-        manifest = yaml.safe_load(raw) or {}
-    except yaml.YAMLError as exc:
-        raise config_error(f"configuration unmarshal cluster typeMeta\n{exc}") from None
-    if not isinstance(manifest, dict) or not manifest.get("apiVersion") or not manifest.get("kind"):
-        raise config_error("apiVersion and kind must be present in the manifest")
-    if manifest["kind"] != "KubeOneCluster":
-        raise config_error(f'provided object "{manifest["kind"]}" is not KubeOneCluster object')
-    if manifest["apiVersion"] not in SUPPORTED_API_VERSIONS:
-        raise config_error(f'provided apiVersion "{manifest["apiVersion"]}" is not supported')
-    kubernetes = str((manifest.get("versions") or {}).get("kubernetes") or "")
-    if not kubernetes:
-        raise config_error("versions.kubernetes: Required value: kubernetes version is required")
-    hosts = [_host_from_manifest(h) for h in (manifest.get("controlPlane") or {}).get("hosts") or []]
-    if tf_raw is not None:
-        try:
-            tf = json.loads(tf_raw)
-        except ValueError as exc:
-            raise config_error(f"configuration unmarshalling terraform output\n{exc}") from None
-        tf_hosts = _hosts_from_terraform(tf)
-        if tf_hosts:
-            hosts = tf_hosts  # tf.json control-plane hosts replace the manifest's entirely, like KubeOne
-    if not hosts:
-        raise config_error("controlPlane.hosts: Required value: no control plane hosts are given")
-    return Cluster(str(manifest.get("name") or ""), kubernetes, hosts)
-
-
-def _host_from_manifest(h: dict[str, Any]) -> Host:
-    private = str(h.get("privateAddress") or h.get("publicAddress") or "")
-    user = str(h.get("sshUsername") or "root")
-    return Host(
-        hostname=str(h.get("hostname") or ""),
-        private_address=private,
-        public_address=str(h.get("publicAddress") or private),
-        ssh_port=int(h.get("sshPort") or 22),
-        ssh_user=user,
-        ssh_key_file=str(h.get("sshPrivateKeyFile") or ""),
-        ssh_host_key=h.get("sshHostPublicKey") or None,
-        bastion=str(h.get("bastion") or ""),
-        bastion_port=int(h.get("bastionPort") or 22),
-        bastion_user=str(h.get("bastionUser") or user),
-        bastion_host_key=h.get("bastionHostPublicKey") or None,
-    )
-
-
-def _hosts_from_terraform(tf: Any) -> list[Host]:
-    try:
-        cp = tf["kubeone_hosts"]["value"]["control_plane"]
-    except (KeyError, TypeError):
-        return []
-    private = list(cp.get("private_address") or [])
-    public = list(cp.get("public_address") or private)
-    names = list(cp.get("hostnames") or [])
-    host_keys = list(cp.get("ssh_hosts_keys") or [])
-    user = str(cp.get("ssh_user") or "root")
-    hosts = []
-    for i, addr in enumerate(public):
-        hosts.append(Host(
-            hostname=names[i] if i < len(names) else "",
-            private_address=private[i] if i < len(private) else addr,
-            public_address=addr,
-            ssh_port=int(cp.get("ssh_port") or 22),
-            ssh_user=user,
-            ssh_key_file=str(cp.get("ssh_private_key_file") or ""),
-            ssh_host_key=host_keys[i] if i < len(host_keys) else None,
-            bastion=str(cp.get("bastion") or ""),
-            bastion_port=int(cp.get("bastion_port") or 22),
-            bastion_user=str(cp.get("bastion_user") or user),
-            bastion_host_key=cp.get("bastion_host_key") or None,
-        ))
-    return hosts
 
 
 def _out(text: str = "") -> None:

@@ -47,7 +47,7 @@ async def generate_load(ring: Ring, seconds: float) -> dict[str, Any]:
 
 
 async def _txn(ring: Ring, script: str) -> tuple[int, str, str]:
-    from etcdtui.lab.ring import run_argv_input
+    from etcdtui.lab.run_argv import run_argv_input
 
     node = ring.any_member()
     if node is None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import asyncssh
 from aiohttp import web
 
-from etcdtui.lab.ring import RingError, UnknownNode
+from etcdtui.lab.ring_member import RingError, UnknownNode
 from etcdtui.lab.sshd import NodeShell, SshEndpoint, _KeyOnlyServer, _listen, write_known_hosts, write_private
 
 if TYPE_CHECKING:

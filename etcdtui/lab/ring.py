@@ -4,7 +4,8 @@ Each node `lab-cp-K` gets its own loopback address 127.0.1.K (Linux routes all o
 member and pod map to each other by IP exactly as on a real cluster. Members run with TLS on client and peer
 URLs, zap logs and `--snapshot-count=10` (so the startup corruption check really compares peers), under a
 kubelet-like supervisor (`supervisor.Container`). The static pod `etcd-lab-cp-K` shows the member's real
-command line with kubeadm's paths. All methods run on the lab daemon's event loop.
+command line with kubeadm's paths. All methods run on the lab daemon's event loop. A member's model is in
+`ring_member`, what it runs (flags, argv, the pod's command, exec) in `member_command`, program runs in `run_argv`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,89 +25,32 @@ from etcdtui.lab import kube_objects as ko
 from etcdtui.lab.corrupt import patch_value_in_file, wait_for_bytes
 from etcdtui.lab.etcd_binary import EtcdBinaries
 from etcdtui.lab.layout import NAMESPACE, LabLayout, etcd_pod_name, node_name
-from etcdtui.lab.objects import ExecRefused, NotFound, Obj, ObjectStore, PodRuntime
+from etcdtui.lab.member_command import display_command, exec_resolver, real_argv
+from etcdtui.lab.objects import NotFound, Obj, ObjectStore, PodRuntime
 from etcdtui.lab.ports import PortInUse, ensure_free, free_port
+from etcdtui.lab.ring_member import (
+    SNAPSHOT_COUNT,
+    Member,
+    MemberInfo,
+    RingError,
+    UnknownNode,
+    corrupt_check_flags,
+    last_fatal_message,
+    node_ip,
+    port_free_on,
+)
+from etcdtui.lab.run_argv import last_line, run_argv
 from etcdtui.lab.supervisor import Container
 
 log = logging.getLogger(__name__)
 
-KUBEADM_PKI = "/etc/kubernetes/pki/etcd"
-KUBEADM_DATA = "/var/lib/etcd"
-CLUSTER_TOKEN = "etcdtui-lab"
-SNAPSHOT_COUNT = "10"  # a .snap file early, or the startup corruption check asks no peer (etcd-lab.md §4.4)
-LAB_CHECK_INTERVAL = "5s"  # periodic corruption check when `--corrupt-checks on` (KubeOne uses 240m)
 HEALTH_POLL = 0.25
 MEMBER_START_TIMEOUT = 30.0
-ETCDCTL_TIMEOUT = 20.0
-MAX_ETCDCTL_OUTPUT = 4 * 1024 * 1024
 # Stopping every member at once: the leader may wait for a leadership transfer that cannot happen any more,
 # so it gets a short grace before SIGKILL (etcd is crash-safe; `down` usually deletes the data anyway).
 STOP_GRACE_ALL = 2.0
 SERVING_PEERS = b'"msg":"serving peer traffic"'
 RECONFIG_PATIENCE = 15.0
-
-
-class RingError(Exception):
-    """A ring operation failed (message is a one-line error for the user)."""
-
-
-class UnknownNode(RingError):
-    pass
-
-
-def node_ip(index: int) -> str:
-    return f"127.0.1.{index}"
-
-
-def corrupt_check_flags(enabled: bool) -> list[str]:
-    if not enabled:
-        return []
-    return ["--experimental-initial-corrupt-check=true", f"--experimental-corrupt-check-time={LAB_CHECK_INTERVAL}"]
-
-
-@dataclass
-class MemberInfo:
-    node: str
-    name: str
-    member_id: str | None  # hex, as etcd logs it
-    client_url: str
-    peer_url: str
-    client_port: int
-    peer_port: int
-    pid: int | None
-    running: bool
-    reset: bool
-    data_dir: Path
-    command: list[str]  # the kubeadm-style argv shown in the pod
-    host_ip: str  # the node's own loopback address, 127.0.1.K (distinct per node)
-
-
-@dataclass
-class _Member:
-    node: str
-    index: int
-    ip: str
-    client_port: int
-    peer_port: int
-    metrics_port: int
-    data_dir: Path
-    pki_dir: Path
-    flags: list[str]
-    initial_cluster: str = ""
-    initial_state: str = "new"
-    member_id: str | None = None
-    reset: bool = False
-    healthy: bool = False
-    container: Container | None = None
-    node_uid: str = ""
-
-    @property
-    def client_url(self) -> str:
-        return f"https://{self.ip}:{self.client_port}"
-
-    @property
-    def peer_url(self) -> str:
-        return f"https://{self.ip}:{self.peer_port}"
 
 
 class Ring:
@@ -127,7 +67,7 @@ class Ring:
         self.image = f"registry.k8s.io/etcd:{binaries.version}-0"
         self._default_flags = self._supported(corrupt_check_flags(corrupt_checks))
         self.quota_backend_bytes = quota_backend_bytes  # 0: etcd's default (2 GiB); small makes NOSPACE reachable
-        self._members: dict[str, _Member] = {}
+        self._members: dict[str, Member] = {}
         self._health_task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._changed = asyncio.Event()  # set whenever a member's state changes (health, runs)
@@ -142,7 +82,7 @@ class Ring:
             node=m.node, name=m.node, member_id=m.member_id, client_url=m.client_url, peer_url=m.peer_url,
             client_port=m.client_port, peer_port=m.peer_port, pid=c.pid if c else None,
             running=bool(c and c.running), reset=m.reset, data_dir=m.data_dir,
-            command=self._display_command(m), host_ip=m.ip,
+            command=display_command(m, self.binaries, self.quota_backend_bytes), host_ip=m.ip,
         )
 
     def corrupt_checks_flags(self) -> list[str]:
@@ -197,7 +137,7 @@ class Ring:
         patched = await asyncio.to_thread(patch_value_in_file, db, good, bad)
         log.warning("corrupted %s: %d occurrence(s) of the marker patched in %s", node, patched, db)
 
-    async def _ensure_snapshot(self, m: _Member) -> None:
+    async def _ensure_snapshot(self, m: Member) -> None:
         """Writes until this member has a raft snapshot file: without one, etcd's startup check asks no peer
         and passes whatever the data (etcd-lab.md §4.4), so a corruption would go unnoticed on restart."""
         snap_dir = m.data_dir / "member" / "snap"
@@ -439,7 +379,7 @@ class Ring:
         return self._healthy_node()
 
     # == internals ======================================================================================
-    def _member(self, node: str) -> _Member:
+    def _member(self, node: str) -> Member:
         m = self._members.get(node)
         if m is None:
             raise UnknownNode(f"unknown node {node!r} (lab nodes: {', '.join(self.nodes)})")
@@ -452,72 +392,29 @@ class Ring:
                 log.warning("etcd %s does not know %s; leaving it out", self.etcd_version, f.split("=", 1)[0])
         return kept
 
-    def _allocate(self, node: str, index: int) -> _Member:
+    def _allocate(self, node: str, index: int) -> Member:
         ip = node_ip(index)
-        m = _Member(
+        m = Member(
             node=node, index=index, ip=ip, client_port=0, peer_port=0, metrics_port=0,
             data_dir=self.layout.etcd_data_dir(node), pki_dir=self.layout.node_pki_dir(node),
             flags=list(self._default_flags),
         )
-        m.client_port = _port_free_on(ip, "127.0.0.1")
+        m.client_port = port_free_on(ip, "127.0.0.1")
         m.peer_port = free_port(ip)
-        m.metrics_port = _port_free_on("127.0.0.1")
+        m.metrics_port = port_free_on("127.0.0.1")
         return m
 
-    def _ensure_ports_free(self, m: _Member) -> None:
+    def _ensure_ports_free(self, m: Member) -> None:
         try:
             for host, port in (("127.0.0.1", m.client_port), (m.ip, m.client_port), (m.ip, m.peer_port),
                                ("127.0.0.1", m.metrics_port)):
                 ensure_free(host, port)
         except PortInUse:
-            m.client_port = _port_free_on(m.ip, "127.0.0.1")
+            m.client_port = port_free_on(m.ip, "127.0.0.1")
             m.peer_port = free_port(m.ip)
-            m.metrics_port = _port_free_on("127.0.0.1")
+            m.metrics_port = port_free_on("127.0.0.1")
 
-    def _flag_map(self, m: _Member) -> dict[str, str]:
-        pki = m.pki_dir
-        flags = {
-            "advertise-client-urls": m.client_url,
-            "cert-file": str(pki / "server.crt"),
-            "client-cert-auth": "true",
-            "data-dir": str(m.data_dir),
-            "initial-advertise-peer-urls": m.peer_url,
-            "initial-cluster": m.initial_cluster,
-            "initial-cluster-state": m.initial_state,
-            "initial-cluster-token": CLUSTER_TOKEN,
-            "key-file": str(pki / "server.key"),
-            "listen-client-urls": f"https://127.0.0.1:{m.client_port},{m.client_url}",
-            "listen-metrics-urls": f"http://127.0.0.1:{m.metrics_port}",
-            "listen-peer-urls": m.peer_url,
-            "log-outputs": "stderr",
-            "logger": "zap",
-            "name": m.node,
-            "peer-cert-file": str(pki / "peer.crt"),
-            "peer-client-cert-auth": "true",
-            "peer-key-file": str(pki / "peer.key"),
-            "peer-trusted-ca-file": str(pki / "ca.crt"),
-            "snapshot-count": SNAPSHOT_COUNT,
-            "trusted-ca-file": str(pki / "ca.crt"),
-        }
-        if self.binaries.supports("--experimental-watch-progress-notify-interval"):
-            flags["experimental-watch-progress-notify-interval"] = "5s"
-        if self.quota_backend_bytes:
-            flags["quota-backend-bytes"] = str(self.quota_backend_bytes)
-        for f in m.flags:
-            key, _, value = f.lstrip("-").partition("=")
-            flags[key] = value or "true"
-        return flags
-
-    def _real_argv(self, m: _Member) -> list[str]:
-        return [str(self.binaries.etcd)] + [f"--{k}={v}" for k, v in sorted(self._flag_map(m).items())]
-
-    def _display_command(self, m: _Member) -> list[str]:
-        def kubeadm_path(value: str) -> str:
-            return value.replace(str(m.pki_dir), KUBEADM_PKI).replace(str(m.data_dir), KUBEADM_DATA)
-
-        return ["etcd"] + [f"--{k}={kubeadm_path(v)}" for k, v in sorted(self._flag_map(m).items())]
-
-    def _start_member(self, m: _Member, *, fresh_pod: bool) -> None:
+    def _start_member(self, m: Member, *, fresh_pod: bool) -> None:
         pod = etcd_pod_name(m.node)
         logs_dir = self.layout.container_logs_dir(pod)
         if fresh_pod:
@@ -525,47 +422,16 @@ class Ring:
             with contextlib.suppress(NotFound):
                 self.store.delete("Pod", NAMESPACE, pod)
             self.store.create(ko.etcd_pod(
-                node=m.node, node_uid=m.node_uid, ip=m.ip, image=self.image, command=self._display_command(m),
-                advertise_client_url=m.client_url,
+                node=m.node, node_uid=m.node_uid, ip=m.ip, image=self.image,
+                command=display_command(m, self.binaries, self.quota_backend_bytes), advertise_client_url=m.client_url,
             ))
-        container = Container("etcd", logs_dir, lambda: self._real_argv(m), lambda: self._sync_pod(m))
+        container = Container("etcd", logs_dir, lambda: real_argv(m, self.binaries, self.quota_backend_bytes),
+                              lambda: self._sync_pod(m))
         m.container = container
-        self.store.runtimes[(NAMESPACE, pod)] = PodRuntime(exec_resolver=self._exec_resolver(m))
+        self.store.runtimes[(NAMESPACE, pod)] = PodRuntime(exec_resolver=exec_resolver(m, self.binaries))
         container.start()
 
-    def _exec_resolver(self, m: _Member) -> Callable[[list[str]], tuple[list[str], dict[str, str]]]:
-        def resolve(argv: list[str]) -> tuple[list[str], dict[str, str]]:
-            return self._resolve_exec(m, argv)
-
-        return resolve
-
-    def _resolve_exec(self, m: _Member, argv: list[str]) -> tuple[list[str], dict[str, str]]:
-        """Map a command run in the etcd container to this machine: its binaries, its cert files, its ports."""
-        if m.container is None or not m.container.running:
-            raise ExecRefused('container not found ("etcd")')
-        if not argv:
-            raise ExecRefused("command must not be empty")
-        program = argv[0].rsplit("/", 1)[-1]
-        binaries = {"etcdctl": str(self.etcdctl_path), "etcd": str(self.binaries.etcd)}
-        if program not in binaries or (program == "etcd" and argv[1:] not in (["--version"], ["--help"])):
-            raise ExecRefused(
-                "OCI runtime exec failed: exec failed: unable to start container process: exec: "
-                f'"{argv[0]}": executable file not found in $PATH: unknown'
-            )
-
-        def host_path(arg: str) -> str:
-            arg = arg.replace(KUBEADM_PKI, str(m.pki_dir)).replace(KUBEADM_DATA, str(m.data_dir))
-            for local in ("127.0.0.1:2379", "localhost:2379", f"{m.ip}:2379"):
-                arg = arg.replace(local, f"127.0.0.1:{m.client_port}")
-            return arg
-
-        args = [host_path(a) for a in argv[1:]]
-        if program == "etcdctl" and not any(a.startswith("--endpoints") for a in args):
-            args.insert(0, f"--endpoints=127.0.0.1:{m.client_port}")  # etcdctl's default is 127.0.0.1:2379
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ETCDCTL_API": "3"}
-        return [binaries[program], *args], env
-
-    def _sync_pod(self, m: _Member) -> None:
+    def _sync_pod(self, m: Member) -> None:
         """Mirror the container's state into the static pod's status (the kubelet's status manager)."""
         self._changed.set()
         c = m.container
@@ -599,7 +465,7 @@ class Ring:
         with contextlib.suppress(NotFound):
             self.store.update("Node", "", node, mutate)
 
-    def _ensure_node_object(self, m: _Member) -> None:
+    def _ensure_node_object(self, m: Member) -> None:
         if self.store.find("Node", "", m.node) is None:
             created = self.store.create(ko.node_object(m.node, m.ip, m.index))
             m.node_uid = created["metadata"]["uid"]
@@ -670,7 +536,7 @@ class Ring:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, HEALTH_POLL))
 
-    async def _serving_peers(self, m: _Member, within: float = 3.0) -> None:
+    async def _serving_peers(self, m: Member, within: float = 3.0) -> None:
         """Wait until this member serves its peer port before starting the next one.
 
         A new member first asks every peer's `/members` with a 1 s timeout; a peer whose port is bound but not
@@ -692,7 +558,7 @@ class Ring:
                     return  # it died; _wait_healthy reports why
             await asyncio.sleep(0.02)
 
-    def _startup_failure(self, m: _Member) -> str | None:
+    def _startup_failure(self, m: Member) -> str | None:
         """The reason etcd gave for exiting, if its first run already ended (e.g. address in use)."""
         c = m.container
         if c is None or c.current is None or c.current.finished_at is None:
@@ -710,7 +576,7 @@ class Ring:
                     self._sync_pod(m)
             await asyncio.sleep(HEALTH_POLL)
 
-    async def _probe(self, m: _Member) -> bool:
+    async def _probe(self, m: Member) -> bool:
         if m.container is None or not m.container.running:
             return False
         assert self._session is not None
@@ -722,64 +588,3 @@ class Ring:
             return False
 
 
-def last_line(text: str) -> str:
-    """etcdctl prints zap warnings before its `Error: ...` line; errors shown to users are one line."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "etcdctl failed"
-
-
-def _port_free_on(*hosts: str) -> int:
-    """A port free on every host given (members listen on 127.0.0.1 and their node address)."""
-    for _ in range(50):
-        port = free_port(hosts[0])
-        try:
-            for host in hosts[1:]:
-                ensure_free(host, port)
-        except PortInUse:
-            continue
-        return port
-    raise PortInUse(f"no free port on {', '.join(hosts)}")
-
-
-def last_fatal_message(log_path: Path) -> str | None:
-    """The `msg` + `error` of the last fatal/error zap line in a CRI log file."""
-    try:
-        with open(log_path, "rb") as fh:
-            fh.seek(max(0, fh.seek(0, os.SEEK_END) - 64 * 1024))  # the tail is enough; logs can be large
-            lines = fh.read().decode(errors="replace").splitlines()[-50:]
-    except OSError:
-        return None
-    for line in reversed(lines):
-        parts = line.split(" ", 3)
-        if len(parts) < 4:
-            continue
-        try:
-            entry = json.loads(parts[3])
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("level") in ("fatal", "panic", "error"):
-            msg = str(entry.get("msg", ""))
-            err = entry.get("error")
-            return f"{msg}: {err}" if err else msg
-    return None
-
-
-async def run_argv(argv: list[str], limit_s: float = ETCDCTL_TIMEOUT) -> tuple[int, str, str]:
-    """Run a program (argv list, no shell) and return (rc, stdout, stderr), output capped in size."""
-    return await run_argv_input(argv, None, limit_s)
-
-
-async def run_argv_input(argv: list[str], stdin: bytes | None, limit_s: float = ETCDCTL_TIMEOUT) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin), limit_s)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
-        return 124, "", f"{argv[0]}: timed out after {limit_s:.0f} s\n"
-    return (proc.returncode or 0, out[:MAX_ETCDCTL_OUTPUT].decode(errors="replace"),
-            err[:MAX_ETCDCTL_OUTPUT].decode(errors="replace"))

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from etcdtui.core.findings import Finding, Severity
-from etcdtui.engine.snapshot import CorruptionChecks, MemberRow
+from etcdtui.core.ring.assessment import CorruptionChecks
+from etcdtui.engine.snapshot import MemberRow
 
 DASH = "-"
 

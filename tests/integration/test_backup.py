@@ -21,7 +21,8 @@ from etcdtui.cluster.backup import BackupError, restic_backup_status, snapshot_s
 from etcdtui.cluster.etcdctl_exec import EtcdctlExec, target_from_pod
 from etcdtui.cluster.kube import ClusterConnection
 from etcdtui.cluster.rawapi import get_raw
-from etcdtui.cluster.ssh import SshHop, SshNode, SshTarget, connect
+from etcdtui.cluster.ssh import SshNode, connect
+from etcdtui.cluster.ssh_target import SshHop, SshTarget
 from etcdtui.core.etcdctl import parse_endpoint_status
 from etcdtui.lab.sshd import CLIENT_KEY_NAME, SSH_USER
 

@@ -25,7 +25,7 @@ from etcdtui.engine.checks import (
 )
 from etcdtui.engine.checks_plan import Plan
 from etcdtui.engine.context_settings import from_kubeconfig
-from etcdtui.lab.kubeone_cli import VERSION_ENV
+from etcdtui.lab.kubeone_version import VERSION_ENV
 
 Lab = Any  # conftest.RunningLab (not imported: tests/ui has a conftest module of the same name)
 

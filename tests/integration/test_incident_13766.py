@@ -26,7 +26,7 @@ from conftest import RunningLab
 from etcdtui.cluster.kube import ClusterConnection
 from etcdtui.engine.ring_engine import RingEngine
 from etcdtui.engine.snapshot import RingSnapshot, Verdict
-from etcdtui.lab.incident import WRITE_PREFIX, load_without_kill
+from etcdtui.lab.incident_load import WRITE_PREFIX, load_without_kill
 
 pytestmark = pytest.mark.integration
 

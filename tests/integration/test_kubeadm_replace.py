@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import RunningLab
 
-from etcdtui.cluster.ssh import SshHop, SshTarget, connect
+from etcdtui.cluster.ssh import connect
+from etcdtui.cluster.ssh_target import SshHop, SshTarget
 from etcdtui.core.checklist import StepId
 from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.connected import connected_engine

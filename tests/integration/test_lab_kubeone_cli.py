@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from _lab_nodes import NodeLab, PtyProcess, kubeone_argv, node_lab
 
-from etcdtui.lab.kubeone_cli import VERSION_ENV
+from etcdtui.lab.kubeone_version import VERSION_ENV
 from etcdtui.lab.layout import NAMESPACE, etcd_pod_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]

@@ -14,7 +14,9 @@ from etcdtui.lab.cli import process_alive
 from etcdtui.lab.etcd_binary import resolve_etcd
 from etcdtui.lab.layout import LabLayout
 from etcdtui.lab.objects import ExecRefused, ObjectStore
-from etcdtui.lab.ring import Ring, RingError, UnknownNode, run_argv
+from etcdtui.lab.ring import Ring
+from etcdtui.lab.ring_member import RingError, UnknownNode
+from etcdtui.lab.run_argv import run_argv
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from etcdtui.cluster.kube import ClusterConnection
-from etcdtui.core.logstore import MARKER
+from etcdtui.core.log_lines import MARKER
 from etcdtui.engine.log_engine import LogEngine
 from etcdtui.engine.ring_engine import RingEngine
 

@@ -20,8 +20,9 @@ import pytest
 from _sshd import Sshd, known_hosts_line, sshd_unavailable_reason, start_sshd, write_key
 
 from etcdtui.cluster.command_output import Finished, OutputBatch, PromptEvent, StreamLimits
-from etcdtui.cluster.ssh import (
-    PreflightOptions,
+from etcdtui.cluster.ssh import connect
+from etcdtui.cluster.ssh_preflight import PreflightOptions, preflight
+from etcdtui.cluster.ssh_target import (
     SshAuthError,
     SshConnectError,
     SshConnectionLostError,
@@ -30,8 +31,6 @@ from etcdtui.cluster.ssh import (
     SshHostKeyError,
     SshTarget,
     SshTimeoutError,
-    connect,
-    preflight,
 )
 from etcdtui.core.names import is_dns1123_subdomain
 

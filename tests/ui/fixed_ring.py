@@ -14,9 +14,9 @@ from typing import Any
 
 from etcdtui.cluster.objects import ContainerInfo, NodeInfo, PodInfo
 from etcdtui.core.findings import Finding, Severity
+from etcdtui.core.ring.assessment import CorruptionChecks
 from etcdtui.engine.snapshot import (
     ConnectionState,
-    CorruptionChecks,
     ExecState,
     ExecStatus,
     LinkState,
@@ -140,6 +140,9 @@ def _row(index: int, *, checks_on: bool, leader: int = 0, **changes: object) -> 
     findings = () if checks_on else (_checks_off_finding(pod.name),)
     row = MemberRow(
         key=pod.name,
+        name=NODES[index],
+        pod_name=pod.name,
+        node_name=NODES[index],
         pod=pod,
         node=_node(index),
         member_id=MEMBER_IDS[index],

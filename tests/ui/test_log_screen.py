@@ -15,7 +15,8 @@ import pytest
 from textual.app import App
 from textual.widgets import Input
 
-from etcdtui.core.logstore import LEVEL_CODE, Entry, LogStore
+from etcdtui.core.log_lines import LEVEL_CODE, Entry
+from etcdtui.core.logstore import LogStore
 from etcdtui.engine.log_replay import store_from_files
 from etcdtui.ui.screens.logs import DetailScreen, LogsScreen, StoreSource
 from etcdtui.ui.widgets.log_view import LogView
@@ -224,7 +225,7 @@ async def test_wrap_and_timestamps_change_the_rendering() -> None:
 
 
 async def test_save_full_buffer_ignores_the_filter_and_overwrites_as_0600(tmp_path: Path) -> None:
-    from etcdtui.core.logstore import LogFilter
+    from etcdtui.core.log_filter import LogFilter
     from etcdtui.engine.log_save import save
 
     store = corrupted_store()

@@ -22,6 +22,7 @@ from etcdtui.ui.commands import RingCommands
 from etcdtui.ui.screens.help import HelpScreen
 from etcdtui.ui.screens.ring import RingScreen
 from etcdtui.ui.services import Services
+from etcdtui.ui.widgets.flag_list import FlagList
 from etcdtui.ui.widgets.member_detail import MemberDetail
 from etcdtui.ui.widgets.member_table import MemberTable
 from etcdtui.ui.widgets.ring_header import RingHeader
@@ -148,8 +149,7 @@ async def test_selection_moves_the_detail_panel() -> None:
         assert "corruption.hash_mismatch" in findings and "peers_hash" in findings
         node = _text(app.ring.query_one("#detail-node-text", Static))
         assert "InternalIP: 10.0.0.12" in node and "kubelet: v1.32.4" in node
-        flags = _text(app.ring.query_one("#detail-flags-text", Static))
-        assert "--experimental-initial-corrupt-check=true" in flags
+        assert "--experimental-initial-corrupt-check=true" in app.ring.query_one(FlagList).flags
         assert app.ring.query_one(MemberDetail).query_one("#trend-db-size").query_one("Sparkline").data
 
 

@@ -11,6 +11,7 @@ import pytest
 from ui_support import SIZE, fixed_app
 
 from etcdtui.ui.config import UiConfig, parse_config
+from etcdtui.ui.widgets.flag_list import FlagList
 
 pytestmark = pytest.mark.ui
 
@@ -53,3 +54,17 @@ def test_help_readonly_with_production_accent(snap_compare) -> None:  # type: ig
 
     app = fixed_app(fixtures.healthy_ring(), readonly=True, config=config)
     assert snap_compare(app, terminal_size=SIZE, run_before=open_help)
+
+
+def test_corrupted_ring_narrow_with_an_elided_flag_in_full(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """120 cells: the key flags stay whole (one continues on a second line), long paths are cut in their middle,
+    and the selected one is shown in full below the list."""
+    async def select_ca_flag(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _settle(pilot)
+        await pilot.press("down")
+        await pilot.pause()
+        pilot.app.ring.query_one(FlagList).focus()
+        await pilot.press("end")
+        await pilot.pause()
+
+    assert snap_compare(fixed_app(fixtures.corrupted_ring()), terminal_size=(120, 45), run_before=select_ca_flag)

@@ -9,7 +9,7 @@ import fixed_ring as fixtures
 import pytest
 
 from etcdtui.core.findings import Finding, Severity
-from etcdtui.engine.snapshot import CorruptionChecks
+from etcdtui.core.ring.assessment import CorruptionChecks
 from etcdtui.ui import format as fmt
 
 pytestmark = pytest.mark.ui

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from etcdtui.core.findings import Finding, Severity
+from etcdtui.core.ring.assessment import CorruptionChecks
 from etcdtui.engine.snapshot import (
     ConnectionState,
-    CorruptionChecks,
     ExecState,
     ExecStatus,
     LinkState,

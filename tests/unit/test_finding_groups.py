@@ -6,7 +6,7 @@ import pytest
 
 from etcdtui.core.finding_groups import group_findings
 from etcdtui.core.findings import Finding, Severity
-from etcdtui.core.logstore import Pinned
+from etcdtui.core.log_lines import Pinned
 
 pytestmark = pytest.mark.unit
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from etcdtui.core.etcd_command import apply_flags, parse_command
 from etcdtui.core.findings import Severity
 from etcdtui.core.flags import (
     Spelling,
-    apply_flags,
     audit_flags,
     checks_summary,
-    format_duration,
     format_flags_for_display,
     kubeone_target_flags,
-    parse_command,
-    parse_go_duration,
 )
+from etcdtui.core.go_duration import format_duration, parse_go_duration
 from etcdtui.core.versions import EtcdVersion
 
 pytestmark = pytest.mark.unit

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from etcdtui.cluster.ssh import DEFAULT_KNOWN_HOSTS
+from etcdtui.cluster.ssh_target import DEFAULT_KNOWN_HOSTS
 from etcdtui.engine.context_settings import (
     ClusterSettings,
     KubeOnePaths,

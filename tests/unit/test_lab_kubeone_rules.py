@@ -12,15 +12,11 @@ import pytest
 
 from etcdtui.lab.kubeadm import one_line
 from etcdtui.lab.kubeone import merge_flags
-from etcdtui.lab.kubeone_cli import (
-    KubeOneError,
-    Logger,
-    corruption_flags,
-    load_cluster,
-    parse_args,
-    version_json,
-    version_triple,
-)
+from etcdtui.lab.kubeone_cli import parse_args
+from etcdtui.lab.kubeone_errors import KubeOneError
+from etcdtui.lab.kubeone_log import Logger
+from etcdtui.lab.kubeone_manifest import load_cluster
+from etcdtui.lab.kubeone_version import corruption_flags, version_json, version_triple
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from etcdtui.cluster.pod_logs import _Resume, container_info
-from etcdtui.core.logstore import LEVEL_CODE, NO_LEVEL
+from etcdtui.cluster.log_resume import Resume
+from etcdtui.cluster.log_stream_model import container_info
+from etcdtui.core.log_lines import LEVEL_CODE, NO_LEVEL
 from etcdtui.core.scan import LogScanner
 from etcdtui.engine.log_ingest import prefix_ts, quick_level, to_entries
 
@@ -46,7 +47,7 @@ def test_entries_are_classified_once_with_the_member() -> None:
 
 
 def test_resume_skips_older_lines_and_lines_already_seen_at_the_last_timestamp() -> None:
-    resume = _Resume()
+    resume = Resume()
     a = b"2026-11-24T09:00:01.500000000Z a"
     b1 = b"2026-11-24T09:00:02.000000000Z b1"
     b2 = b"2026-11-24T09:00:02.000000000Z b2"

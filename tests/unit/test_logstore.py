@@ -5,16 +5,11 @@ from __future__ import annotations
 import pytest
 
 from etcdtui.core.findings import Finding, Severity
-from etcdtui.core.logstore import (
-    CHUNK,
-    LEVEL_CODE,
-    MARKER,
-    Entry,
-    FilterError,
-    Finder,
-    LogFilter,
-    LogStore,
-)
+from etcdtui.core.log_chunk import CHUNK
+from etcdtui.core.log_filter import FilterError, LogFilter
+from etcdtui.core.log_finder import Finder
+from etcdtui.core.log_lines import LEVEL_CODE, MARKER, Entry
+from etcdtui.core.logstore import LogStore
 
 pytestmark = pytest.mark.unit
 

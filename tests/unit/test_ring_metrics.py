@@ -89,7 +89,7 @@ def test_alarms_name_their_member_and_the_quota_is_the_rows() -> None:
     pod = PodInfo(name="etcd-cp-2", namespace="kube-system", uid="u", node="cp-2", phase="Running", ready=True,
                   pod_ip=None, host_ip=None, created_at=None, deleting=False,
                   command=("etcd", "--quota-backend-bytes=8589934592"))
-    snap = snapshot(rows=(row(1), row(2, pod=pod, db_size=7 << 30, db_size_in_use=6 << 30, quota_backend_bytes=8 << 30), row(3)),
+    snap = snapshot(rows=(row(1), row(2, pod=pod, pod_name=pod.name, db_size=7 << 30, db_size_in_use=6 << 30, quota_backend_bytes=8 << 30), row(3)),
                     alarms=(("a2", "NOSPACE"), ("0", "CORRUPT")))
     got = collected(snap)
     alarms = {(lb["member_id"], lb["alarm"], lb["pod"]) for lb, v in got["etcdtui_alarm_active"] if v == 1}

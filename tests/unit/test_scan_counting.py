@@ -9,8 +9,9 @@ import random
 
 import pytest
 
-from etcdtui.core import scan
-from etcdtui.core.scan import LogScanner, ScanHit, digest_block
+from etcdtui.core import scan_digest
+from etcdtui.core.scan import LogScanner, ScanHit
+from etcdtui.core.scan_digest import digest_block
 
 pytestmark = pytest.mark.unit
 
@@ -35,13 +36,13 @@ def _key(hits: list[ScanHit]) -> list[tuple[object, ...]]:
     return [(h.line, h.finding.kind, h.finding.message, h.ts) for h in hits]
 
 
-# Gaps of 0 to 40 routine lines (each ~110 bytes): both sides of scan._COPY_COUNT_MIN.
+# Gaps of 0 to 40 routine lines (each ~110 bytes): both sides of scan_digest._COPY_COUNT_MIN.
 GAPS = [0, 1, 2, 3, 4, 5, 6, 9, 17, 40, 0, 0, 33]
 
 
 def test_gap_sizes_straddle_the_copy_threshold() -> None:
     sizes = {len(b"\n".join(_lines([gap])[1:gap + 1])) for gap in GAPS}
-    assert min(sizes) < scan._COPY_COUNT_MIN < max(sizes)  # else the tests below miss a branch
+    assert min(sizes) < scan_digest._COPY_COUNT_MIN < max(sizes)  # else the tests below miss a branch
 
 
 @pytest.mark.parametrize("buffer", ["bytes", "reused bytearray"])
@@ -66,13 +67,13 @@ def test_digest_line_numbers_equal_the_full_path(buffer: str) -> None:
 
 def test_newlines_equals_count_on_any_range() -> None:
     rng = random.Random(7)
-    data = bytes(rng.choice(b"ab\n") for _ in range(3 * scan._COPY_COUNT_MIN))
+    data = bytes(rng.choice(b"ab\n") for _ in range(3 * scan_digest._COPY_COUNT_MIN))
     buffers: list[bytes | bytearray] = [data, bytearray(data)]
     for block in buffers:
         for _ in range(2000):
             start = rng.randrange(len(data) + 1)
             end = rng.randrange(start, len(data) + 1)
-            assert scan._newlines(block, start, end) == data.count(b"\n", start, end)
+            assert scan_digest._newlines(block, start, end) == data.count(b"\n", start, end)
 
 
 def test_last_timestamp_from_a_routine_line_before_a_trailing_line_without_one() -> None:

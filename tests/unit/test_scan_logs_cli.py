@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from etcdtui.headless import scan_logs
+from etcdtui.headless import scan_reading
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,10 +211,10 @@ def test_help_documents_exit_codes() -> None:
 
 def test_read_blocks_cuts_over_long_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     # In-process: the reader must not hold a newline-free stream in memory.
-    monkeypatch.setattr(scan_logs, "CHUNK", 1000)
-    monkeypatch.setattr(scan_logs, "MAX_LINE", 300)
+    monkeypatch.setattr(scan_reading, "CHUNK", 1000)
+    monkeypatch.setattr(scan_reading, "MAX_LINE", 300)
     data = b"a" * 5000 + b"\nshort line\n" + b"b" * 250 + b"\nlast"
-    blocks = list(scan_logs.read_blocks(io.BytesIO(data)))
+    blocks = list(scan_reading.read_blocks(io.BytesIO(data)))
     lines = b"\n".join(b for b, _, _ in blocks if b is not None).split(b"\n")
     assert lines == [b"a" * 300, b"short line", b"b" * 250, b"last"]
     assert sum(cut for _, _, cut in blocks) == 1

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from etcdtui.core.scan import LogScanner, ScanHit, digest_block
-from etcdtui.headless import scan_logs
+from etcdtui.core.scan import LogScanner, ScanHit
+from etcdtui.core.scan_digest import digest_block
+from etcdtui.headless import scan_collect, scan_reading, scan_report
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,10 +129,10 @@ def test_startup_context_read_by_regex_gives_the_full_paths_verdict(peers: str, 
 ])
 def test_read_blocks_cuts_the_same_lines_whatever_the_chunk_size(
         monkeypatch: pytest.MonkeyPatch, data: bytes, expected: list[bytes], cut: int) -> None:
-    monkeypatch.setattr(scan_logs, "MAX_LINE", 300)
+    monkeypatch.setattr(scan_reading, "MAX_LINE", 300)
     for chunk in (7, 100, 301, 1000, 2000, 1 << 20):
-        monkeypatch.setattr(scan_logs, "CHUNK", chunk)
-        blocks = list(scan_logs.read_blocks(io.BytesIO(data)))
+        monkeypatch.setattr(scan_reading, "CHUNK", chunk)
+        blocks = list(scan_reading.read_blocks(io.BytesIO(data)))
         assert b"\n".join(b for b, _, _ in blocks if b is not None).split(b"\n") == expected, chunk
         assert sum(c for _, _, c in blocks) == cut, chunk
         assert sum(n for _, n, _ in blocks) == len(data), chunk
@@ -147,10 +148,10 @@ def _big_log(tmp_path: Path) -> Path:
 
 
 def _scan_json(log: Path, jobs: int) -> dict[str, object]:
-    source = scan_logs.sources_for([str(log)], None)
-    collected, summaries, book = scan_logs.scan_sources(source, io.BytesIO(), jobs)
-    status = scan_logs.overall_status(collected, summaries)
-    document = scan_logs.to_json(status, collected, summaries, book, source)
+    source = scan_reading.sources_for([str(log)], None)
+    collected, summaries, book = scan_collect.scan_sources(source, io.BytesIO(), jobs)
+    status = scan_report.overall_status(collected, summaries)
+    document = scan_report.to_json(status, collected, summaries, book, source)
     for entry in document["summary"]["files"]:
         # a speed counter: a block that starts with a kubectl prefix is matched with the prefixed pattern
         assert entry.pop("fast_skipped") > entry["lines"] // 2
@@ -161,18 +162,18 @@ def test_parallel_workers_give_the_sequential_result(tmp_path: Path, monkeypatch
     """Real worker processes (fork) on stripes cut in the middle of lines and of startup sequences; and the
     switch to reading here when the log is mostly findings."""
     log = _big_log(tmp_path)
-    monkeypatch.setattr(scan_logs, "MAX_LINE", 4096)
+    monkeypatch.setattr(scan_reading, "MAX_LINE", 4096)
     sequential = _scan_json(log, 1)
-    monkeypatch.setattr(scan_logs, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(scan_logs, "CHUNK", 50_000)
+    monkeypatch.setattr(scan_collect, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(scan_reading, "CHUNK", 50_000)
     size = log.stat().st_size
     # heavy 0: the rest is read here after the first stripe (sample 0), or right after the sample
     for sample, stripe, heavy in ((0, 37_001, 10_000), (100_001, 250_000, 10_000), (0, 37_001, 0),
                                   (size // 3, 50_000, 0)):
-        monkeypatch.setattr(scan_logs, "SAMPLE", sample)
-        monkeypatch.setattr(scan_logs, "STRIPE", stripe)
-        monkeypatch.setattr(scan_logs, "HEAVY_PER_MB", heavy)
-        assert scan_logs._parallel_jobs(str(log), 2) == 2
+        monkeypatch.setattr(scan_collect, "SAMPLE", sample)
+        monkeypatch.setattr(scan_collect, "STRIPE", stripe)
+        monkeypatch.setattr(scan_collect, "HEAVY_PER_MB", heavy)
+        assert scan_collect._parallel_jobs(str(log), 2) == 2
         parallel, expected = json.dumps(_scan_json(log, 2), sort_keys=True), json.dumps(sequential, sort_keys=True)
         differ = next((i for i, (x, y) in enumerate(zip(parallel, expected, strict=False)) if x != y), None)
         same = parallel == expected  # (not in the assert: pytest's diff of 350 kB of JSON takes minutes)
@@ -185,9 +186,9 @@ def test_parallel_workers_give_the_sequential_result(tmp_path: Path, monkeypatch
 
 def test_small_files_stdin_and_one_cpu_are_read_here(tmp_path: Path) -> None:
     log = _big_log(tmp_path)
-    assert scan_logs._parallel_jobs(str(log), 4) == 0  # smaller than PARALLEL_MIN
-    assert scan_logs._parallel_jobs("/dev/stdin", 4) == 0
-    assert scan_logs._parallel_jobs(str(log), 1) == 0
+    assert scan_collect._parallel_jobs(str(log), 4) == 0  # smaller than PARALLEL_MIN
+    assert scan_collect._parallel_jobs("/dev/stdin", 4) == 0
+    assert scan_collect._parallel_jobs(str(log), 1) == 0
 
 
 def _die(path: str, start: int, end: int, size: int) -> object:
@@ -196,11 +197,11 @@ def _die(path: str, start: int, end: int, size: int) -> object:
 
 def test_a_dead_worker_is_a_one_line_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = _big_log(tmp_path)
-    monkeypatch.setattr(scan_logs, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(scan_logs, "STRIPE", 100_000)
-    monkeypatch.setattr(scan_logs, "SAMPLE", 0)
-    monkeypatch.setattr(scan_logs, "digest_stripe", _die)
-    with pytest.raises(scan_logs.InputError, match="worker process died"):
+    monkeypatch.setattr(scan_collect, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(scan_collect, "STRIPE", 100_000)
+    monkeypatch.setattr(scan_collect, "SAMPLE", 0)
+    monkeypatch.setattr(scan_collect, "digest_stripe", _die)
+    with pytest.raises(scan_reading.InputError, match="worker process died"):
         _scan_json(log, 2)
 
 

@@ -40,7 +40,7 @@ def assess(obs: RingObservation) -> RingAssessment:
     )
     for pod, m in pairs:
         rows.append(build_row(obs, pod, m, leader, agreement, divergence, used_logs))
-    names_by_id = {r.member.member_id: r.name for r in rows if r.member is not None}
+    names_by_id = {r.member_id: r.name for r in rows if r.member_id is not None}
 
     ring += lag_findings(rows, leader)
     if agreement is not None and agreement.disagreement and not agreement.minority:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from etcdtui.core.flags import parse_command
+from etcdtui.core.etcd_command import parse_command
 from etcdtui.core.ring.observation import MemberObservation, NodeObservation, PodObservation
 from etcdtui.core.ring.urls import url_hosts, url_key
 

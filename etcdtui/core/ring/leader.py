@@ -50,10 +50,11 @@ def lag_findings(rows: Sequence[MemberAssessment], leader: Leader) -> list[Findi
         Finding(
             "member.lagging",
             Severity.INFO,
-            f"{r.name} is {r.raft_lag} raft entries behind the leader",
+            f"{r.name} is {r.raft_index_lag} raft entries behind the leader",
             r.name,
-            {"raft_lag": r.raft_lag},
+            {"raft_lag": r.raft_index_lag},
         )
         for r in rows
-        if r.raft_lag is not None and r.raft_lag > FOLLOWER_LAG_INFO and r.member and not r.member.is_learner
+        if r.raft_index_lag is not None and r.raft_index_lag > FOLLOWER_LAG_INFO and r.member_id is not None
+        and not r.is_learner
     ]

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from etcdtui.core.findings import Finding, Severity
 from etcdtui.core.flags import audit_flags
 from etcdtui.core.hashes import HashAgreement, RevisionDivergence
-from etcdtui.core.ring.assessment import MemberAssessment, sort_findings
+from etcdtui.core.ring.assessment import MemberAssessment, member_assessment, sort_findings
 from etcdtui.core.ring.hash_findings import divergence_finding, hash_findings
 from etcdtui.core.ring.join import node_for, row_name
 from etcdtui.core.ring.leader import Leader
@@ -16,7 +16,6 @@ from etcdtui.core.ring.node_findings import node_findings
 from etcdtui.core.ring.observation import MemberObservation, PodObservation, RingObservation
 from etcdtui.core.ring.pod_findings import pod_findings
 from etcdtui.core.versions import (
-    assess_version,
     parse_version,
     version_findings,
     version_from_image,
@@ -99,18 +98,18 @@ def build_row(
     findings += logs
 
     lead = leader.status
-    return MemberAssessment(
+    return member_assessment(
         key=pod.name if pod else f"member:{m.member_id if m else name}",
         name=name,
         pod=pod,
         member=m,
         node=node,
         version=version,
-        version_risk=assess_version(version).tier,
         is_leader=bool(status and leader.member_id and status.member_id == leader.member_id),
-        hash=member_hash,
-        checks=checks,
+        member_hash=member_hash,
+        hash_revision=obs.hash_revision,
+        audit=checks,
         revision_lag=(lead.revision - status.revision) if lead and status else None,
-        raft_lag=(lead.raft_applied_index - status.raft_applied_index) if lead and status else None,
+        raft_index_lag=(lead.raft_applied_index - status.raft_applied_index) if lead and status else None,
         findings=tuple(sort_findings(findings)),
     )

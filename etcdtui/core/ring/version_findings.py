@@ -9,7 +9,7 @@ from etcdtui.core.ring.assessment import MemberAssessment
 
 
 def mixed_version_findings(rows: Sequence[MemberAssessment]) -> list[Finding]:
-    versions = sorted({str(r.version) for r in rows if r.version})
+    versions = sorted({r.version for r in rows if r.version})
     if len(versions) < 2:
         return []
     return [

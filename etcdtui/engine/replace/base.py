@@ -9,12 +9,8 @@ from typing import Any
 
 from etcdtui.cluster.etcdctl_exec import EtcdctlExec, target_from_pod
 from etcdtui.cluster.kube import ClusterConnection
-from etcdtui.cluster.ssh import (
-    SshHostKeyError,
-    SshNode,
-    SshTarget,
-    connect,
-)
+from etcdtui.cluster.ssh import SshNode, connect
+from etcdtui.cluster.ssh_target import SshHostKeyError, SshTarget
 from etcdtui.core.checklist import (
     KUBEADM_TITLES,
     Checklist,

@@ -10,7 +10,7 @@ from pathlib import Path
 from etcdtui.cluster.etcdctl_exec import EtcdctlExecError
 from etcdtui.cluster.kube import ClusterError
 from etcdtui.cluster.runner import RunnerError
-from etcdtui.cluster.ssh import SshError
+from etcdtui.cluster.ssh_target import SshError
 from etcdtui.core.checklist import Checklist, StepId
 from etcdtui.engine.replace.base import ProcedureBase
 from etcdtui.engine.replace.model import Outcome, Paused, Refused, StepFailed

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NoReturn
 
 from etcdtui.cluster.runner import OutputBatch
-from etcdtui.cluster.ssh import SshError, SshNode, connect
+from etcdtui.cluster.ssh import SshNode, connect
+from etcdtui.cluster.ssh_target import SshError
 from etcdtui.core.checklist import StepId
 from etcdtui.engine.kubeadm_context import node_address
 from etcdtui.engine.replace.fresh import fresh_snapshot

@@ -9,7 +9,7 @@ import shlex
 import time
 
 from etcdtui.cluster.runner import OutputBatch
-from etcdtui.cluster.ssh import PreflightOptions, preflight
+from etcdtui.cluster.ssh_preflight import PreflightOptions, preflight
 from etcdtui.core.checklist import StepId
 from etcdtui.core.etcdctl import parse_member_list
 from etcdtui.engine.replace.base import ProcedureBase

@@ -59,6 +59,8 @@ def help_text(readonly: bool) -> Text:
         text.append("\n")
     text.append(f"{'ctrl+p':>8}  ", style="bold")
     text.append("command palette: the same actions, and the themes\n")
+    text.append(f"{'tab':>8}  ", style="bold")
+    text.append("into the detail panel; on its flag list ↑↓ or a click shows a shortened flag in full (hover: tooltip)\n")
     text.append("\nColumns\n", style="bold")
     for name, meaning in COLUMN_HELP:
         text.append(f"{name:<34}", style="bold")

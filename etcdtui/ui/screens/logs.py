@@ -23,9 +23,13 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
 
-from etcdtui.core.classify import RULES, classify
+from etcdtui.core.classify import classify
+from etcdtui.core.classify_rules import RULES
+from etcdtui.core.log_filter import FilterError, LogFilter
+from etcdtui.core.log_finder import Finder
+from etcdtui.core.log_lines import LEVELS, NO_LEVEL
 from etcdtui.core.logline import parse_line
-from etcdtui.core.logstore import LEVELS, NO_LEVEL, FilterError, Finder, LogFilter, LogStore
+from etcdtui.core.logstore import LogStore
 from etcdtui.engine.log_save import save
 from etcdtui.ui.services import LogSource
 from etcdtui.ui.widgets.findings_pane import FindingsPane

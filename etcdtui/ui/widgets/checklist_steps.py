@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from etcdtui.core.checklist import Checklist, StepStatus
-from etcdtui.core.flags import format_duration
+from etcdtui.core.go_duration import format_duration
 
 ICONS = {
     StepStatus.PENDING: ("·", "dim"),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import DataTable
 
-from etcdtui.core.flags import format_duration
+from etcdtui.core.go_duration import format_duration
 from etcdtui.core.versions import RiskTier
 from etcdtui.engine.checks import MemberChecks
 from etcdtui.engine.checks_evidence import INITIAL_FAILED, INITIAL_NONE, INITIAL_PASSED, INITIAL_VACUOUS

@@ -18,7 +18,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from etcdtui.core.finding_groups import FindingGroup, group_findings
-from etcdtui.core.logstore import LogStore, Pinned
+from etcdtui.core.log_lines import Pinned
+from etcdtui.core.logstore import LogStore
 from etcdtui.ui.widgets.log_view import CURSOR_STYLE, finding_style, format_ts, member_colour, short_member
 
 Row = tuple[FindingGroup, Pinned | None]  # a group's own row (None), or one of its lines when expanded

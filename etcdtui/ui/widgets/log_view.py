@@ -24,8 +24,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from etcdtui.core.findings import Finding, Severity
+from etcdtui.core.log_finder import Finder
+from etcdtui.core.log_lines import LEVELS, MARKER
 from etcdtui.core.logline import ZAP, parse_line
-from etcdtui.core.logstore import LEVELS, MARKER, Finder, LogStore
+from etcdtui.core.logstore import LogStore
 
 MAX_LINE = 2000  # characters rendered of one line (the saved file keeps all)
 MEMBER_COLOURS = ("#5fafff", "#d787ff", "#5fd7af", "#ffaf5f", "#87d7ff", "#ff87af", "#afd75f", "#d7af87")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -14,7 +15,10 @@ from etcdtui.core.findings import Severity
 from etcdtui.engine.snapshot import MemberHistory, MemberRow, RingSnapshot
 from etcdtui.ui import format as fmt
 from etcdtui.ui.palette import Palette
+from etcdtui.ui.widgets.flag_list import FlagList
 
+# A detail column's padding (1 + 1) and its right border.
+_COLUMN_GUTTER = 3
 # Flags worth reading first when etcd misbehaves; the rest follow in command-line order.
 _FLAG_ORDER = ("corrupt", "compact-hash", "initial-cluster", "data-dir", "snapshot-count", "quota")
 
@@ -79,7 +83,12 @@ def _flags(command: Sequence[str]) -> list[str]:
     return sorted(flags, key=rank)  # stable: command-line order within a rank
 
 
-def flags_text(row: MemberRow, palette: Palette) -> Text:
+def _is_key_flag(flag: str) -> bool:
+    return "corrupt" in flag or "compact-hash" in flag
+
+
+def checks_text(row: MemberRow, palette: Palette) -> Text:
+    """The corruption-check summary and the heading of the flag list below it."""
     text = Text()
     text.append("CORRUPTION CHECKS ", style="bold")
     text.append(fmt.checks(row.checks), style=palette.style(fmt.checks_severity(row.checks), bold=True))
@@ -91,9 +100,17 @@ def flags_text(row: MemberRow, palette: Palette) -> Text:
     command = row.pod.command if row.pod else ()
     if not command:
         text.append("\n  unknown (no pod command line)", style=palette.muted)
-    for flag in _flags(command):
-        highlight = "corrupt" in flag or "compact-hash" in flag
-        text.append(f"\n  {flag}", style="bold" if highlight else "")
+    return text
+
+
+def full_flag_text(flag: str | None, palette: Palette) -> Text:
+    """The highlighted flag in full, its value on its own line (it is shown because the list elides it)."""
+    if flag is None:
+        return Text()
+    name, _, value = flag.partition("=")
+    text = Text("selected in full:", style=palette.muted)
+    text.append(f"\n{name}=", style="bold")
+    text.append(f"\n{value}", style="")
     return text
 
 
@@ -146,6 +163,8 @@ class MemberDetail(Vertical):
                 yield Static("", id="detail-node-text")
             with VerticalScroll(id="detail-flags", classes="detail-column"):
                 yield Static("", id="detail-flags-text")
+                yield FlagList(id="detail-flag-list")
+                yield Static("", id="detail-flag-full")
             with VerticalScroll(id="detail-findings", classes="detail-column"):
                 yield Static("", id="detail-findings-text")
             with Vertical(id="detail-trends", classes="detail-column"):
@@ -155,12 +174,22 @@ class MemberDetail(Vertical):
                 yield Trend("raft index lag", id="trend-raft-lag")
                 yield Trend("leader changes (ring)", id="trend-leader-changes")
 
+    _palette: Palette | None = None  # the last `show`'s, for the flag shown in full
+    _flags_min_width: int | None = None
+
+    def on_flag_list_shown(self, message: FlagList.Shown) -> None:
+        full = self.query_one("#detail-flag-full", Static)
+        full.display = message.elided
+        if message.elided and self._palette is not None:
+            full.update(full_flag_text(message.flag, self._palette))
+
     def show(self, snap: RingSnapshot | None, row: MemberRow | None, now: datetime, palette: Palette) -> None:
         title = self.query_one("#detail-title", Static)
         if snap is None or row is None:
             title.update(Text("No member selected", style=palette.muted))
             for widget_id in ("#detail-node-text", "#detail-flags-text", "#detail-findings-text"):
                 self.query_one(widget_id, Static).update("")
+            self.query_one(FlagList).set_flags(())
             return
         heading = Text()
         heading.append(f" {row.key} ", style="bold reverse")
@@ -172,7 +201,17 @@ class MemberDetail(Vertical):
                            style=palette.style(worst, bold=True))
         title.update(heading)
         self.query_one("#detail-node-text", Static).update(node_text(row, now, palette))
-        self.query_one("#detail-flags-text", Static).update(flags_text(row, palette))
+        self.query_one("#detail-flags-text", Static).update(checks_text(row, palette))
+        self._palette = palette
+        flags = _flags(row.pod.command if row.pod else ())
+        key_flags = [flag for flag in flags if _is_key_flag(flag)]
+        self.query_one(FlagList).set_flags(flags, bold=key_flags)
+        # The column never gets narrower than the longest key flag's `--name=`: those are read whole.
+        longest = max((cell_len(flag.split("=", 1)[0]) + 1 for flag in key_flags), default=0)
+        min_width = longest + _COLUMN_GUTTER if longest else None
+        if min_width != self._flags_min_width:  # a new value re-lays the panel out: only when it changes
+            self._flags_min_width = min_width
+            self.query_one("#detail-flags").styles.min_width = min_width
         self.query_one("#detail-findings-text", Static).update(findings_text(row, palette))
         self._show_trends(snap, snap.history.get(row.key) or MemberHistory())
 
