@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -125,9 +126,12 @@ def test_api_outage_then_same_state(fresh_lab: Callable[..., RunningLab]) -> Non
 
 def test_load_moves_revisions(fresh_lab: Callable[..., RunningLab]) -> None:
     lab = fresh_lab(members=1)
-    result = etcdtui("lab", "load", "--seconds", "2.5", "--dir", str(lab.root))
+    # 5 s: long enough for two compaction rounds (every 2 s, once 20 revisions exist) on a loaded machine too
+    result = etcdtui("lab", "load", "--seconds", "5", "--dir", str(lab.root))
     assert result.returncode == 0, result.stderr
+    puts, failed, compactions, revision = map(int, re.findall(r"\d+", result.stdout)[:4])
+    assert puts >= 20 * 20 and failed == 0 and compactions >= 1, result.stdout  # one txn of 20 puts per revision
     status = json.loads(etcdctl(lab.root, "lab-cp-1", "endpoint", "status", "-w", "json").stdout)[0]["Status"]
-    assert status["header"]["revision"] > 50
+    assert status["header"]["revision"] >= revision >= puts // 20
     hashkv = json.loads(etcdctl(lab.root, "lab-cp-1", "endpoint", "hashkv", "-w", "json").stdout)[0]["HashKV"]
     assert hashkv.get("compact_revision", 0) > 0, "load compacts as it writes"
