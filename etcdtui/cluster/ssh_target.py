@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import asyncssh
-
 from etcdtui.cluster.command_output import CommandResult
 from etcdtui.core.names import InvalidNameError, validate_node_name, validate_ssh_host
 
@@ -89,6 +87,8 @@ def validate_target(target: SshTarget) -> None:
 
 
 def failure_reason(exc: BaseException) -> str:
+    import asyncssh  # here, not at the top: the ring view and `check` read targets without ever opening ssh
+
     if isinstance(exc, asyncssh.Error):
         return exc.reason or type(exc).__name__
     if isinstance(exc, OSError):
