@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _newest(args: argparse.Namespace) -> int:
-    from etcdtui.engine.backups import format_age, newest_backup, own_backup_dir
+    from etcdtui.engine.backup_age import format_age, newest_backup, own_backup_dir
 
     dirs = [own_backup_dir(), *args.backup_dir]
     found = newest_backup(dirs)

@@ -144,6 +144,6 @@ def _print_plan(plan: Any, args: argparse.Namespace) -> None:
 
 
 def _age(seconds: float) -> str:
-    from etcdtui.engine.backups import format_age
+    from etcdtui.engine.backup_age import format_age
 
     return format_age(seconds)

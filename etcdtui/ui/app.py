@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerState
 from etcdtui.ui.commands import RingCommands
 from etcdtui.ui.navigation import BACK_TO_FLEET, RING_VIEW, Destination, ReplaceView, RingView
 from etcdtui.ui.screens.ring import RingScreen
-from etcdtui.ui.services import ChecksBackend, LogSource, ProcedureFactory, Services, hints_of
+from etcdtui.ui.services import BackupBackend, ChecksBackend, LogSource, ProcedureFactory, Services, hints_of
 from etcdtui.ui.source import refresh
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class EtcdTuiApp(App[int]):
         self._accent = self.config.accent_for(self.context_label) if self.context_label else None
         self._logs: LogSource | None = services.logs
         self._checks: ChecksBackend | None = services.checks
+        self._backups: BackupBackend | None = services.backups
         super().__init__()
         if self.config.theme:
             self.theme = self.config.theme
@@ -235,6 +236,33 @@ class EtcdTuiApp(App[int]):
 
     def refresh_source(self) -> bool:
         return refresh(self._services.ring)
+
+    def backups(self) -> BackupBackend | None:
+        """The cluster's backups (newest, take one now): the given fake, else the real one on a live cluster."""
+        s = self._services
+        if self._backups is None and s.conn is not None:
+            from etcdtui.engine.backup_shelf import BackupShelf
+
+            self._backups = BackupShelf(s.conn, s.ring, s.settings, state_dir=s.replace_state_dir,
+                                        namespace=s.namespace)
+        return self._backups
+
+    def open_backup(self) -> bool:
+        """`b`: a snapshot now (allowed read-only: it changes nothing in the cluster)."""
+        backend = self.backups()
+        if backend is None:
+            self.notify("a backup needs a live cluster connection", severity="warning", markup=False)
+            return False
+        from etcdtui.ui.screens.backup import BackupScreen
+
+        self.push_screen(BackupScreen(backend, context=self.context_label or "cluster"), self._backup_taken)
+        return True
+
+    def _backup_taken(self, result: object) -> None:
+        if result is not None:
+            from etcdtui.ui.widgets.backup_line import BackupLine
+
+            self.ring.query_one(BackupLine).look()
 
     def action_back_to_fleet(self) -> None:
         """The context's engine keeps running in the fleet (ui/fleet_session.py); only this view closes."""

@@ -1,4 +1,7 @@
-"""Acceptance: the dead-machine replace through the real app (Pilot), end to end on a real lab.
+"""Acceptance: `b` (a backup) and the dead-machine replace through the real app (Pilot), on one real lab.
+
+First `b`: the BACKUP line says no backup is known; the snapshot is taken from a healthy member, shown with
+its file, revision, size and sha256 (the file 0600, its sha256 and revision checked); the line is then fresh.
 
 `lab destroy-node lab-cp-2` (etcd gone for good, ssh refused, Node NotReady) → `R` on it in the ring view → the
 variant dialog names what etcdtui found (the engine's `diagnose`, as the headless command prints it) and the
@@ -12,6 +15,7 @@ kubeone apply ⚠ → verify. Ends with 3 healthy members with equal hashes, the
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from pathlib import Path
 
@@ -24,8 +28,10 @@ from etcdtui.core.checklist import StepStatus
 from etcdtui.engine.dead_machine import STEPS
 from etcdtui.engine.replace import Outcome, fresh_snapshot
 from etcdtui.ui.app import make_app
+from etcdtui.ui.screens.backup import BackupScreen
 from etcdtui.ui.screens.replace_dead import DeadMachineScreen
 from etcdtui.ui.session import Connection, connected_services
+from etcdtui.ui.widgets.backup_line import BackupLine
 from etcdtui.ui.widgets.checklist_dialogs import YesNoDialog
 from etcdtui.ui.widgets.checklist_steps import render_checklist
 from etcdtui.ui.widgets.member_table import MemberTable
@@ -52,6 +58,32 @@ async def test_dead_machine_replace_through_the_app(tmp_path: Path) -> None:
                 await _until(pilot, "three healthy members", lambda: bool(
                     app.ring.snapshot and sum(bool(r.healthy) for r in app.ring.snapshot.rows) == 3), 60)
                 old_id = next(r.member_id for r in app.ring.snapshot.rows if r.node_name == NODE)
+
+                # -- `b` first: the BACKUP line says none, a snapshot is taken, verified, and the line is fresh ----
+                line = app.ring.query_one(BackupLine)
+                await _until(pilot, "the BACKUP line", lambda: line.age is not None, 10)
+                assert line.age is not None and line.age.newest is None and line.age.stale(time.time())
+                filled = await asyncio.to_thread(lab_cli, root, "fill", "lab-cp-1", "--mb", "1")  # keys, so revisions move
+                assert filled.returncode == 0, filled.stderr
+                await _until(pilot, "the written keys", lambda: max(r.revision or 0 for r in app.ring.snapshot.rows) > 1,
+                             30)
+                revision_before = max(r.revision or 0 for r in app.ring.snapshot.rows)
+                await pilot.press("b")
+                await _until(pilot, "the backup dialog", lambda: isinstance(app.screen, BackupScreen), 10)
+                backup = app.screen
+                assert isinstance(backup, BackupScreen)
+                await pilot.press("enter")
+                await _until(pilot, "the snapshot", lambda: backup.result is not None or backup.error is not None, 90)
+                result = backup.result
+                assert result is not None, backup.error
+                assert result.path.parent == tmp_path / "state" / "backups" and result.path.stat().st_mode & 0o777 == 0o600
+                assert hashlib.sha256(result.path.read_bytes()).hexdigest() == result.sha256
+                assert result.revision is not None and result.revision >= revision_before
+                await pilot.pause(0.3)
+                assert result.sha256 in str(backup.query_one("#backup-progress").render())
+                await pilot.press("escape")
+                await _until(pilot, "the fresh backup on the line", lambda: line.age is not None and line.age.newest
+                             is not None and line.age.newest.path == result.path and not line.age.stale(time.time()), 10)
                 destroyed = await asyncio.to_thread(lab_cli, root, "destroy-node", NODE)
                 assert destroyed.returncode == 0, destroyed.stderr
                 await _until(pilot, "the ring view to see the member unreachable", lambda: bool(
