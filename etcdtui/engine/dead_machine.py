@@ -101,6 +101,7 @@ class DeadMachineRepair:
         self.ssh, self.emit, self.confirm = ssh, emit, confirm
         self.namespace, self.wait_machine_s = namespace, wait_machine_s
         self.journal, self.lock = StepJournal.with_lock(state, conn, PROCEDURE)
+        self.state = state  # the journal's directory; the backup goes to its backups/ (etcdtui's own by default)
         self._exec = EtcdctlExec(conn)
         self.facts: dict[str, Any] = {}
         self.done: set[str] = set()
@@ -177,7 +178,7 @@ class DeadMachineRepair:
 
     async def step_backup(self) -> str:
         snap = await self._snap()
-        dest = await asyncio.to_thread(new_own_backup_path, self.conn.context)
+        dest = await asyncio.to_thread(new_own_backup_path, self.conn.context, self.state)
         try:
             result = await take_backup(self.conn, snap, kubeone=self.kubeone, dest=dest, ssh=self.ssh,
                                        namespace=self.namespace, exclude_node=self.node)
