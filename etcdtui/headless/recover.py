@@ -69,7 +69,7 @@ async def _recover(args: argparse.Namespace) -> int:
     if args.confirm is not None and args.confirm != conn.context:
         await conn.close()
         return SAY.fail(f"--confirm {args.confirm!r} is not the current context {conn.context!r}: nothing changed",
-                     exitcodes.CRITICAL)
+                        exitcodes.CRITICAL)
 
     async def confirm(what: str, node: str) -> bool:
         if args.confirm is not None:
@@ -95,9 +95,9 @@ async def _recover(args: argparse.Namespace) -> int:
         if plan is not None:
             if plan.snapshot.sha256 != facts.sha256:
                 return SAY.fail(f"an unfinished recovery from another snapshot ({plan.snapshot.path}) exists: "
-                             f"finish it first ({proc.journal.path})", exitcodes.CRITICAL)
+                                f"finish it first ({proc.journal.path})", exitcodes.CRITICAL)
             SAY.out(f"Resuming the recovery of context {conn.context} from {proc.journal.path} "
-                 f"(done: {', '.join(sorted(proc.done)) or 'nothing yet'})")
+                    f"(done: {', '.join(sorted(proc.done)) or 'nothing yet'})")
             _print_plan(plan, args)
         else:
             engine = RingEngine(conn, poll_interval=max(args.timeout, 15.0))
@@ -120,7 +120,7 @@ async def _recover(args: argparse.Namespace) -> int:
         proc.lock.release()
         await conn.close()
     SAY.out(f"\nRecovered: context {conn.context} runs {len(plan.nodes)} members from snapshot revision "
-         f"{plan.snapshot.revision}.")
+            f"{plan.snapshot.revision}.")
     return exitcodes.OK
 
 
@@ -128,11 +128,11 @@ def _print_plan(plan: Any, args: argparse.Namespace) -> None:
     s = plan.snapshot
     SAY.out(f"Recover context {plan.context} ({plan.server}) from a snapshot — quorum is lost")
     SAY.out(f"  snapshot {s.path}: revision {s.revision}, {s.total_keys} keys, {s.size} bytes, sha256 {s.sha256}, "
-         f"age {_age(s.age_s)}")
+            f"age {_age(s.age_s)}")
     if plan.survivor_revision is not None:
         gap = plan.survivor_revision - s.revision
         SAY.out(f"  WILL BE LOST: {max(gap, 0)} revisions (a surviving member is at revision {plan.survivor_revision}); "
-             f"{plan.lost_keys_total} keys written or changed after the snapshot:")
+                f"{plan.lost_keys_total} keys written or changed after the snapshot:")
         for key in plan.lost_keys:
             SAY.out(f"    {key}")
         if plan.lost_keys_total > len(plan.lost_keys):

@@ -44,7 +44,7 @@ async def _run(args: argparse.Namespace) -> int:
     if args.confirm != conn.context:
         await conn.close()
         return SAY.fail(f"--confirm {args.confirm!r} is not the current context {conn.context!r}: nothing changed",
-                     exitcodes.CRITICAL)
+                        exitcodes.CRITICAL)
 
     async def confirm(what: str, node: str) -> bool:
         SAY.out(f"   confirmed by --confirm {args.confirm}: {what} [node {node}, context {conn.context}]")
@@ -66,7 +66,7 @@ async def _run(args: argparse.Namespace) -> int:
             await asyncio.to_thread(repair.lock.acquire)
             if repair.resume():
                 SAY.out(f"Resuming the dead-machine repair of {args.node} from {repair.journal.path} "
-                     f"(done: {', '.join(s for s in repair.done) or 'nothing yet'})")
+                        f"(done: {', '.join(s for s in repair.done) or 'nothing yet'})")
                 diagnosis: Diagnosis | None = None
                 voting = int(repair.facts.get("members") or 3)
             else:
@@ -77,9 +77,9 @@ async def _run(args: argparse.Namespace) -> int:
                     SAY.out(f"  {reason}")
                 if not diagnosis.dead:
                     return SAY.fail(f"{args.node}'s machine still answers (or its member is healthy): this is the "
-                                 "corrupted-member case; run `etcdtui replace NODE` in a terminal", exitcodes.CRITICAL)
+                                    "corrupted-member case; run `etcdtui replace NODE` in a terminal", exitcodes.CRITICAL)
                 SAY.out("  → variant: dead machine (KubeOne's manual cluster repair): no drain, no reset; the member is "
-                     "removed, the Node deleted, a fresh machine joined")
+                        "removed, the Node deleted, a fresh machine joined")
                 voting = sum(1 for r in snap.rows if r.member_id and not r.is_learner)
             await repair.run(diagnosis, voting)
     except StepFailed as exc:

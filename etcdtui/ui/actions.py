@@ -26,7 +26,8 @@ ACTIONS: tuple[Action, ...] = (
         "R",
         "replace",
         "Replace",
-        "replace the selected member (drain, reset, kubeone apply)",
+        "replace the selected member: the corrupted-member checklist, or the dead-machine one when its machine "
+        "is gone (etcdtui looks, says why, you confirm)",
         mutating=True,
     ),
     Action("d", "defrag", "Defrag", "defragment the members one at a time, the leader last (NOSPACE way out)",
