@@ -10,7 +10,8 @@
    (`scripts/screenshots_logs.py`).
 6. `etcdtui lab up --corrupt-checks on` + `lab incident 13766` -> the ring view naming the victim -> incident-13766.svg.
 7. `etcdtui lab up` -> `b` -> backup-taken.svg; `lab destroy-node lab-cp-2` -> `R` -> replace-dead-variant.svg,
-   replace-dead-waiting.svg (waiting for the fresh machine), `lab provision-node` -> replace-dead-done.svg
+   replace-dead-waiting.svg (waiting for the fresh machine), `lab provision-node` -> replace-dead-done.svg;
+   `lab lose-quorum` -> `R` -> recover-plan.svg, recover-midrun.svg, recover-done.svg
    (`scripts/screenshots_dead_machine.py`).
 `--only ring|incident|logs|checks|replace|dead-machine|fleet` regenerates one group.
 Each SVG also becomes a PNG when `rsvg-convert` is installed (Debian: librsvg2-bin, fonts-firacode).

@@ -27,7 +27,7 @@ from etcdtui.engine.backups import new_own_backup_path, take_backup
 from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.context_settings import SshSettings
 from etcdtui.engine.kubeone_apply import ApplyFailed, apply_argv, run_apply
-from etcdtui.engine.recover import StepFailed, StepJournal
+from etcdtui.engine.recover import StepFailed, StepJournal, StepObserver
 from etcdtui.engine.replace_context import delete_node, gather_context, member_facts, read_node, target_row
 from etcdtui.engine.snapshot import RingSnapshot
 
@@ -105,7 +105,7 @@ class DeadMachineRepair:
         self._exec = EtcdctlExec(conn)
         self.facts: dict[str, Any] = {}
         self.done: set[str] = set()
-        self.on_step: Callable[[str, str | None], None] = lambda step, note: None  # (step, None) starts, note ends
+        self.on_step: StepObserver = lambda _step, _note: None  # the app's checklist follows the steps
 
     def resume(self) -> bool:
         begin, self.done = self.journal.replay()
@@ -127,14 +127,8 @@ class DeadMachineRepair:
             "member-remove": self.step_member_remove, "delete-node": self.step_delete_node,
             "wait-machine": self.step_wait_machine, "apply": self.step_apply, "verify": self.step_verify,
         }
-        await self.journal.run_steps(STEPS, self.done, lambda step: self._observed(step, runners[step]), self.emit,
-                                     "repaired")
-
-    async def _observed(self, step: str, runner: Callable[[], Awaitable[str]]) -> str:
-        self.on_step(step, None)
-        note = await runner()
-        self.on_step(step, note)
-        return note
+        await self.journal.run_steps(STEPS, self.done, lambda step: runners[step](), self.emit, "repaired",
+                                     self.on_step)
 
     async def _snap(self) -> RingSnapshot:
         self.engine.refresh_now()

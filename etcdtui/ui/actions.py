@@ -27,7 +27,7 @@ ACTIONS: tuple[Action, ...] = (
         "replace",
         "Replace",
         "replace the selected member: the corrupted-member checklist, or the dead-machine one when its machine "
-        "is gone (etcdtui looks, says why, you confirm)",
+        "is gone (etcdtui looks, says why, you confirm); quorum lost: recover from the newest backup",
         mutating=True,
     ),
     Action("d", "defrag", "Defrag", "defragment the members one at a time, the leader last (NOSPACE way out)",

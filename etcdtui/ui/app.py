@@ -175,6 +175,8 @@ class EtcdTuiApp(App[int]):
 
         s, conn, context = self._services, self._services.conn, self.context_label or "cluster"
         assert conn is not None
+        if await self._recovery_instead():
+            return
         settings = self._replace_settings(node)
         if await asyncio.to_thread(_replace_pending, conn, s.replace_state_dir) == node:
             screen = self._checklist_screen(node)  # an interrupted replace resumes as it began: no new choice
@@ -212,6 +214,39 @@ class EtcdTuiApp(App[int]):
                 context=context))
         elif (screen := self._checklist_screen(node)) is not None:
             self.push_screen(screen)
+
+    async def _recovery_instead(self) -> bool:
+        """Quorum lost (or a recovery unfinished): `R` recovers the ring from a snapshot instead of replacing a
+        member. True when that path took over (opened, declined, or refused with a notice)."""
+        from etcdtui.engine.recover_run import RecoverRun, pending_recovery
+        from etcdtui.engine.snapshot import Verdict
+        from etcdtui.ui.replace_variant import recover_dialog
+        from etcdtui.ui.screens.recover import RecoverScreen
+
+        s, conn, context = self._services, self._services.conn, self.context_label or "cluster"
+        assert conn is not None
+        snapshot = await asyncio.to_thread(pending_recovery, conn, s.replace_state_dir)
+        if snapshot is None:
+            latest = s.ring.latest
+            if latest is None or latest.verdict is not Verdict.QUORUM_LOST:
+                return False
+            backups = self.backups()
+            age = await asyncio.to_thread(backups.look) if backups is not None else None
+            if age is None or age.newest is None:
+                self.notify("quorum is lost and etcdtui knows no backup: `etcdtui recover --snapshot FILE` "
+                            "(docs/recover.md)", severity="error", timeout=20, markup=False)
+                return True
+            if not await self.push_screen(recover_dialog(age, s.clock().timestamp(), context),
+                                          wait_for_dismiss=True):
+                return True
+            snapshot = age.newest.path
+        from etcdtui.engine.checks import KubeOneSettings
+
+        kubeone, ssh, path = KubeOneSettings.of(s.settings.kubeone), s.settings.ssh, snapshot
+        self.push_screen(RecoverScreen(
+            lambda ask: RecoverRun(conn, s.ring, path, ask, kubeone=kubeone, ssh=ssh, state_dir=s.replace_state_dir,
+                                   namespace=s.namespace), path, context=context))
+        return True
 
     def _replace_settings(self, node: str) -> ReplaceSettings:
         from etcdtui.engine.checks import KubeOneSettings

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from test_replace_lab import _until, answer_dialogs, choose_variant
-from ui_lab import lab_cli, running_lab
+from ui_lab import lab_app_ready, lab_cli, running_lab, take_backup_with_b
 from ui_support import SIZE
 
 from etcdtui.core.checklist import StepStatus
@@ -55,8 +55,7 @@ async def test_dead_machine_replace_through_the_app(tmp_path: Path) -> None:
         async with connected_services(where, replace_state_dir=tmp_path / "state") as services:
             app = make_app(services)
             async with app.run_test(size=SIZE) as pilot:
-                await _until(pilot, "three healthy members", lambda: bool(
-                    app.ring.snapshot and sum(bool(r.healthy) for r in app.ring.snapshot.rows) == 3), 60)
+                await lab_app_ready(pilot, app)
                 old_id = next(r.member_id for r in app.ring.snapshot.rows if r.node_name == NODE)
 
                 # -- `b` first: the BACKUP line says none, a snapshot is taken, verified, and the line is fresh ----
@@ -68,14 +67,10 @@ async def test_dead_machine_replace_through_the_app(tmp_path: Path) -> None:
                 await _until(pilot, "the written keys", lambda: max(r.revision or 0 for r in app.ring.snapshot.rows) > 1,
                              30)
                 revision_before = max(r.revision or 0 for r in app.ring.snapshot.rows)
-                await pilot.press("b")
-                await _until(pilot, "the backup dialog", lambda: isinstance(app.screen, BackupScreen), 10)
-                backup = app.screen
+                backup = await take_backup_with_b(pilot, app)
                 assert isinstance(backup, BackupScreen)
-                await pilot.press("enter")
-                await _until(pilot, "the snapshot", lambda: backup.result is not None or backup.error is not None, 90)
                 result = backup.result
-                assert result is not None, backup.error
+                assert result is not None
                 assert result.path.parent == tmp_path / "state" / "backups" and result.path.stat().st_mode & 0o777 == 0o600
                 assert hashlib.sha256(result.path.read_bytes()).hexdigest() == result.sha256
                 assert result.revision is not None and result.revision >= revision_before

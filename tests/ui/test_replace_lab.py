@@ -67,9 +67,9 @@ async def choose_variant(pilot: Any, app: EtcdTuiApp, node: str, *, dead: bool) 
 
 
 async def answer_dialogs(pilot: Any, app: EtcdTuiApp, screen: ReplaceScreen, wait_s: float,
-                         seen: list[str], *, node: str = NODE, until: Callable[[], bool] | None = None) -> None:
+                         seen: list[str], *, node: str | None = NODE, until: Callable[[], bool] | None = None) -> None:
     """Answer every dialog like an operator until the procedure ends, or `until()` holds (else fail after
-    `wait_s`); destructive steps get `node` typed."""
+    `wait_s`); destructive steps get `node` typed (None: the node each dialog names)."""
     deadline = time.monotonic() + wait_s
     answered: list[object] = []  # the dialogs themselves: kept alive, so no id() is ever reused
     while time.monotonic() < deadline and screen.outcome is None and not (until and until()):
@@ -85,7 +85,7 @@ async def answer_dialogs(pilot: Any, app: EtcdTuiApp, screen: ReplaceScreen, wai
             assert dialog.context == app.context_label
             assert dialog.query_one("#typed-confirm", Button).disabled
             seen.append(f"typed:{dialog.title_text}")
-            await _type(pilot, node)
+            await _type(pilot, node or dialog.expect)
             confirm = dialog.query_one("#typed-confirm", Button)
             await _until(pilot, "the typed node name to enable Confirm", lambda button=confirm: not button.disabled, 10)
             await pilot.click("#typed-confirm")

@@ -7,6 +7,9 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from ui_support import until
 
 
 def lab_cli(root: Path, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
@@ -29,3 +32,22 @@ def running_lab(root: Path, *up_args: str) -> Iterator[Path]:
         yield root / "kubeconfig"
     finally:
         lab_cli(root, "down")
+
+
+async def lab_app_ready(pilot: Any, app: Any) -> None:
+    """The ring view on a fresh lab: three healthy members."""
+    await until(pilot, "three healthy members", lambda: bool(
+        app.ring.snapshot and sum(bool(r.healthy) for r in app.ring.snapshot.rows) == 3), 60)
+
+
+async def take_backup_with_b(pilot: Any, app: Any) -> Any:
+    """`b`, Enter on "Take snapshot", wait for the result; returns the dialog (still open: Esc closes it)."""
+    from etcdtui.ui.screens.backup import BackupScreen
+
+    await pilot.press("b")
+    await until(pilot, "the backup dialog", lambda: isinstance(app.screen, BackupScreen), 10)
+    backup = app.screen
+    await pilot.press("enter")
+    await until(pilot, "the snapshot", lambda: backup.result is not None or backup.error is not None, 90)
+    assert backup.result is not None, backup.error
+    return backup
