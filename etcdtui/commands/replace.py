@@ -1,5 +1,8 @@
 """`etcdtui replace NODE [--dry-run]`: replace a corrupted etcd member (the checklist), or print its plan.
 
+In a terminal the app opens at NODE: it diagnoses NODE first (corrupted member, or dead machine) and asks the
+operator to confirm the variant (ui/replace_variant.py); `--confirm CONTEXT` runs the dead-machine variant headless.
+
 `--dry-run` evaluates every gate and prints the plan (steps, exact commands and API calls, ssh target and
 bastion, gate results) without changing anything: exit 0 when the procedure may run, 2 when a gate refuses,
 3 when it could not evaluate. Without it, the app opens directly at the checklist.
@@ -26,7 +29,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="replace a corrupted etcd member (KubeOne's procedure as a checklist)",
         description="Replace the etcd member of NODE: drain, kubeadm reset, delete the Node, kubeone apply, "
                     "verify. Every destructive step asks for the node name; the quorum gate is re-checked before "
-                    "each. --dry-run prints the plan and the gate results and changes nothing.",
+                    "each. When NODE's machine is gone (ssh unreachable, member unreachable or Node NotReady/gone) "
+                    "the dead-machine variant runs instead (docs/recover.md): the app says what it found and asks "
+                    "you to confirm the variant; --confirm CONTEXT runs that variant headless. --dry-run prints the "
+                    "plan and the gate results and changes nothing.",
         epilog="exit codes (--dry-run): 0 the procedure may run, 2 a gate refuses, 3 could not evaluate",
     )
     p.add_argument("node", metavar="NODE", help="the Kubernetes Node whose etcd member is replaced")

@@ -28,13 +28,25 @@ from etcdtui.engine.backups import new_own_backup_path, take_backup
 from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.context_settings import SshSettings
 from etcdtui.engine.kubeone_apply import ApplyFailed, apply_argv, run_apply
-from etcdtui.engine.recover import StepFailed, StepJournal
+from etcdtui.engine.recover import StepFailed, StepJournal, StepObserver
 from etcdtui.engine.replace_context import delete_node, gather_context, member_facts, read_node, target_row
 from etcdtui.engine.snapshot import RingSnapshot
 
 SSH_PROBE_TIMEOUT = 10.0
 VERIFY_TIMEOUT = 120.0
 STEPS = ("evidence", "quorum", "backup", "member-remove", "delete-node", "wait-machine", "apply", "verify")
+STEP_TITLES = {
+    "evidence": "Evidence: the machine is gone",
+    "quorum": "Quorum gate (the dead member counts as lost)",
+    "backup": "Backup: etcd snapshot from a healthy member",
+    "member-remove": "etcdctl member remove (the dead member)",
+    "delete-node": "Delete the Node object",
+    "wait-machine": "Wait for the replacement machine (ssh, host key, no old state)",
+    "apply": "kubeone apply (joins the fresh machine)",
+    "verify": "Verify: members healthy, hashes equal, old ID gone, Node Ready",
+}
+DESTRUCTIVE = frozenset({"member-remove", "delete-node", "apply"})  # each asks for the node name
+PROCEDURE = "repair"  # the journal: repair-<cluster>.jsonl
 OLD_STATE = ("/var/lib/etcd/member", "/etc/kubernetes/manifests/etcd.yaml")
 
 
@@ -89,10 +101,12 @@ class DeadMachineRepair:
         self.conn, self.engine, self.node, self.kubeone = conn, engine, node, kubeone
         self.ssh, self.emit, self.confirm = ssh, emit, confirm
         self.namespace, self.wait_machine_s = namespace, wait_machine_s
-        self.journal, self.lock = StepJournal.with_lock(state, conn, "repair")
+        self.journal, self.lock = StepJournal.with_lock(state, conn, PROCEDURE)
+        self.state = state  # the journal's directory; the backup goes to its backups/ (etcdtui's own by default)
         self._exec = EtcdctlExec(conn)
         self.facts: dict[str, Any] = {}
         self.done: set[str] = set()
+        self.on_step: StepObserver = lambda _step, _note: None  # the app's checklist follows the steps
 
     def resume(self) -> bool:
         begin, self.done = self.journal.replay()
@@ -114,7 +128,8 @@ class DeadMachineRepair:
             "member-remove": self.step_member_remove, "delete-node": self.step_delete_node,
             "wait-machine": self.step_wait_machine, "apply": self.step_apply, "verify": self.step_verify,
         }
-        await self.journal.run_steps(STEPS, self.done, lambda step: runners[step](), self.emit, "repaired")
+        await self.journal.run_steps(STEPS, self.done, lambda step: runners[step](), self.emit, "repaired",
+                                     self.on_step)
 
     async def _snap(self) -> RingSnapshot:
         self.engine.refresh_now()
@@ -158,7 +173,7 @@ class DeadMachineRepair:
 
     async def step_backup(self) -> str:
         snap = await self._snap()
-        dest = await asyncio.to_thread(new_own_backup_path, self.conn.context)
+        dest = await asyncio.to_thread(new_own_backup_path, self.conn.context, self.state)
         try:
             result = await take_backup(self.conn, snap, kubeone=self.kubeone, dest=dest, ssh=self.ssh,
                                        namespace=self.namespace, exclude_node=self.node)
@@ -187,7 +202,7 @@ class DeadMachineRepair:
 
     async def step_wait_machine(self) -> str:
         deadline = time.monotonic() + self.wait_machine_s
-        told = False
+        told, told_problem = False, ""
         while True:
             snap = self.engine.latest or await self._snap()
             ctx = await gather_context(self.conn, snap, self.node, self.kubeone, ssh_settings=self.ssh,
@@ -201,6 +216,9 @@ class DeadMachineRepair:
             problem = await ssh_answer(ctx.ssh)
             if problem is None:
                 break
+            if problem != told_problem:  # what it waits for, said again only when it changes
+                self.emit(f"   not yet: {problem}")
+                told_problem = problem
             if problem.startswith("host key"):
                 raise StepFailed(f"{self.node}: {problem} — verify the new machine's key out of band and add it "
                                  "to known_hosts, then run again")

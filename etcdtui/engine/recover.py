@@ -146,6 +146,7 @@ def quorum_lost(snap: RingSnapshot) -> bool:
 
 # == the procedure ==========================================================================================
 Print = Callable[[str], None]
+StepObserver = Callable[[str, str | None], None]  # (step, None): started; (step, note): done
 Confirm = Callable[[str, str], Awaitable[bool]]  # (what, node) -> confirmed
 
 
@@ -154,9 +155,8 @@ class StepJournal(Journal):
     (`<prefix>-<cluster>.jsonl`) for the procedures that are a list of named steps (recover, dead-machine repair)."""
 
     def __init__(self, directory: Path, key: str, prefix: str = "recover") -> None:
-        super().__init__(directory, key)
+        super().__init__(directory, key, prefix)  # `<prefix>-<cluster>.jsonl`; abandoned/archived under it too
         self.prefix = prefix
-        self.path = directory / f"{prefix}-{key}.jsonl"
 
     @classmethod
     def with_lock(cls, state: Path | None, conn: ClusterConnection, prefix: str) -> tuple[StepJournal, ProcedureLock]:
@@ -179,24 +179,26 @@ class StepJournal(Journal):
         return begin, done
 
     async def run_steps(self, steps: Sequence[str], done: set[str], run: Callable[[str], Awaitable[str]],
-                        emit: Callable[[str], None], outcome: str) -> None:
-        """Each step not done yet, in order: `running` on disk before it acts, `done` with its note after."""
+                        emit: Callable[[str], None], outcome: str, on_step: StepObserver = lambda _s, _n: None,
+                        ) -> None:
+        """Each step not done yet, in order: `running` on disk before it acts, `done` with its note after.
+        `on_step(step, None)` when one starts, `on_step(step, note)` when it is done (the app's checklist)."""
         for step in steps:
             if step in done:
                 continue
             emit(f"== {step}")
             self.append({"kind": "step", "step": step, "status": "running", "t": time.time()})
+            on_step(step, None)
             note = await run(step)
             self.append({"kind": "step", "step": step, "status": "done", "t": time.time(), "note": note})
             done.add(step)
+            on_step(step, note)
             emit(f"   done: {note}")
         self.append({"kind": "end", "outcome": outcome, "t": time.time()})
         self.finish()
 
     def finish(self) -> None:
-        if self.path.exists():
-            stamp = time.strftime("%Y%m%dT%H%M%S")
-            os.replace(self.path, self.path.with_name(f"{self.prefix}-{self.key}-{stamp}.done.jsonl"))
+        self.archive()
 
 
 class RecoverProcedure:
@@ -215,6 +217,7 @@ class RecoverProcedure:
         self._ssh: dict[str, SshNode] = {}
         self.plan: RecoverPlan | None = None
         self.done: set[str] = set()
+        self.on_step: StepObserver = lambda _step, _note: None  # the app's checklist follows the steps
 
     # -- planning (read-only) ------------------------------------------------------------------------------
     def resume_plan(self) -> RecoverPlan | None:
@@ -279,7 +282,7 @@ class RecoverProcedure:
         if not self.journal.exists():
             self.journal.append({"kind": "begin", "t": time.time(), **_plan_record(plan)})
         await self.journal.run_steps(plan.steps(), self.done, lambda step: self._run_step(plan, step), self.emit,
-                                     "recovered")
+                                     "recovered", self.on_step)
 
     async def _run_step(self, plan: RecoverPlan, step: str) -> str:
         name, _, node = step.partition(":")

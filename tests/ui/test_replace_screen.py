@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_replace_lab import choose_variant
 from textual.app import App
 from textual.widgets import Button, Input
 from ui_lab import running_lab
@@ -24,10 +25,13 @@ from ui_support import SIZE
 
 from etcdtui.core.checklist import Checklist, StepId, StepStatus
 from etcdtui.engine.context_settings import ClusterSettings, KubeOnePaths
+from etcdtui.engine.dead_machine import STEPS
+from etcdtui.engine.recover import StepJournal
 from etcdtui.engine.replace_journal import Journal
 from etcdtui.ui.app import make_app
 from etcdtui.ui.navigation import ReplaceView
 from etcdtui.ui.screens.replace import ReplaceScreen
+from etcdtui.ui.screens.replace_dead import DeadMachineScreen
 from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.checklist_dialogs import TypedConfirmDialog, YesNoDialog
 
@@ -157,6 +161,43 @@ def _gone(pid: int) -> bool:
 
 @pytest.mark.integration
 @pytest.mark.ui
+async def test_startup_offers_to_resume_an_unfinished_dead_machine_repair(lab: Path, tmp_path: Path) -> None:
+    """A repair the headless command left (journal only: stopped while waiting for the machine) is offered at
+    start and resumes in the app's checklist at that step, without a new diagnosis."""
+    where = Connection(kubeconfig=str(lab), poll_interval=5)
+    async with connected_services(where, replace_state_dir=tmp_path) as services:
+        conn = services.conn
+        assert conn is not None
+        journal, _ = StepJournal.with_lock(tmp_path, conn, "repair")
+        journal.append({"kind": "begin", "t": 1.0, "node": NODE, "member_id": "5426954dcaa1c7fc", "members": 3,
+                        "reasons": [f"Node {NODE} is NotReady"]})
+        for step in STEPS[:5]:
+            journal.append({"kind": "step", "step": step, "status": "running", "t": 2.0})
+            journal.append({"kind": "step", "step": step, "status": "done", "t": 3.0, "note": f"{step} done"})
+        app = make_app(services)
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, "the resume offer", lambda: isinstance(app.screen, YesNoDialog), 10)
+            dialog = app.screen
+            assert isinstance(dialog, YesNoDialog) and dialog.title_text == f"Resume the dead-machine repair of {NODE}?"
+            assert app.focused is dialog.query_one("#yesno-no", Button) and dialog.context == conn.context
+            await pilot.click("#yesno-yes")
+            await _until(pilot, "the repair", lambda: isinstance(app.screen, DeadMachineScreen) and app.screen.opened,
+                         20)
+            screen = app.screen
+            assert isinstance(screen, DeadMachineScreen) and screen.proc is not None and screen.proc.resumed
+            assert screen.proc.checklist.next_index() == STEPS.index("wait-machine")
+            assert "resuming the interrupted dead-machine repair at step 5" in str(
+                screen.query_one("#replace-status").render())
+            lock = screen.proc.lock.path
+            assert lock.exists()
+            await pilot.press("escape")
+            await _until(pilot, "the ring view", lambda: app.screen is app.ring, 5)
+            await pilot.pause(0.2)
+            assert not lock.exists(), "leaving the checklist releases the cluster's lock"
+
+
+@pytest.mark.integration
+@pytest.mark.ui
 async def test_replace_command_opens_at_the_checklist_and_ctrl_c_stops_a_running_step(
     lab: Path, tmp_path: Path
 ) -> None:
@@ -166,9 +207,7 @@ async def test_replace_command_opens_at_the_checklist_and_ctrl_c_stops_a_running
                                   replace_state_dir=tmp_path / "state") as services:
         app = make_app(services, ReplaceView(NODE))  # what `etcdtui replace NODE` builds
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, "the checklist", lambda: isinstance(app.screen, ReplaceScreen), 10)
-            screen = app.screen
-            assert isinstance(screen, ReplaceScreen)
+            screen = await choose_variant(pilot, app, NODE, dead=False)  # it chose and said why; confirmed
             await _until(pilot, "the journal", lambda: screen.opened, 10)
             await pilot.press("enter")
             await _until(pilot, "kubeone version to hang", pid_file.exists, 30)

@@ -8,6 +8,9 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from ui_support import until
 
 
 def lab_cli(root: Path, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
@@ -41,3 +44,22 @@ def kubeadm_ssh_config(root: Path, config_home: Path) -> Path:
     path.write_text(f"contexts:\n  etcdtui-lab:\n    ssh:\n      user: ubuntu\n      port: {port}\n"
                     f"      identity_file: {root / 'ssh' / 'id_ed25519'}\n      known_hosts: {root / 'known_hosts'}\n")
     return path
+
+
+async def lab_app_ready(pilot: Any, app: Any) -> None:
+    """The ring view on a fresh lab: three healthy members."""
+    await until(pilot, "three healthy members", lambda: bool(
+        app.ring.snapshot and sum(bool(r.healthy) for r in app.ring.snapshot.rows) == 3), 60)
+
+
+async def take_backup_with_b(pilot: Any, app: Any) -> Any:
+    """`b`, Enter on "Take snapshot", wait for the result; returns the dialog (still open: Esc closes it)."""
+    from etcdtui.ui.screens.backup import BackupScreen
+
+    await pilot.press("b")
+    await until(pilot, "the backup dialog", lambda: isinstance(app.screen, BackupScreen), 10)
+    backup = app.screen
+    await pilot.press("enter")
+    await until(pilot, "the snapshot", lambda: backup.result is not None or backup.error is not None, 90)
+    assert backup.result is not None, backup.error
+    return backup
