@@ -39,7 +39,7 @@ def test_bad_values_are_one_line_naming_the_key(value: object, says: str) -> Non
 
 def test_the_app_config_takes_it_and_refuses_it_wrong() -> None:
     config = parse_config({"contexts": {"prod": {"accent": "red", "backups": {"dir": "/srv/restic"}}}})
-    assert config.cluster_for("prod").backups.dir == "/srv/restic"
+    assert config.clusters.cluster_for("prod").backups.dir == "/srv/restic"
     with pytest.raises(ConfigError, match="max_age_hours"):
         parse_config({"contexts": {"prod": {"backups": {"max_age_hours": -1}}}})
 
