@@ -9,7 +9,10 @@
 5. `etcdtui lab up --corrupt-checks on` + `lab corrupt lab-cp-2` -> the logs screen -> logs-corruption.svg
    (`scripts/screenshots_logs.py`).
 6. `etcdtui lab up --corrupt-checks on` + `lab incident 13766` -> the ring view naming the victim -> incident-13766.svg.
-`--only ring|incident|logs|checks|replace` regenerates one group.
+7. `etcdtui lab up` -> `b` -> backup-taken.svg; `lab destroy-node lab-cp-2` -> `R` -> replace-dead-variant.svg,
+   replace-dead-waiting.svg (waiting for the fresh machine), `lab provision-node` -> replace-dead-done.svg
+   (`scripts/screenshots_dead_machine.py`).
+`--only ring|incident|logs|checks|replace|dead-machine|fleet` regenerates one group.
 Each SVG also becomes a PNG when `rsvg-convert` is installed (Debian: librsvg2-bin, fonts-firacode).
 The app runs headless at 160x45 through `run_test`, exactly as the Pilot tests drive it.
 """
@@ -105,7 +108,7 @@ def to_png(svg: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
-    parser.add_argument("--only", choices=("ring", "incident", "logs", "checks", "replace", "fleet"),
+    parser.add_argument("--only", choices=("ring", "incident", "logs", "checks", "replace", "dead-machine", "fleet"),
                         help="regenerate one group of screenshots")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -129,6 +132,11 @@ def main() -> int:
         with running_lab("--corrupt-checks", "on") as root:
             lab(root, "corrupt", "lab-cp-2")
             asyncio.run(shoot_replace(root, args.out, SIZE, to_png))
+    if args.only in (None, "dead-machine"):
+        from screenshots_dead_machine import shoot_dead_machine  # b, destroy-node, R, provision-node
+
+        with running_lab() as root:
+            asyncio.run(shoot_dead_machine(root, args.out, SIZE, to_png))
     if args.only in (None, "fleet"):
         from screenshots_fleet import shoot_fleet  # 3 labs + a refusing and a hanging context
 

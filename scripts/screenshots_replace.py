@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from textual.widgets import Input
 
@@ -22,6 +23,18 @@ from etcdtui.ui.widgets.checklist_dialogs import BackupDialog, TypedConfirmDialo
 from etcdtui.ui.widgets.member_table import MemberTable
 
 NODE = "lab-cp-2"
+
+
+async def confirm_variant(app: Any, pilot: Any, wait_s: float = 60.0) -> ReplaceScreen:
+    """After `R`: accept the variant etcdtui chose (its dialog says why) and return the checklist screen."""
+    deadline = time.monotonic() + wait_s
+    while not isinstance(app.screen, ReplaceScreen):
+        if time.monotonic() > deadline:
+            raise SystemExit("screenshots: no checklist opened after R")
+        if isinstance(app.screen, YesNoDialog) and app.focused is not None and app.focused.screen is app.screen:
+            await pilot.click("#yesno-yes")
+        await pilot.pause(0.1)
+    return app.screen
 
 
 async def shoot_replace(root: Path, out: Path, size: tuple[int, int], to_png: Callable[[Path], None]) -> None:
@@ -38,8 +51,7 @@ async def shoot_replace(root: Path, out: Path, size: tuple[int, int], to_png: Ca
             table = app.ring.query_one(MemberTable)
             table.move_cursor(row=table.get_row_index(f"etcd-{NODE}"))
             await pilot.press("R")
-            screen = app.screen
-            assert isinstance(screen, ReplaceScreen)
+            screen = await confirm_variant(app, pilot)
             while not screen.opened:
                 await pilot.pause(0.1)
             await pilot.press("enter")

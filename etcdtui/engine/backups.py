@@ -1,41 +1,30 @@
-"""Backups: the snapshot the replace procedure takes (step 3), as a procedure of its own, and the newest
-backup etcdtui knows of.
+"""Backups: the snapshot the replace procedure takes (step 3), as a procedure of its own.
 
 `take_backup` picks a healthy member (the leader first, never `exclude_node`), finds its node's ssh target
 exactly as the replace procedure does (kubeone.yaml/tf.json, host keys verified) and calls the snapshot
 adapter (`cluster.backup.snapshot_save`: `etcdctl snapshot save` in the pod, streamed over ssh into a local
-0600 file, checked with `etcdutl snapshot status`). `newest_backup` looks at etcdtui's own backup directory
-(the one the replace procedure writes to) and any configured ones (e.g. where a restic restore lands).
+0600 file, checked with `etcdutl snapshot status`). Which backups etcdtui knows of, and their age:
+engine/backup_age.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from etcdtui.cluster.backup import BackupError, BackupResult, snapshot_save
 from etcdtui.cluster.ssh import SshError, SshHostKeyError, connect
+from etcdtui.engine.backup_age import healthy_source, own_backup_dir
 from etcdtui.engine.context_settings import SshSettings
 from etcdtui.engine.replace_context import gather_context
-from etcdtui.engine.replace_journal import state_dir
 
 if TYPE_CHECKING:
     from etcdtui.cluster.kube import ClusterConnection
     from etcdtui.engine.checks import KubeOneSettings
-    from etcdtui.engine.snapshot import MemberRow, RingSnapshot
-
-SNAPSHOT_SUFFIXES = (".db", ".snapshot")
-
-
-def own_backup_dir(explicit_state_dir: Path | None = None) -> Path:
-    """Where etcdtui's snapshots go: `$XDG_STATE_HOME/etcdtui/replace/backups` (the replace procedure's too)."""
-    return state_dir(explicit_state_dir) / "backups"
-
+    from etcdtui.engine.snapshot import RingSnapshot
 
 def backup_file_name(context: str) -> str:
     return f"etcd-snapshot-{context}-{time.strftime('%Y%m%dT%H%M%S')}.db"
@@ -47,12 +36,6 @@ def new_own_backup_path(context: str, explicit_state_dir: Path | None = None) ->
     for d in (directory.parent, directory):
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
     return directory / backup_file_name(context)
-
-
-def healthy_source(snap: RingSnapshot, exclude_node: str | None = None) -> MemberRow | None:
-    """The member to snapshot: healthy, with a pod and a member ID, not `exclude_node`; the leader first."""
-    rows = [r for r in snap.rows if r.pod and r.healthy and r.member_id and r.node_name != exclude_node]
-    return min(rows, key=lambda r: (not r.is_leader, r.key)) if rows else None
 
 
 async def take_backup(
@@ -85,45 +68,3 @@ async def take_backup(
         raise BackupError(f"host key verification failed for {row.node_name}: {exc}") from None
     except SshError as exc:
         raise BackupError(f"ssh to {row.node_name}: {exc}") from None
-
-
-@dataclass(frozen=True)
-class KnownBackup:
-    path: Path
-    mtime: float  # seconds since the epoch
-    size: int
-
-    def age(self, now: float | None = None) -> float:
-        return max(0.0, (time.time() if now is None else now) - self.mtime)
-
-
-def newest_backup(dirs: Sequence[Path]) -> KnownBackup | None:
-    """The most recent snapshot file (*.db, *.snapshot) directly in any of `dirs` (missing dirs are skipped)."""
-    best: KnownBackup | None = None
-    for directory in dirs:
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
-        for entry in entries:
-            if not entry.name.endswith(SNAPSHOT_SUFFIXES) or entry.name.endswith(".part"):
-                continue
-            try:
-                st = entry.stat()
-            except OSError:
-                continue
-            if entry.is_file() and st.st_size > 0 and (best is None or st.st_mtime > best.mtime):
-                best = KnownBackup(Path(entry.path), st.st_mtime, st.st_size)
-    return best
-
-
-def format_age(seconds: float) -> str:
-    """`42s`, `7m`, `3h12m`, `2d4h`: the age of a backup for a narrow column."""
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600}h"

@@ -34,7 +34,8 @@ from etcdtui.engine.config_file import ConfigFileError, read_config_file
 
 EXTENSION = "etcdtui"
 FLAVOURS = ("kubeone", "kubeadm")
-KEYS = ("kubeone", "ssh", "flavour")  # of contexts.<name> (config.yaml) and of the kubeconfig extension
+KEYS = ("kubeone", "ssh", "flavour", "backups")  # of contexts.<name> (config.yaml) and of the kubeconfig extension
+DEFAULT_BACKUP_MAX_AGE_HOURS = 24.0
 
 
 class SettingsError(ValueError):
@@ -72,14 +73,28 @@ class SshSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    dir: str | None = None  # another directory holding this cluster's snapshots (e.g. where a restic restore lands)
+    max_age_hours: float | None = None  # the ring view warns when the newest backup is older (default 24)
+
+    def over(self, base: BackupSettings) -> BackupSettings:
+        return BackupSettings(self.dir or base.dir, self.max_age_hours or base.max_age_hours)
+
+    @property
+    def max_age_s(self) -> float:
+        return (self.max_age_hours or DEFAULT_BACKUP_MAX_AGE_HOURS) * 3600.0
+
+
+@dataclass(frozen=True)
 class ClusterSettings:
     kubeone: KubeOnePaths = KubeOnePaths()
     ssh: SshSettings = SshSettings()
     flavour: str | None = None  # kubeone|kubeadm (etcdtui.engine.flavour decides when None)
+    backups: BackupSettings = BackupSettings()
 
     def over(self, base: ClusterSettings) -> ClusterSettings:
         return ClusterSettings(self.kubeone.over(base.kubeone), self.ssh.over(base.ssh),
-                               self.flavour or base.flavour)
+                               self.flavour or base.flavour, self.backups.over(base.backups))
 
 
 def parse_cluster_settings(value: Any, where: str) -> ClusterSettings:
@@ -88,7 +103,7 @@ def parse_cluster_settings(value: Any, where: str) -> ClusterSettings:
     if value is None:
         return ClusterSettings()
     if not isinstance(value, Mapping):
-        raise SettingsError(f"{where} must be a mapping with kubeone, ssh and/or flavour")
+        raise SettingsError(f"{where} must be a mapping with kubeone, ssh, flavour and/or backups")
     unknown = set(value) - set(KEYS)
     if unknown:
         raise SettingsError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
@@ -115,7 +130,23 @@ def parse_cluster_settings(value: Any, where: str) -> ClusterSettings:
             raise SettingsError(f"{where}.ssh.bastion: expected [user@]host[:port], got {bastion!r}")
     return ClusterSettings(KubeOnePaths(**kubeone),
                            SshSettings(ssh["known_hosts"], ssh["user"], ssh["bastion"], ssh_port, ssh["identity_file"]),
-                           flavour)
+                           flavour, parse_backup_settings(value.get("backups"), f"{where}.backups"))
+
+
+def parse_backup_settings(value: Any, where: str) -> BackupSettings:
+    """`{dir: PATH, max_age_hours: NUMBER}`; raises `SettingsError`."""
+    if value is None:
+        return BackupSettings()
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"{where} must be a mapping with dir and/or max_age_hours")
+    unknown = set(value) - {"dir", "max_age_hours"}
+    if unknown:
+        raise SettingsError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    hours = value.get("max_age_hours")
+    if hours is not None and (isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0):
+        raise SettingsError(f"{where}.max_age_hours must be a positive number of hours, not {hours!r}")
+    directory = _strings({"dir": value.get("dir")}, where, ("dir",), paths=True)["dir"]
+    return BackupSettings(directory, float(hours) if hours is not None else None)
 
 
 def parse_kubeone_paths(value: Any, where: str) -> KubeOnePaths:
@@ -188,7 +219,7 @@ def _relative_to(s: ClusterSettings, base: Path) -> ClusterSettings:
     k, h = s.kubeone, s.ssh
     return ClusterSettings(KubeOnePaths(fix(k.binary, command=True), fix(k.manifest), fix(k.tf)),
                            SshSettings(fix(h.known_hosts), h.user, h.bastion, h.port, fix(h.identity_file)),
-                           s.flavour)
+                           s.flavour, BackupSettings(fix(s.backups.dir), s.backups.max_age_hours))
 
 
 def _kubeconfig_paths(explicit: str | None) -> list[Path]:

@@ -34,6 +34,18 @@ from etcdtui.engine.snapshot import RingSnapshot
 SSH_PROBE_TIMEOUT = 10.0
 VERIFY_TIMEOUT = 120.0
 STEPS = ("evidence", "quorum", "backup", "member-remove", "delete-node", "wait-machine", "apply", "verify")
+STEP_TITLES = {
+    "evidence": "Evidence: the machine is gone",
+    "quorum": "Quorum gate (the dead member counts as lost)",
+    "backup": "Backup: etcd snapshot from a healthy member",
+    "member-remove": "etcdctl member remove (the dead member)",
+    "delete-node": "Delete the Node object",
+    "wait-machine": "Wait for the replacement machine (ssh, host key, no old state)",
+    "apply": "kubeone apply (joins the fresh machine)",
+    "verify": "Verify: members healthy, hashes equal, old ID gone, Node Ready",
+}
+DESTRUCTIVE = frozenset({"member-remove", "delete-node", "apply"})  # each asks for the node name
+PROCEDURE = "repair"  # the journal: repair-<cluster>.jsonl
 OLD_STATE = ("/var/lib/etcd/member", "/etc/kubernetes/manifests/etcd.yaml")
 
 
@@ -88,10 +100,12 @@ class DeadMachineRepair:
         self.conn, self.engine, self.node, self.kubeone = conn, engine, node, kubeone
         self.ssh, self.emit, self.confirm = ssh, emit, confirm
         self.namespace, self.wait_machine_s = namespace, wait_machine_s
-        self.journal, self.lock = StepJournal.with_lock(state, conn, "repair")
+        self.journal, self.lock = StepJournal.with_lock(state, conn, PROCEDURE)
+        self.state = state  # the journal's directory; the backup goes to its backups/ (etcdtui's own by default)
         self._exec = EtcdctlExec(conn)
         self.facts: dict[str, Any] = {}
         self.done: set[str] = set()
+        self.on_step: Callable[[str, str | None], None] = lambda step, note: None  # (step, None) starts, note ends
 
     def resume(self) -> bool:
         begin, self.done = self.journal.replay()
@@ -113,7 +127,14 @@ class DeadMachineRepair:
             "member-remove": self.step_member_remove, "delete-node": self.step_delete_node,
             "wait-machine": self.step_wait_machine, "apply": self.step_apply, "verify": self.step_verify,
         }
-        await self.journal.run_steps(STEPS, self.done, lambda step: runners[step](), self.emit, "repaired")
+        await self.journal.run_steps(STEPS, self.done, lambda step: self._observed(step, runners[step]), self.emit,
+                                     "repaired")
+
+    async def _observed(self, step: str, runner: Callable[[], Awaitable[str]]) -> str:
+        self.on_step(step, None)
+        note = await runner()
+        self.on_step(step, note)
+        return note
 
     async def _snap(self) -> RingSnapshot:
         self.engine.refresh_now()
@@ -157,7 +178,7 @@ class DeadMachineRepair:
 
     async def step_backup(self) -> str:
         snap = await self._snap()
-        dest = await asyncio.to_thread(new_own_backup_path, self.conn.context)
+        dest = await asyncio.to_thread(new_own_backup_path, self.conn.context, self.state)
         try:
             result = await take_backup(self.conn, snap, kubeone=self.kubeone, dest=dest, ssh=self.ssh,
                                        namespace=self.namespace, exclude_node=self.node)
@@ -186,7 +207,7 @@ class DeadMachineRepair:
 
     async def step_wait_machine(self) -> str:
         deadline = time.monotonic() + self.wait_machine_s
-        told = False
+        told, told_problem = False, ""
         while True:
             snap = self.engine.latest or await self._snap()
             ctx = await gather_context(self.conn, snap, self.node, self.kubeone, ssh_settings=self.ssh,
@@ -200,6 +221,9 @@ class DeadMachineRepair:
             problem = await ssh_answer(ctx.ssh)
             if problem is None:
                 break
+            if problem != told_problem:  # what it waits for, said again only when it changes
+                self.emit(f"   not yet: {problem}")
+                told_problem = problem
             if problem.startswith("host key"):
                 raise StepFailed(f"{self.node}: {problem} — verify the new machine's key out of band and add it "
                                  "to known_hosts, then run again")

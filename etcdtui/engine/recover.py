@@ -153,9 +153,8 @@ class StepJournal(Journal):
     (`<prefix>-<cluster>.jsonl`) for the procedures that are a list of named steps (recover, dead-machine repair)."""
 
     def __init__(self, directory: Path, key: str, prefix: str = "recover") -> None:
-        super().__init__(directory, key)
+        super().__init__(directory, key, prefix)  # `<prefix>-<cluster>.jsonl`; abandoned/archived under it too
         self.prefix = prefix
-        self.path = directory / f"{prefix}-{key}.jsonl"
 
     @classmethod
     def with_lock(cls, state: Path | None, conn: ClusterConnection, prefix: str) -> tuple[StepJournal, ProcedureLock]:
@@ -193,9 +192,7 @@ class StepJournal(Journal):
         self.finish()
 
     def finish(self) -> None:
-        if self.path.exists():
-            stamp = time.strftime("%Y%m%dT%H%M%S")
-            os.replace(self.path, self.path.with_name(f"{self.prefix}-{self.key}-{stamp}.done.jsonl"))
+        self.archive()
 
 
 class RecoverProcedure:

@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 
 from etcdtui import exitcodes
+from etcdtui.headless.output import Output
+
+SAY = Output("backup")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,26 +42,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.set_defaults(handler=run)
 
 
-def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"etcdtui backup: {message.rstrip()}\n")
-    return code
-
-
 def run(args: argparse.Namespace) -> int:
     if args.newest:
         return _newest(args)
     if args.output is not None and args.output.exists():
-        return _fail(f"{args.output} already exists: choose a new file", exitcodes.CRITICAL)
+        return SAY.fail(f"{args.output} already exists: choose a new file", exitcodes.CRITICAL)
     from etcdtui.cluster.kube import ClusterError
 
     try:
         return asyncio.run(_backup(args))
     except ClusterError as exc:
-        return _fail(exc.message, exitcodes.UNKNOWN)
+        return SAY.fail(exc.message, exitcodes.UNKNOWN)
 
 
 def _newest(args: argparse.Namespace) -> int:
-    from etcdtui.engine.backups import format_age, newest_backup, own_backup_dir
+    from etcdtui.engine.backup_age import format_age, newest_backup, own_backup_dir
 
     dirs = [own_backup_dir(), *args.backup_dir]
     found = newest_backup(dirs)
@@ -87,7 +85,7 @@ async def _backup(args: argparse.Namespace) -> int:
         try:
             settings, ssh = resolved(args, conn.context)
         except SettingsError as exc:
-            return _fail(str(exc), exitcodes.UNKNOWN)
+            return SAY.fail(str(exc), exitcodes.UNKNOWN)
         last = [0.0]
 
         def progress(size: int, elapsed: float) -> None:
@@ -99,7 +97,7 @@ async def _backup(args: argparse.Namespace) -> int:
             result = await take_backup(conn, snap, kubeone=settings, dest=dest.expanduser().absolute(),
                                        ssh=ssh, on_progress=progress)
         except BackupError as exc:
-            return _fail(f"backup failed: {exc.message}", exitcodes.CRITICAL)
+            return SAY.fail(f"backup failed: {exc.message}", exitcodes.CRITICAL)
     finally:
         await conn.close()
     out = sys.stdout.write

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from etcdtui import exitcodes
+from etcdtui.headless.output import Output
+
+SAY = Output("defrag")
 
 EPILOG = """exit codes:
   0  done (with --dry-run: the plan may run)
@@ -48,15 +51,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.set_defaults(handler=run)
 
 
-def _say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _fail(message: str) -> None:
-    sys.stderr.write(f"etcdtui defrag: {message.rstrip()}\n")
-
-
 class _Printer:
     """Answers with the member name or context once --confirm matched; prints each change as it happens."""
 
@@ -68,7 +62,7 @@ class _Printer:
     async def ask(self, question: Any) -> str | None:
         if not self.confirmed:
             return None
-        _say(f"  confirmed by --confirm {question.context}: {question.title}")
+        SAY.out(f"  confirmed by --confirm {question.context}: {question.title}")
         return str(question.expect)
 
     def changed(self, step: int | None) -> None:
@@ -77,13 +71,13 @@ class _Printer:
         s = self.proc.checklist.step(step)
         status, shown = self.printed.get(step, ("", 0))
         if status in ("", "pending") and s.status.value != "pending":
-            _say(f"[{step}] {s.title}")
+            SAY.out(f"[{step}] {s.title}")
         new = s.output[shown - s.dropped_lines:] if shown >= s.dropped_lines else s.output
         for line in new:
-            _say(f"    {line}")
+            SAY.out(f"    {line}")
         shown = s.dropped_lines + len(s.output)
         if s.status.value != status and s.status.value not in ("running", "pending"):
-            _say(f"    → {s.status.value}" + (f": {s.reason}" if s.reason else ""))
+            SAY.out(f"    → {s.status.value}" + (f": {s.reason}" if s.reason else ""))
         self.printed[step] = (s.status.value, shown)
 
 
@@ -94,11 +88,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         parse_rule(args.rule or DEFAULT_RULE)
     except RuleError as exc:
-        _fail(f"--rule: {exc}")
-        return exitcodes.UNKNOWN
+        return SAY.fail(f"--rule: {exc}", exitcodes.UNKNOWN)
     if not args.dry_run and args.confirm is None:
-        _fail("a run changes the cluster: pass --confirm CONTEXT (the kubeconfig context), or --dry-run")
-        return exitcodes.UNKNOWN
+        return SAY.fail("a run changes the cluster: pass --confirm CONTEXT (the kubeconfig context), or --dry-run",
+                        exitcodes.UNKNOWN)
     return asyncio.run(_run(args))
 
 
@@ -113,12 +106,11 @@ async def _run(args: argparse.Namespace) -> int:
     try:
         conn = await ClusterConnection.open(args.kubeconfig, args.context)
     except ClusterError as exc:
-        _fail(exc.message)
-        return exitcodes.UNKNOWN
+        return SAY.fail(exc.message, exitcodes.UNKNOWN)
     try:
         if args.confirm is not None and not args.dry_run and args.confirm != conn.context:
-            _fail(f"refused: --confirm {args.confirm!r} does not name the context {conn.context!r}; nothing changed")
-            return exitcodes.CRITICAL
+            return SAY.fail(f"refused: --confirm {args.confirm!r} does not name the context {conn.context!r}; "
+                            "nothing changed", exitcodes.CRITICAL)
         printer = _Printer(confirmed=not args.dry_run)
         settings = DefragSettings(rule=args.rule or DEFAULT_RULE, state_dir=args.state_dir, namespace=args.namespace)
         # Polls every 2 s: each gate and each wait reads a poll made after it asked (fresh_snapshot).
@@ -130,24 +122,21 @@ async def _run(args: argparse.Namespace) -> int:
             try:
                 await proc.open()
             except JournalError as exc:
-                _fail(str(exc))
-                return exitcodes.CRITICAL
-            _say(f"Defragment the etcd ring of context {conn.context} ({conn.server})" +
+                return SAY.fail(str(exc), exitcodes.CRITICAL)
+            SAY.out(f"Defragment the etcd ring of context {conn.context} ({conn.server})" +
                   (" — resuming the interrupted run" if proc.resumed else ""))
             try:
                 outcome = await proc.run()
             finally:
                 await proc.close()
     except ClusterError as exc:
-        _fail(exc.message)
-        return exitcodes.UNKNOWN
+        return SAY.fail(exc.message, exitcodes.UNKNOWN)
     except StepFailed as exc:
-        _fail(f"could not evaluate: {exc}")
-        return exitcodes.UNKNOWN
+        return SAY.fail(f"could not evaluate: {exc}", exitcodes.UNKNOWN)
     finally:
         await conn.close()
     failed = next((s for s in proc.checklist.steps if s.status.value == "failed"), None)
-    _say(f"OUTCOME {outcome.value}" + (f": step {failed.id} {failed.reason}" if failed else ""))
+    SAY.out(f"OUTCOME {outcome.value}" + (f": step {failed.id} {failed.reason}" if failed else ""))
     codes = {Outcome.DONE: exitcodes.OK, Outcome.REFUSED: exitcodes.CRITICAL, Outcome.PAUSED: exitcodes.CRITICAL}
     return codes.get(outcome, exitcodes.WARNING)
 
@@ -157,8 +146,8 @@ async def _dry_run(proc: Any) -> int:
 
     snap = await proc.evaluate()
     if not snap.rows or not snap.members_total:
-        _fail(f"could not evaluate: {snap.incomplete_reason or snap.connection.text or 'no member list'}")
-        return exitcodes.UNKNOWN
+        return SAY.fail(f"could not evaluate: {snap.incomplete_reason or snap.connection.text or 'no member list'}",
+                        exitcodes.UNKNOWN)
     out = sys.stdout.write
     out(f"Defragment the etcd ring of context {proc.conn.context} ({proc.conn.server}) — dry run, nothing changes\n\n")
     for line in proc.plan_lines():
@@ -171,7 +160,6 @@ async def _dry_run(proc: Any) -> int:
     for i, (spec, _) in enumerate(layout_for(proc.entries, proc.nospace)):
         out(f"  {i}. {spec.title}{' (confirmation)' if spec.destructive else ''}\n")
     if not ok:
-        _fail(detail)
-        return exitcodes.CRITICAL
+        return SAY.fail(detail, exitcodes.CRITICAL)
     out(f"\nThe procedure may run: `etcdtui defrag --confirm {proc.conn.context}`.\n")
     return exitcodes.OK

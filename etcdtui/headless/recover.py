@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from etcdtui import exitcodes
+from etcdtui.headless.output import Output
+
+SAY = Output("recover")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,25 +44,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.set_defaults(handler=run)
 
 
-def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"etcdtui recover: {message.rstrip()}\n")
-    return code
-
-
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
 def run(args: argparse.Namespace) -> int:
     if not args.dry_run and args.confirm is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
-        return _fail("no terminal to confirm in: pass --confirm CONTEXT (or --dry-run)", exitcodes.CRITICAL)
+        return SAY.fail("no terminal to confirm in: pass --confirm CONTEXT (or --dry-run)", exitcodes.CRITICAL)
     from etcdtui.cluster.kube import ClusterError
 
     try:
         return asyncio.run(_recover(args))
     except ClusterError as exc:
-        return _fail(exc.message, exitcodes.UNKNOWN)
+        return SAY.fail(exc.message, exitcodes.UNKNOWN)
 
 
 async def _recover(args: argparse.Namespace) -> int:
@@ -71,16 +64,16 @@ async def _recover(args: argparse.Namespace) -> int:
     try:
         facts = await verify_snapshot(args.snapshot.expanduser().absolute())
     except Refused as exc:
-        return _fail(str(exc), exitcodes.CRITICAL)
+        return SAY.fail(str(exc), exitcodes.CRITICAL)
     conn = await ClusterConnection.open(args.kubeconfig, args.context)
     if args.confirm is not None and args.confirm != conn.context:
         await conn.close()
-        return _fail(f"--confirm {args.confirm!r} is not the current context {conn.context!r}: nothing changed",
+        return SAY.fail(f"--confirm {args.confirm!r} is not the current context {conn.context!r}: nothing changed",
                      exitcodes.CRITICAL)
 
     async def confirm(what: str, node: str) -> bool:
         if args.confirm is not None:
-            _out(f"   confirmed by --confirm {args.confirm}: {what} [context {conn.context}]")
+            SAY.out(f"   confirmed by --confirm {args.confirm}: {what} [context {conn.context}]")
             return True
         answer = await asyncio.to_thread(input, f"   {what} [context {conn.context}]\n   type {node} to confirm: ")
         return answer.strip() == node
@@ -92,8 +85,8 @@ async def _recover(args: argparse.Namespace) -> int:
         settings, ssh = resolved(args, conn.context)
     except SettingsError as exc:
         await conn.close()
-        return _fail(str(exc), exitcodes.UNKNOWN)
-    proc = RecoverProcedure(conn, settings, ssh=ssh, emit=_out, confirm=confirm,
+        return SAY.fail(str(exc), exitcodes.UNKNOWN)
+    proc = RecoverProcedure(conn, settings, ssh=ssh, emit=SAY.out, confirm=confirm,
                             state=args.state_dir)
     try:
         if not args.dry_run:
@@ -101,9 +94,9 @@ async def _recover(args: argparse.Namespace) -> int:
         plan = proc.resume_plan()
         if plan is not None:
             if plan.snapshot.sha256 != facts.sha256:
-                return _fail(f"an unfinished recovery from another snapshot ({plan.snapshot.path}) exists: "
+                return SAY.fail(f"an unfinished recovery from another snapshot ({plan.snapshot.path}) exists: "
                              f"finish it first ({proc.journal.path})", exitcodes.CRITICAL)
-            _out(f"Resuming the recovery of context {conn.context} from {proc.journal.path} "
+            SAY.out(f"Resuming the recovery of context {conn.context} from {proc.journal.path} "
                  f"(done: {', '.join(sorted(proc.done)) or 'nothing yet'})")
             _print_plan(plan, args)
         else:
@@ -113,44 +106,44 @@ async def _recover(args: argparse.Namespace) -> int:
             plan = await proc.make_plan(snap, facts)
             _print_plan(plan, args)
         if args.dry_run:
-            _out("\nDry run: nothing changed. Run again with --confirm " + conn.context + " (or in a terminal).")
+            SAY.out("\nDry run: nothing changed. Run again with --confirm " + conn.context + " (or in a terminal).")
             return exitcodes.OK
         await proc.run(plan)
     except Refused as exc:
-        return _fail(f"refused: {exc}", exitcodes.CRITICAL)
+        return SAY.fail(f"refused: {exc}", exitcodes.CRITICAL)
     except StepFailed as exc:
-        return _fail(f"stopped: {exc} (run the same command again to retry from this step)", exitcodes.CRITICAL)
+        return SAY.fail(f"stopped: {exc} (run the same command again to retry from this step)", exitcodes.CRITICAL)
     except JournalError as exc:
-        return _fail(str(exc), exitcodes.CRITICAL)
+        return SAY.fail(str(exc), exitcodes.CRITICAL)
     finally:
         await proc.close()
         proc.lock.release()
         await conn.close()
-    _out(f"\nRecovered: context {conn.context} runs {len(plan.nodes)} members from snapshot revision "
+    SAY.out(f"\nRecovered: context {conn.context} runs {len(plan.nodes)} members from snapshot revision "
          f"{plan.snapshot.revision}.")
     return exitcodes.OK
 
 
 def _print_plan(plan: Any, args: argparse.Namespace) -> None:
     s = plan.snapshot
-    _out(f"Recover context {plan.context} ({plan.server}) from a snapshot — quorum is lost")
-    _out(f"  snapshot {s.path}: revision {s.revision}, {s.total_keys} keys, {s.size} bytes, sha256 {s.sha256}, "
+    SAY.out(f"Recover context {plan.context} ({plan.server}) from a snapshot — quorum is lost")
+    SAY.out(f"  snapshot {s.path}: revision {s.revision}, {s.total_keys} keys, {s.size} bytes, sha256 {s.sha256}, "
          f"age {_age(s.age_s)}")
     if plan.survivor_revision is not None:
         gap = plan.survivor_revision - s.revision
-        _out(f"  WILL BE LOST: {max(gap, 0)} revisions (a surviving member is at revision {plan.survivor_revision}); "
+        SAY.out(f"  WILL BE LOST: {max(gap, 0)} revisions (a surviving member is at revision {plan.survivor_revision}); "
              f"{plan.lost_keys_total} keys written or changed after the snapshot:")
         for key in plan.lost_keys:
-            _out(f"    {key}")
+            SAY.out(f"    {key}")
         if plan.lost_keys_total > len(plan.lost_keys):
-            _out(f"    … and {plan.lost_keys_total - len(plan.lost_keys)} more")
+            SAY.out(f"    … and {plan.lost_keys_total - len(plan.lost_keys)} more")
     for note in plan.notes:
-        _out(f"  note: {note}")
-    _out(f"  restore on {plan.restore_node}; re-join {', '.join(plan.others) or 'nothing'}")
-    _out("  steps: " + ", ".join(plan.steps()))
+        SAY.out(f"  note: {note}")
+    SAY.out(f"  restore on {plan.restore_node}; re-join {', '.join(plan.others) or 'nothing'}")
+    SAY.out("  steps: " + ", ".join(plan.steps()))
 
 
 def _age(seconds: float) -> str:
-    from etcdtui.engine.backups import format_age
+    from etcdtui.engine.backup_age import format_age
 
     return format_age(seconds)

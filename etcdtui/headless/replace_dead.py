@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
 from etcdtui import exitcodes
+from etcdtui.headless.output import Output
+
+SAY = Output("replace")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,23 +24,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how long to wait for the replacement machine (default 1800)")
 
 
-def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"etcdtui replace: {message.rstrip()}\n")
-    return code
-
-
-def _out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
 def run(args: argparse.Namespace) -> int:
     from etcdtui.cluster.kube import ClusterError
 
     try:
         return asyncio.run(_run(args))
     except ClusterError as exc:
-        return _fail(exc.message, exitcodes.UNKNOWN)
+        return SAY.fail(exc.message, exitcodes.UNKNOWN)
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -51,11 +43,11 @@ async def _run(args: argparse.Namespace) -> int:
     conn = await ClusterConnection.open(args.kubeconfig, args.context)
     if args.confirm != conn.context:
         await conn.close()
-        return _fail(f"--confirm {args.confirm!r} is not the current context {conn.context!r}: nothing changed",
+        return SAY.fail(f"--confirm {args.confirm!r} is not the current context {conn.context!r}: nothing changed",
                      exitcodes.CRITICAL)
 
     async def confirm(what: str, node: str) -> bool:
-        _out(f"   confirmed by --confirm {args.confirm}: {what} [node {node}, context {conn.context}]")
+        SAY.out(f"   confirmed by --confirm {args.confirm}: {what} [node {node}, context {conn.context}]")
         return True
 
     from etcdtui.engine.context_settings import SettingsError
@@ -65,38 +57,38 @@ async def _run(args: argparse.Namespace) -> int:
         settings, ssh = resolved(args, conn.context)
     except SettingsError as exc:
         await conn.close()
-        return _fail(str(exc), exitcodes.UNKNOWN)
+        return SAY.fail(str(exc), exitcodes.UNKNOWN)
     engine = RingEngine(conn, poll_interval=5.0)
-    repair = DeadMachineRepair(conn, engine, args.node, settings, ssh=ssh, emit=_out,
+    repair = DeadMachineRepair(conn, engine, args.node, settings, ssh=ssh, emit=SAY.out,
                                confirm=confirm, state=args.state_dir, wait_machine_s=args.wait_machine)
     try:
         async with engine:
             await asyncio.to_thread(repair.lock.acquire)
             if repair.resume():
-                _out(f"Resuming the dead-machine repair of {args.node} from {repair.journal.path} "
+                SAY.out(f"Resuming the dead-machine repair of {args.node} from {repair.journal.path} "
                      f"(done: {', '.join(s for s in repair.done) or 'nothing yet'})")
                 diagnosis: Diagnosis | None = None
                 voting = int(repair.facts.get("members") or 3)
             else:
                 snap = await engine.wait_complete(30.0)
                 diagnosis = await diagnose(conn, snap, args.node, settings, ssh)
-                _out(f"Replace the etcd member of {args.node} on context {conn.context}:")
+                SAY.out(f"Replace the etcd member of {args.node} on context {conn.context}:")
                 for reason in diagnosis.reasons:
-                    _out(f"  {reason}")
+                    SAY.out(f"  {reason}")
                 if not diagnosis.dead:
-                    return _fail(f"{args.node}'s machine still answers (or its member is healthy): this is the "
+                    return SAY.fail(f"{args.node}'s machine still answers (or its member is healthy): this is the "
                                  "corrupted-member case; run `etcdtui replace NODE` in a terminal", exitcodes.CRITICAL)
-                _out("  → variant: dead machine (KubeOne's manual cluster repair): no drain, no reset; the member is "
+                SAY.out("  → variant: dead machine (KubeOne's manual cluster repair): no drain, no reset; the member is "
                      "removed, the Node deleted, a fresh machine joined")
                 voting = sum(1 for r in snap.rows if r.member_id and not r.is_learner)
             await repair.run(diagnosis, voting)
     except StepFailed as exc:
-        return _fail(f"stopped: {exc} (run the same command again to resume)", exitcodes.CRITICAL)
+        return SAY.fail(f"stopped: {exc} (run the same command again to resume)", exitcodes.CRITICAL)
     except JournalError as exc:
-        return _fail(str(exc), exitcodes.CRITICAL)
+        return SAY.fail(str(exc), exitcodes.CRITICAL)
     finally:
         await repair.close()
         repair.lock.release()
         await conn.close()
-    _out(f"\nRepaired: {args.node} is a member again on context {conn.context}.")
+    SAY.out(f"\nRepaired: {args.node} is a member again on context {conn.context}.")
     return exitcodes.OK

@@ -31,6 +31,8 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("d", "defrag", "Defrag", "defragment the members one at a time, the leader last (NOSPACE way out)",
            mutating=True),
+    Action("b", "backup", "Backup", "take an etcd snapshot now (as `etcdtui backup`); the BACKUP line shows the "
+           "newest one's age"),  # not mutating: it reads etcd's data, so --readonly keeps it
     Action("ctrl+r", "refresh", "Refresh", "poll etcdctl now instead of waiting for the interval"),
     Action("question_mark", "help", "Help", "this help"),
     Action("q", "quit", "Quit", "quit etcdtui"),

@@ -18,6 +18,7 @@ from etcdtui.ui.commands import RingCommands
 from etcdtui.ui.navigation import BACK_TO_FLEET, RING_VIEW, Destination, ReplaceView, RingView
 from etcdtui.ui.screens.ring import RingScreen
 from etcdtui.ui.services import (
+    BackupBackend,
     ChecksBackend,
     LogSource,
     ManifestChecksBackend,
@@ -30,6 +31,8 @@ from etcdtui.ui.source import refresh
 LOG_START_LATEST = 3.0  # seconds after mount: the log engine starts then even if no snapshot is complete yet
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from etcdtui.cluster.kube import ClusterConnection
     from etcdtui.engine.log_engine import LogEngine
     from etcdtui.engine.replace import Interaction, ReplaceSettings
@@ -54,6 +57,7 @@ class EtcdTuiApp(App[int]):
         self._accent = self.config.accent_for(self.context_label) if self.context_label else None
         self._logs: LogSource | None = services.logs
         self._checks: ChecksBackend | ManifestChecksBackend | None = services.checks
+        self._backups: BackupBackend | None = services.backups
         super().__init__()
         if self.config.theme:
             self.theme = self.config.theme
@@ -156,7 +160,14 @@ class EtcdTuiApp(App[int]):
         return True
 
     def open_replace(self, node: str) -> bool:
-        """The replace checklist of `node`; False (and a notice) without a cluster or in read-only mode."""
+        """The replace checklist of `node`; False (and a notice) without a cluster or in read-only mode.
+
+        On a live cluster the variant is chosen first (ui/replace_variant.py): dead machine or corrupted member."""
+        s = self._services
+        if not self.readonly and s.conn is not None and s.procedures is None:
+            self.run_worker(self._choose_replace(node), name="replace-variant", group="replace-variant",
+                            exclusive=True, exit_on_error=False)
+            return True
         screen = self._checklist_screen(node)
         if screen is None:
             self.notify("replacing needs a live cluster connection", severity="warning", markup=False)
@@ -178,16 +189,69 @@ class EtcdTuiApp(App[int]):
                                       context=self.context_label or "cluster"))
         return True
 
+    async def _choose_replace(self, node: str) -> None:
+        """Diagnose `node` with the engine's choice, say why, let the operator confirm, open that checklist."""
+        from etcdtui.engine.dead_machine import diagnose
+        from etcdtui.engine.dead_machine_run import DeadMachineRun, pending_repair, voting_members
+        from etcdtui.engine.replace import fresh_snapshot
+        from etcdtui.ui.replace_variant import resume_other_dialog, variant_dialog
+        from etcdtui.ui.screens.replace_dead import DeadMachineScreen
+
+        s, conn, context = self._services, self._services.conn, self.context_label or "cluster"
+        assert conn is not None
+        settings = self._replace_settings(node)
+        if await asyncio.to_thread(_replace_pending, conn, s.replace_state_dir) == node:
+            screen = self._checklist_screen(node)  # an interrupted replace resumes as it began: no new choice
+            if screen is not None:
+                self.push_screen(screen)
+            return
+        pending = await asyncio.to_thread(pending_repair, conn, s.replace_state_dir)
+        if pending is not None:  # resumed, never diagnosed again: its journal holds what it began with
+            if pending != node and not await self.push_screen(resume_other_dialog(pending, node, context),
+                                                              wait_for_dismiss=True):
+                return
+            settings = self._replace_settings(pending)
+            self.push_screen(DeadMachineScreen(lambda ask: DeadMachineRun(conn, s.ring, settings, ask, None),
+                                               settings, context=context))
+            return
+        self.notify(f"looking at {node}: its Node, its etcd member, ssh to its machine…", timeout=5, markup=False)
+        try:
+            snap = await fresh_snapshot(s.ring)
+            diagnosis = await diagnose(conn, snap, node, settings.kubeone, settings.ssh, s.namespace)
+        except Exception as exc:  # noqa: BLE001 - any adapter error is one line for the operator, never a crash
+            self.notify(f"cannot tell how to replace {node}: {exc}".splitlines()[0], severity="error", timeout=15,
+                        markup=False)
+            return
+        if diagnosis.dead and s.flavour == "kubeadm":
+            self.notify(f"{node}'s machine is gone, and the dead-machine repair joins with kubeone apply: not "
+                        "available on a kubeadm cluster yet (docs/recover.md)", severity="error", timeout=15,
+                        markup=False)
+            return
+        if not await self.push_screen(variant_dialog(node, context, diagnosis), wait_for_dismiss=True):
+            return
+        if diagnosis.dead:
+            voting = voting_members(snap)
+            self.push_screen(DeadMachineScreen(
+                lambda ask: DeadMachineRun(conn, s.ring, settings, ask, diagnosis, voting), settings,
+                context=context))
+        elif (screen := self._checklist_screen(node)) is not None:
+            self.push_screen(screen)
+
+    def _replace_settings(self, node: str) -> ReplaceSettings:
+        from etcdtui.engine.checks import KubeOneSettings
+        from etcdtui.engine.replace import ReplaceSettings
+
+        s = self._services
+        return ReplaceSettings(node, KubeOneSettings.of(s.settings.kubeone), ssh=s.settings.ssh,
+                               state_dir=s.replace_state_dir, flavour=s.settings.flavour)
+
     def _checklist_screen(self, node: str) -> ReplaceScreen | None:
         s = self._services
         if self.readonly or (s.conn is None and s.procedures is None):
             return None
-        from etcdtui.engine.checks import KubeOneSettings
-        from etcdtui.engine.replace import ReplaceSettings
         from etcdtui.ui.screens.replace import ReplaceScreen
 
-        settings = ReplaceSettings(node, KubeOneSettings.of(s.settings.kubeone), ssh=s.settings.ssh,
-                                   state_dir=s.replace_state_dir, flavour=s.settings.flavour)
+        settings = self._replace_settings(node)
         procedures = s.procedures
         if procedures is None and s.conn is not None:
             procedures = _procedures_on(s.conn, s.ring)
@@ -196,6 +260,33 @@ class EtcdTuiApp(App[int]):
 
     def refresh_source(self) -> bool:
         return refresh(self._services.ring)
+
+    def backups(self) -> BackupBackend | None:
+        """The cluster's backups (newest, take one now): the given fake, else the real one on a live cluster."""
+        s = self._services
+        if self._backups is None and s.conn is not None:
+            from etcdtui.engine.backup_shelf import BackupShelf
+
+            self._backups = BackupShelf(s.conn, s.ring, s.settings, state_dir=s.replace_state_dir,
+                                        namespace=s.namespace)
+        return self._backups
+
+    def open_backup(self) -> bool:
+        """`b`: a snapshot now (allowed read-only: it changes nothing in the cluster)."""
+        backend = self.backups()
+        if backend is None:
+            self.notify("a backup needs a live cluster connection", severity="warning", markup=False)
+            return False
+        from etcdtui.ui.screens.backup import BackupScreen
+
+        self.push_screen(BackupScreen(backend, context=self.context_label or "cluster"), self._backup_taken)
+        return True
+
+    def _backup_taken(self, result: object) -> None:
+        if result is not None:
+            from etcdtui.ui.widgets.backup_line import BackupLine
+
+            self.ring.query_one(BackupLine).look()
 
     def action_back_to_fleet(self) -> None:
         """The context's engine keeps running in the fleet (ui/fleet_session.py); only this view closes."""
@@ -215,6 +306,17 @@ def _procedures_on(conn: ClusterConnection, ring: SnapshotSource) -> ProcedureFa
         return ReplaceProcedure(conn, ring, settings, interaction)
 
     return build
+
+
+def _replace_pending(conn: ClusterConnection, state: Path | None) -> str | None:
+    """The node of this cluster's interrupted replace procedure (an unreadable journal: the checklist says why)."""
+    from etcdtui.engine.replace_journal import Journal, JournalError
+
+    try:
+        pending = Journal.for_cluster(conn.context, conn.server, state).load()
+    except JournalError:
+        return None
+    return pending.node if pending is not None else None
 
 
 async def _run_engine(engine: LogEngine) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 if TYPE_CHECKING:
     from textual.dom import DOMNode
 
-    from etcdtui.ui.services import Services
+    from etcdtui.ui.services import BackupBackend, Services
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class Navigator(Protocol):
     def open_defrag(self) -> bool: ...
 
     def refresh_source(self) -> bool: ...
+
+    def backups(self) -> BackupBackend | None: ...
+
+    def open_backup(self) -> bool: ...
 
 
 def navigator(node: DOMNode) -> Navigator:

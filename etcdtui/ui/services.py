@@ -18,9 +18,11 @@ from etcdtui.ui.config import UiConfig
 from etcdtui.ui.source import SnapshotSource
 
 if TYPE_CHECKING:  # typing only: the UI starts without importing the adapters it may never use
+    from etcdtui.cluster.backup import BackupResult
     from etcdtui.cluster.kube import ClusterConnection
     from etcdtui.core.checklist import Checklist
     from etcdtui.core.logstore import LogStore
+    from etcdtui.engine.backup_age import BackupAge
     from etcdtui.engine.checks import (
         ChecksReport,
         EnableOutcome,
@@ -100,6 +102,16 @@ class ProcedureRunner(Protocol):
 ProcedureFactory = Callable[["ReplaceSettings", "Interaction"], ProcedureRunner]
 
 
+class BackupBackend(Protocol):
+    """What the backup line and `b` need; `etcdtui.engine.backup_shelf.BackupShelf` is the real one."""
+
+    def look(self) -> BackupAge: ...
+
+    def source(self) -> str | None: ...
+
+    async def take(self, on_progress: Callable[[int, float], None]) -> BackupResult: ...
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -109,7 +121,7 @@ class Services:
     """The app's inputs. Only `ring` is required (fixed data needs nothing else).
 
     `conn` is the live cluster (None for fixed data: logs, checks and replace then say they need one). `checks`,
-    `logs` and `procedures` replace the real engines (tests, screenshots); left None, the app builds the real
+    `logs`, `procedures` and `backups` replace the real engines (tests, screenshots); left None, the app builds the real
     ones on `conn` and owns their lifecycle.
     """
 
@@ -126,6 +138,7 @@ class Services:
     checks: ChecksBackend | ManifestChecksBackend | None = None
     logs: LogSource | None = None
     procedures: ProcedureFactory | None = None
+    backups: BackupBackend | None = None
 
     @property
     def flavour(self) -> str | None:

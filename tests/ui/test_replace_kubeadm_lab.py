@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_replace_lab import _until, answer_dialogs
+from test_replace_lab import _until, answer_dialogs, choose_variant
 from textual.widgets import Log
 from ui_lab import kubeadm_ssh_config, lab_cli, running_lab
 from ui_support import SIZE
@@ -27,7 +27,6 @@ from etcdtui.engine.replace_context import member_facts
 from etcdtui.engine.snapshot import Verdict
 from etcdtui.ui.app import make_app
 from etcdtui.ui.config import load_config
-from etcdtui.ui.screens.replace import ReplaceScreen
 from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.member_table import MemberTable
 from etcdtui.ui.widgets.ring_header import RingHeader
@@ -65,8 +64,7 @@ async def test_replace_on_kubeadm_through_the_app(tmp_path: Path, monkeypatch: A
                 table.move_cursor(row=table.get_row_index(f"etcd-{NODE}"))
                 await pilot.pause()
                 await pilot.press("R")
-                screen = app.screen
-                assert isinstance(screen, ReplaceScreen)
+                screen = await choose_variant(pilot, app, NODE, dead=False)
                 await _until(pilot, "the procedure to open", lambda: screen.opened, 10)
                 await pilot.press("enter")
                 seen: list[str] = []

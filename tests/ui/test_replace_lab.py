@@ -27,6 +27,7 @@ from etcdtui.engine.replace import Outcome, fresh_snapshot
 from etcdtui.engine.snapshot import Verdict
 from etcdtui.ui.app import EtcdTuiApp, make_app
 from etcdtui.ui.screens.replace import ReplaceScreen
+from etcdtui.ui.screens.replace_dead import DeadMachineScreen
 from etcdtui.ui.session import Connection, connected_services
 from etcdtui.ui.widgets.checklist_dialogs import BackupDialog, TypedConfirmDialog, YesNoDialog
 from etcdtui.ui.widgets.member_table import MemberTable
@@ -50,12 +51,28 @@ async def _type(pilot: Any, text: str) -> None:
         await pilot.press("minus" if ch == "-" else ch)
 
 
+async def choose_variant(pilot: Any, app: EtcdTuiApp, node: str, *, dead: bool) -> Any:
+    """After `R`: the variant dialog names what etcdtui found; the operator confirms it; the checklist opens."""
+    await _until(pilot, "the variant dialog", lambda: isinstance(app.screen, YesNoDialog)
+                 and app.focused is not None and app.focused.screen is app.screen, 60)
+    dialog = app.screen
+    assert isinstance(dialog, YesNoDialog) and dialog.context == app.context_label
+    assert dialog.title_text == f"Replace {node}: " + ("its machine is gone" if dead else "its machine answers")
+    assert ("Variant: dead machine" in dialog.text) is dead and "ssh" in dialog.text, dialog.text
+    assert app.focused is dialog.query_one("#yesno-no", Button), "Cancel must have the default focus"
+    await pilot.click("#yesno-yes")
+    await _until(pilot, "the checklist", lambda: isinstance(app.screen, ReplaceScreen), 10)
+    assert isinstance(app.screen, DeadMachineScreen) is dead
+    return app.screen
+
+
 async def answer_dialogs(pilot: Any, app: EtcdTuiApp, screen: ReplaceScreen, wait_s: float,
-                         seen: list[str]) -> None:
-    """Answer every dialog like an operator until the procedure ends (or fail after `wait_s`)."""
+                         seen: list[str], *, node: str = NODE, until: Callable[[], bool] | None = None) -> None:
+    """Answer every dialog like an operator until the procedure ends, or `until()` holds (else fail after
+    `wait_s`); destructive steps get `node` typed."""
     deadline = time.monotonic() + wait_s
     answered: list[object] = []  # the dialogs themselves: kept alive, so no id() is ever reused
-    while time.monotonic() < deadline and screen.outcome is None:
+    while time.monotonic() < deadline and screen.outcome is None and not (until and until()):
         await pilot.pause(0.1)
         dialog = app.screen
         if dialog is screen or any(d is dialog for d in answered):
@@ -68,7 +85,7 @@ async def answer_dialogs(pilot: Any, app: EtcdTuiApp, screen: ReplaceScreen, wai
             assert dialog.context == app.context_label
             assert dialog.query_one("#typed-confirm", Button).disabled
             seen.append(f"typed:{dialog.title_text}")
-            await _type(pilot, NODE)
+            await _type(pilot, node)
             confirm = dialog.query_one("#typed-confirm", Button)
             await _until(pilot, "the typed node name to enable Confirm", lambda button=confirm: not button.disabled, 10)
             await pilot.click("#typed-confirm")
@@ -79,7 +96,7 @@ async def answer_dialogs(pilot: Any, app: EtcdTuiApp, screen: ReplaceScreen, wai
             assert app.focused is dialog.query_one("#yesno-no", Button), "No must have the default focus"
             seen.append(f"yesno:{dialog.title_text}")
             await pilot.click("#yesno-yes")
-    assert screen.outcome is not None, f"the procedure did not end within {wait_s} s (seen: {seen})"
+    assert screen.outcome is not None or (until and until()), f"nothing came within {wait_s} s (seen: {seen})"
 
 
 async def test_replace_a_corrupted_member_end_to_end_through_the_app(tmp_path: Path) -> None:
@@ -96,8 +113,7 @@ async def test_replace_a_corrupted_member_end_to_end_through_the_app(tmp_path: P
                 table.move_cursor(row=table.get_row_index(f"etcd-{NODE}"))
                 await pilot.pause()
                 await pilot.press("R")
-                screen = app.screen
-                assert isinstance(screen, ReplaceScreen)
+                screen = await choose_variant(pilot, app, NODE, dead=False)
                 await _until(pilot, "the procedure to open", lambda: screen.opened, 10)
                 await pilot.press("enter")
                 seen: list[str] = []

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_replace_lab import choose_variant
 from textual.app import App
 from textual.widgets import Button, Input
 from ui_lab import running_lab
@@ -166,9 +167,7 @@ async def test_replace_command_opens_at_the_checklist_and_ctrl_c_stops_a_running
                                   replace_state_dir=tmp_path / "state") as services:
         app = make_app(services, ReplaceView(NODE))  # what `etcdtui replace NODE` builds
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, "the checklist", lambda: isinstance(app.screen, ReplaceScreen), 10)
-            screen = app.screen
-            assert isinstance(screen, ReplaceScreen)
+            screen = await choose_variant(pilot, app, NODE, dead=False)  # it chose and said why; confirmed
             await _until(pilot, "the journal", lambda: screen.opened, 10)
             await pilot.press("enter")
             await _until(pilot, "kubeone version to hang", pid_file.exists, 30)

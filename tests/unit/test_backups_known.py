@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from etcdtui.engine.backups import format_age, newest_backup
+from etcdtui.engine.backup_age import format_age, newest_backup
 
 
 def test_newest_snapshot_across_directories(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 
 from etcdtui.engine.defrag import DefragInteraction, DefragProcedure, DefragQuestion, DefragSettings
 from etcdtui.engine.replace import Outcome
-from etcdtui.engine.replace_journal import JournalError
 from etcdtui.ui.screens.replace import ReplaceScreen
 from etcdtui.ui.widgets.checklist_dialogs import TypedConfirmDialog
 
@@ -37,23 +36,15 @@ class DefragScreen(ReplaceScreen):
     def heading(self) -> str:
         return f"Defragment the etcd ring · context {self.context_label}"
 
-    async def _open(self) -> None:
-        proc = self.defrag_procedures(self.defrag_settings, self)
-        try:
-            await proc.open()
-        except JournalError as exc:
-            self._status(f"cannot start: {exc}")
-            self.notify(str(exc), severity="error", timeout=15, markup=False)
-            return
-        self.proc, self.opened = proc, True
+    def _build(self) -> Any:
+        return self.defrag_procedures(self.defrag_settings, self)
+
+    def _opened_status(self, proc: Any) -> str:
         nxt = proc.checklist.next_index()
         if proc.resumed and nxt is not None:
-            self._status(f"resuming an interrupted defragmentation at step {nxt} ({proc.checklist.step(nxt).title}):"
-                         " press Enter to continue")
-        else:
-            self._status("press Enter to start: " + "; ".join(proc.plan_lines()[:1]) +
-                         "; each member asks for its name")
-        self._dirty = True
+            return (f"resuming an interrupted defragmentation at step {nxt} ({proc.checklist.step(nxt).title}):"
+                    " press Enter to continue")
+        return "press Enter to start: " + "; ".join(proc.plan_lines()[:1]) + "; each member asks for its name"
 
     def changed(self, step: int | None) -> None:
         self._dirty = True
@@ -66,13 +57,8 @@ class DefragScreen(ReplaceScreen):
         self._status("")
         return answer if isinstance(answer, str) else None
 
-    async def _run(self) -> Outcome:
-        assert self.proc is not None
-        outcome = await self.proc.run()
-        self.outcome = outcome
-        self._dirty = True
-        self._status(self._outcome_text(outcome))
-        return outcome
+    def _done_notice(self) -> str | None:
+        return None  # the status line says it
 
     def _outcome_text(self, outcome: Outcome) -> str:
         if outcome is Outcome.DONE:

@@ -82,8 +82,12 @@ class ReplaceScreen(Screen[None]):
         self.set_interval(0.25, self._redraw, name="checklist-redraw")
         self.run_worker(self._open(), name="replace-open", group="replace-open", exit_on_error=False)
 
+    def _build(self) -> ProcedureRunner:
+        """The procedure this screen runs (a subclass runs another one with the same machinery)."""
+        return self.procedures(self.settings, self)
+
     async def _open(self) -> None:
-        proc = self.procedures(self.settings, self)
+        proc = self._build()
         try:
             await proc.open()
         except JournalError as exc:
@@ -91,13 +95,16 @@ class ReplaceScreen(Screen[None]):
             self.notify(str(exc), severity="error", timeout=15, markup=False)
             return
         self.proc, self.opened = proc, True
+        self._status(self._opened_status(proc))
+        self._dirty = True
+
+    def _opened_status(self, proc: ProcedureRunner) -> str:
+        """The status line once the procedure is open: resuming where, or how to start."""
         nxt = proc.checklist.next_step()
         if proc.resumed and nxt is not None:
-            self._status(f"resuming an interrupted procedure at step {int(nxt)} ({STEP_TITLES[nxt]}): "
-                         "press Enter to continue")
-        else:
-            self._status("press Enter to start; destructive steps ask for the node name")
-        self._dirty = True
+            return (f"resuming an interrupted procedure at step {int(nxt)} ({STEP_TITLES[nxt]}): "
+                    "press Enter to continue")
+        return "press Enter to start; destructive steps ask for the node name"
 
     def on_unmount(self) -> None:
         if self.proc is not None:
@@ -197,10 +204,14 @@ class ReplaceScreen(Screen[None]):
         self.outcome = outcome
         self._dirty = True
         self._status(self._outcome_text(outcome))
-        if outcome is Outcome.DONE:
-            self.notify(f"{self.settings.node} replaced: the ring is healthy", title="replace", timeout=15,
-                        markup=False)
+        notice = self._done_notice() if outcome is Outcome.DONE else None
+        if notice:
+            self.notify(notice, title="replace", timeout=15, markup=False)
         return outcome
+
+    def _done_notice(self) -> str | None:
+        """The toast when the procedure ends well (None: the status line says it)."""
+        return f"{self.settings.node} replaced: the ring is healthy"
 
     def _outcome_text(self, outcome: Outcome) -> str:
         assert self.proc is not None

@@ -18,6 +18,7 @@ from etcdtui.ui.actions import ACTIONS
 from etcdtui.ui.navigation import navigator
 from etcdtui.ui.palette import Palette
 from etcdtui.ui.screens.help import HelpScreen
+from etcdtui.ui.widgets.backup_line import BackupLine
 from etcdtui.ui.widgets.member_detail import MemberDetail
 from etcdtui.ui.widgets.member_table import MemberTable
 from etcdtui.ui.widgets.ring_header import RingHeader
@@ -61,6 +62,7 @@ class RingScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield RingHeader(id="ring-header")
+        yield BackupLine(id="backup-line")
         yield MemberTable(id="members")
         yield Static("", id="empty-state")
         yield MemberDetail(id="detail")
@@ -204,6 +206,9 @@ class RingScreen(Screen[None]):
     def action_defrag(self) -> None:
         if not self.readonly:  # belt and braces: check_action already unbinds it
             navigator(self).open_defrag()
+
+    def action_backup(self) -> None:
+        navigator(self).open_backup()
 
     def action_refresh(self) -> None:
         if navigator(self).refresh_source():
