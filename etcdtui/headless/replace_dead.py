@@ -1,8 +1,9 @@
-"""`etcdtui replace NODE --confirm CONTEXT`: the dead-machine variant, headless (docs/recover.md).
+"""`etcdtui replace NODE --confirm CONTEXT`: headless, the variant chosen as the app chooses it (docs/recover.md).
 
 The variant is chosen from what etcdtui finds (Node NotReady or gone, ssh unreachable, member unreachable) and
-printed with the reasons. A machine that still answers ssh is the corrupted-member case: that checklist runs in
-the app (`etcdtui replace NODE` in a terminal). Exit codes: 0 repaired, 2 refused or a step failed (run again to
+printed with the reasons. The dead-machine repair runs here; a machine that still answers ssh is the
+corrupted-member case, handed to `replace_live` (the app's checklist without prompts). An unfinished journal
+resumes as it began, without a new diagnosis. Exit codes: 0 repaired, 2 refused or a step failed (run again to
 resume), 3 could not evaluate.
 """
 
@@ -13,12 +14,13 @@ import asyncio
 
 from etcdtui import exitcodes
 from etcdtui.headless.output import Output
+from etcdtui.headless.replace_live import run_live
 
 SAY = Output("replace")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--confirm", metavar="CONTEXT", help="run headless without prompts (dead-machine variant); "
+    p.add_argument("--confirm", metavar="CONTEXT", help="run headless without prompts (either variant); "
                    "must equal the current context name")
     p.add_argument("--wait-machine", type=float, default=1800.0, metavar="SECONDS",
                    help="how long to wait for the replacement machine (default 1800)")
@@ -37,6 +39,7 @@ async def _run(args: argparse.Namespace) -> int:
     from etcdtui.cluster.kube import ClusterConnection
     from etcdtui.engine.dead_machine import DeadMachineRepair, Diagnosis, diagnose
     from etcdtui.engine.recover import StepFailed
+    from etcdtui.engine.replace import ReplaceProcedure
     from etcdtui.engine.replace_journal import JournalError
     from etcdtui.engine.ring_engine import RingEngine
 
@@ -69,6 +72,9 @@ async def _run(args: argparse.Namespace) -> int:
                      f"(done: {', '.join(s for s in repair.done) or 'nothing yet'})")
                 diagnosis: Diagnosis | None = None
                 voting = int(repair.facts.get("members") or 3)
+            elif ReplaceProcedure.pending_journal(conn.context, conn.server, args.state_dir) is not None:
+                repair.lock.release()  # an interrupted corrupted-member replace resumes as it began
+                return await run_live(args, conn, engine)
             else:
                 snap = await engine.wait_complete(30.0)
                 diagnosis = await diagnose(conn, snap, args.node, settings, ssh)
@@ -76,8 +82,8 @@ async def _run(args: argparse.Namespace) -> int:
                 for reason in diagnosis.reasons:
                     SAY.out(f"  {reason}")
                 if not diagnosis.dead:
-                    return SAY.fail(f"{args.node}'s machine still answers (or its member is healthy): this is the "
-                                 "corrupted-member case; run `etcdtui replace NODE` in a terminal", exitcodes.CRITICAL)
+                    repair.lock.release()  # the replace procedure takes the same lock
+                    return await run_live(args, conn, engine)
                 SAY.out("  → variant: dead machine (KubeOne's manual cluster repair): no drain, no reset; the member is "
                      "removed, the Node deleted, a fresh machine joined")
                 voting = sum(1 for r in snap.rows if r.member_id and not r.is_learner)
