@@ -22,6 +22,7 @@ from etcdtui.cluster.kube import ClusterConnection
 from etcdtui.core.checklist import Checklist, StepSpec, StepStatus
 from etcdtui.engine.dead_machine import (
     DESTRUCTIVE,
+    KUBEADM_APPLY_TITLE,
     PROCEDURE,
     STEP_TITLES,
     STEPS,
@@ -31,6 +32,7 @@ from etcdtui.engine.dead_machine import (
 from etcdtui.engine.defrag import DefragQuestion
 from etcdtui.engine.recover import StepFailed, StepJournal
 from etcdtui.engine.replace import Outcome, ReplaceSettings
+from etcdtui.engine.replace.step_kubeadm_join import rejoin_commands
 from etcdtui.engine.replace_journal import JournalError, ProcedureLock
 
 DECLINED = "not confirmed"  # DeadMachineRepair's StepFailed when a confirmation is declined
@@ -62,11 +64,13 @@ class DeadMachineRun:
         self.conn, self.node, self.interaction = conn, settings.node, interaction
         self.diagnosis, self.voting = diagnosis, voting
         self.repair = DeadMachineRepair(conn, engine, settings.node, settings.kubeone, ssh=settings.ssh,
-                                        emit=self._emit, confirm=self._confirm, state=settings.state_dir)
+                                        emit=self._emit, confirm=self._confirm, state=settings.state_dir,
+                                        flavour=settings.flavour)
         self.repair.on_step = self._on_step
         self.checklist = Checklist.of_steps(
             "repair", settings.node, conn.context, conn.server,
-            [StepSpec(STEP_TITLES[s], destructive=s in DESTRUCTIVE) for s in STEPS])
+            [StepSpec(KUBEADM_APPLY_TITLE if s == "apply" and self.repair.flavour.is_kubeadm else STEP_TITLES[s],
+                      destructive=s in DESTRUCTIVE) for s in STEPS])
         self.resumed = False
         self._current: int | None = None
 
@@ -159,6 +163,6 @@ class DeadMachineRun:
             "member-remove": [f"etcdctl member remove {member}  (in a healthy member's pod)"],
             "delete-node": [f"DELETE /api/v1/nodes/{self.node}"],
             "wait-machine": [f"ssh {self.node}: host key in known_hosts, no /var/lib/etcd/member, no etcd manifest"],
-            "apply": ["kubeone apply --manifest <kubeone.yaml> -t <tf.json>  (the plan may only join "
-                      f"{self.node})"],
+            "apply": rejoin_commands(self.node, "<healthy control-plane node>") if self.repair.flavour.is_kubeadm
+            else [f"kubeone apply --manifest <kubeone.yaml> -t <tf.json>  (the plan may only join {self.node})"],
         }.get(step, [])

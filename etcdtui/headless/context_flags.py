@@ -24,13 +24,14 @@ def flags_of(args: argparse.Namespace) -> ClusterSettings:
     )
 
 
-def resolved(args: argparse.Namespace, context: str) -> tuple[KubeOneSettings, SshSettings]:
-    """Raises `SettingsError` (one line) for a bad config.yaml or kubeconfig extension."""
+def resolved(args: argparse.Namespace, context: str) -> tuple[KubeOneSettings, SshSettings, str | None]:
+    """(kubeone, ssh, flavour setting or None). Raises `SettingsError` (one line) for a bad config.yaml or
+    kubeconfig extension."""
     from etcdtui.engine.checks import KubeOneSettings
     from etcdtui.engine.context_settings import resolve_settings
 
     cluster = resolve_settings(context, args.kubeconfig, flags_of(args))
-    return KubeOneSettings.of(cluster.kubeone), cluster.ssh
+    return KubeOneSettings.of(cluster.kubeone), cluster.ssh, cluster.flavour
 
 
 def replace_settings(args: argparse.Namespace, context: str) -> ReplaceSettings:

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from etcdtui import exitcodes
 from etcdtui.headless.output import Output
 from etcdtui.headless.replace_live import run_live
+
+if TYPE_CHECKING:
+    from etcdtui.cluster.kube import ClusterConnection
 
 SAY = Output("replace")
 
@@ -39,7 +44,6 @@ async def _run(args: argparse.Namespace) -> int:
     from etcdtui.cluster.kube import ClusterConnection
     from etcdtui.engine.dead_machine import DeadMachineRepair, Diagnosis, diagnose
     from etcdtui.engine.recover import StepFailed
-    from etcdtui.engine.replace import ReplaceProcedure
     from etcdtui.engine.replace_journal import JournalError
     from etcdtui.engine.ring_engine import RingEngine
 
@@ -57,13 +61,14 @@ async def _run(args: argparse.Namespace) -> int:
     from etcdtui.headless.context_flags import resolved
 
     try:
-        settings, ssh = resolved(args, conn.context)
+        settings, ssh, flavour = resolved(args, conn.context)
     except SettingsError as exc:
         await conn.close()
         return SAY.fail(str(exc), exitcodes.UNKNOWN)
     engine = RingEngine(conn, poll_interval=5.0)
     repair = DeadMachineRepair(conn, engine, args.node, settings, ssh=ssh, emit=SAY.out,
-                               confirm=confirm, state=args.state_dir, wait_machine_s=args.wait_machine)
+                               confirm=confirm, state=args.state_dir, wait_machine_s=args.wait_machine,
+                               flavour=flavour)
     try:
         async with engine:
             await asyncio.to_thread(repair.lock.acquire)
@@ -72,12 +77,12 @@ async def _run(args: argparse.Namespace) -> int:
                      f"(done: {', '.join(s for s in repair.done) or 'nothing yet'})")
                 diagnosis: Diagnosis | None = None
                 voting = int(repair.facts.get("members") or 3)
-            elif ReplaceProcedure.pending_journal(conn.context, conn.server, args.state_dir) is not None:
+            elif _pending_replace(conn, args.state_dir) == args.node:
                 repair.lock.release()  # an interrupted corrupted-member replace resumes as it began
                 return await run_live(args, conn, engine)
             else:
                 snap = await engine.wait_complete(30.0)
-                diagnosis = await diagnose(conn, snap, args.node, settings, ssh)
+                diagnosis = await diagnose(conn, snap, args.node, settings, ssh, flavour=flavour)
                 SAY.out(f"Replace the etcd member of {args.node} on context {conn.context}:")
                 for reason in diagnosis.reasons:
                     SAY.out(f"  {reason}")
@@ -98,3 +103,11 @@ async def _run(args: argparse.Namespace) -> int:
         await conn.close()
     SAY.out(f"\nRepaired: {args.node} is a member again on context {conn.context}.")
     return exitcodes.OK
+
+
+def _pending_replace(conn: ClusterConnection, state: Path | None) -> str | None:
+    """The node of this cluster's unfinished corrupted-member replace, if there is one."""
+    from etcdtui.engine.replace import ReplaceProcedure
+
+    pending = ReplaceProcedure.pending_journal(conn.context, conn.server, state)
+    return pending.node if pending is not None else None
