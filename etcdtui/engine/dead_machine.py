@@ -34,7 +34,13 @@ from etcdtui.engine.kubeone_apply import ApplyFailed, apply_argv, run_apply
 from etcdtui.engine.node_reach import flavour_of, node_ssh_target
 from etcdtui.engine.recover import StepFailed, StepJournal
 from etcdtui.engine.replace.model import StepFailed as JoinFailed
-from etcdtui.engine.replace.step_kubeadm_join import JOIN_STARTED, KubeadmJoin, healthy_control_plane
+from etcdtui.engine.replace.step_kubeadm_join import (
+    JOIN_STARTED,
+    KubeadmJoin,
+    delete_journaled_tokens,
+    healthy_control_plane,
+    journaled_join,
+)
 from etcdtui.engine.replace_context import delete_node, member_facts, read_node, target_row
 from etcdtui.engine.snapshot import RingSnapshot
 
@@ -260,6 +266,8 @@ class DeadMachineRepair:
 
     async def step_apply(self) -> str:
         snap = await self._snap()
+        if self.flavour.is_kubeadm:
+            await self._delete_leftover_tokens(snap)
         names = {r.member_name for r in snap.rows if r.member_id}
         if self.node in names and await read_node(self.conn, self.node) is not None:
             return f"{self.node} is already a member again"
@@ -274,6 +282,18 @@ class DeadMachineRepair:
         except ApplyFailed as exc:
             raise StepFailed(str(exc)) from None
         return f"kubeone apply joined {self.node} in {seconds:.0f} s"
+
+    def _join(self, machine: Callable[[], Awaitable[SshNode]]) -> KubeadmJoin:
+        return journaled_join(self.node, self.journal, self.emit, machine)
+
+    async def _delete_leftover_tokens(self, snap: RingSnapshot) -> None:
+        """A run killed during the join left its token: delete it (its public id is journaled)."""
+        try:
+            healthy, address = healthy_control_plane(snap, self.node)
+            await delete_journaled_tokens(self.journal, self._join(_no_machine), healthy,
+                                          NodeSsh.of(self.ssh or SshSettings()).target(healthy, address))
+        except (JoinFailed, SshError) as exc:
+            raise StepFailed(str(exc)) from None
 
     async def _kubeadm_join(self, snap: RingSnapshot) -> str:
         """The replace procedure's kubeadm join (`KubeadmJoin`), its output redacted before it is emitted."""
@@ -296,14 +316,7 @@ class DeadMachineRepair:
                     raise StepFailed(f"host key verification failed, the procedure stops: {exc}") from None
             return sessions[0]
 
-        async def started() -> None:  # a retry resets the machine first (kubeadm refuses to join over a half join)
-            await asyncio.to_thread(self.journal.append, {"kind": "note", JOIN_STARTED: True, "t": time.time()})
-
-        def emit(*lines: str) -> None:
-            for line in lines:
-                self.emit(f"     {line}")
-
-        join = KubeadmJoin(self.node, "kubeadm", emit, machine, started)
+        join = self._join(machine)
         try:
             seconds = await self._join_once(join, machine, healthy, address)
         except (JoinFailed, SshError) as exc:
@@ -315,7 +328,8 @@ class DeadMachineRepair:
 
     async def _join_once(self, join: KubeadmJoin, machine: Callable[[], Awaitable[SshNode]], healthy: str,
                          address: str) -> float:
-        if any(r.get(JOIN_STARTED) for r in await asyncio.to_thread(self.journal.records)):
+        records = await asyncio.to_thread(self.journal.records)
+        if any(r.get(JOIN_STARTED) for r in records):
             join.out(f"an earlier join attempt ran on {self.node}: `sudo kubeadm reset --force` first")
             code, _ = await join.run(await machine(), ["sudo", "kubeadm", "reset", "--force"], self.node, show=True)
             if code != 0:
@@ -346,3 +360,7 @@ class DeadMachineRepair:
 
     async def close(self) -> None:
         await self._exec.close()
+
+
+async def _no_machine() -> SshNode:
+    raise JoinFailed("only the tokens are deleted here: no session to the machine")

@@ -12,7 +12,12 @@ from typing import Any, Protocol
 
 from etcdtui.cluster.ssh import SshNode, SshTarget
 from etcdtui.engine.replace.model import StepFailed as JoinFailed
-from etcdtui.engine.replace.step_kubeadm_join import JOIN_STARTED, KubeadmJoin
+from etcdtui.engine.replace.step_kubeadm_join import (
+    JOIN_STARTED,
+    KubeadmJoin,
+    delete_journaled_tokens,
+    journaled_join,
+)
 
 
 class Recovery(Protocol):
@@ -32,6 +37,8 @@ async def kubeadm_rejoin(proc: Recovery, plan: Any) -> str:
     note. Raises the replace procedure's StepFailed (or SshError): recover.py turns it into its own."""
     joined: list[str] = []
     started = time.monotonic()
+    restore = await proc.ssh_target(plan.restore_node)
+    await delete_journaled_tokens(proc.journal, _joiner(proc, plan.restore_node), plan.restore_node, restore)
     for node in plan.others:
         names = {str(m.get("name", "")) for m in await proc.members(plan)}
         if node in names:
@@ -47,15 +54,12 @@ async def kubeadm_rejoin(proc: Recovery, plan: Any) -> str:
             "the join tokens are deleted")
 
 
+def _joiner(proc: Recovery, node: str) -> KubeadmJoin:
+    return journaled_join(node, proc.journal, proc.emit, lambda: proc.node_ssh(node))
+
+
 async def _join(proc: Recovery, plan: Any, node: str) -> None:
-    def emit(*lines: str) -> None:
-        for line in lines:
-            proc.emit(f"     {line}")
-
-    async def started() -> None:
-        await asyncio.to_thread(proc.journal.append, {"kind": "note", JOIN_STARTED: node, "t": time.time()})
-
-    join = KubeadmJoin(node, "kubeadm", emit, lambda: proc.node_ssh(node), started)
+    join = _joiner(proc, node)
     records = await asyncio.to_thread(proc.journal.records)
     if any(r.get(JOIN_STARTED) == node for r in records):
         join.out(f"an earlier join attempt ran on {node}: `sudo kubeadm reset --force` first")

@@ -19,7 +19,7 @@ import shlex
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from etcdtui.cluster.runner import OutputBatch
 from etcdtui.cluster.ssh import SshError, SshNode, SshTarget, connect
@@ -38,6 +38,8 @@ JOIN_TIMEOUT = 600.0
 SHORT_TIMEOUT = 60.0
 MEMBER_GONE_TIMEOUT = 20.0
 JOIN_STARTED = "kubeadm_join_started"  # journal fact: a join ran (a retry resets the target first)
+JOIN_TOKEN = "kubeadm_join_token_id"  # journal fact: the token's public id (a retry deletes it if a crash left it)
+TOKENS_DELETED = "kubeadm_tokens_deleted"  # step journals: those ids are deleted
 
 
 @dataclass
@@ -96,10 +98,12 @@ class KubeadmJoin:
     `Secrets.redact` before `emit` sees it."""
 
     def __init__(self, node: str, kubeadm: str, emit: Callable[..., None],
-                 target: Callable[[], Awaitable[SshNode]], started: Callable[[], Awaitable[None]]) -> None:
+                 target: Callable[[], Awaitable[SshNode]], started: Callable[[str], Awaitable[None]]) -> None:
         self.node, self.kubeadm, self._emit = node, kubeadm, emit
         self._target = target  # the ssh session to the joining node
-        self._started = started  # journal that a join ran (a retry resets the target first), durably
+        # Journals, durably, that a join runs with the token of this public id: a retry resets the target first
+        # and deletes that token if a crash (no `finally`) left it.
+        self._started = started
         self.secrets = Secrets()
         self.token_id: str | None = None
 
@@ -133,13 +137,30 @@ class KubeadmJoin:
             raise_failed(f"{where}: {self.secrets.redact(result.error)}")
         return result.exit_code, kept
 
-    async def via(self, healthy: str, target: SshTarget) -> float:
-        """Join through `healthy` (reached at `target`); returns the seconds it took. Raises StepFailed."""
+    async def _connect(self, healthy: str, target: SshTarget) -> SshNode:
         self.out(f"connecting to the healthy control-plane node {target.describe()}")
         try:
-            healthy_ssh = await connect(target)
+            return await connect(target)
         except SshError as exc:
             raise_failed(f"ssh to the healthy control-plane node {healthy}: {exc}")
+
+    async def delete_leftover(self, healthy: str, target: SshTarget, token_ids: Sequence[str]) -> None:
+        """Delete the tokens of earlier attempts (public ids): a run killed during the join never did."""
+        if not token_ids:
+            return
+        healthy_ssh = await self._connect(healthy, target)
+        try:
+            for token_id in dict.fromkeys(token_ids):
+                code, _ = await self.run(healthy_ssh, ["sudo", self.kubeadm, "token", "delete", token_id], healthy,
+                                         show=False)
+                self.out(f"bootstrap token {token_id} of an earlier attempt: "
+                         + ("deleted" if code == 0 else "already gone"))
+        finally:
+            await healthy_ssh.close()
+
+    async def via(self, healthy: str, target: SshTarget) -> float:
+        """Join through `healthy` (reached at `target`); returns the seconds it took. Raises StepFailed."""
+        healthy_ssh = await self._connect(healthy, target)
         started = time.monotonic()
         try:
             await self._join(healthy_ssh, healthy)
@@ -170,7 +191,7 @@ class KubeadmJoin:
             raise_failed(f"kubeadm token create on {healthy} (exit {code}): "
                          f"{self.secrets.redact(_last_error(lines)) or 'no join command in its output'}")
         self.out(f"bootstrap token {self.token_id}.{REDACTED} created on {healthy}; certificate key {REDACTED}")
-        await self._started()
+        await self._started(self.token_id or "")
         argv = ["sudo", self.kubeadm, *join[1:], "--control-plane", "--certificate-key", key]
         node = await self._target()
         code, lines = await self.run(node, argv, self.node, show=True, limit=JOIN_TIMEOUT)
@@ -192,6 +213,32 @@ class KubeadmJoin:
             self.out(f"warning: kubeadm token delete {self.token_id} exited with {code}: run it again on {healthy}")
         else:
             self.token_id = None
+
+
+def journaled_join(node: str, journal: Any, emit: Callable[[str], None],
+                   machine: Callable[[], Awaitable[SshNode]]) -> KubeadmJoin:
+    """A `KubeadmJoin` for the step journals (dead-machine repair, recover): its lines emitted indented, its start
+    noted durably with the node and the token's public id (a retry resets the node, deletes a token a crash left)."""
+    def out(*lines: str) -> None:
+        for line in lines:
+            emit(f"     {line}")
+
+    async def started(token_id: str) -> None:
+        await asyncio.to_thread(journal.append, {"kind": "note", JOIN_STARTED: node, JOIN_TOKEN: token_id,
+                                                 "t": time.time()})
+
+    return KubeadmJoin(node, "kubeadm", out, machine, started)
+
+
+async def delete_journaled_tokens(journal: Any, join: KubeadmJoin, healthy: str, target: SshTarget) -> None:
+    """For the step journals (dead-machine repair, recover: `records()`, `append()`): delete the tokens whose
+    public ids a killed run journaled (`JOIN_TOKEN` notes) and are not yet noted deleted, then note them deleted."""
+    records = await asyncio.to_thread(journal.records)
+    done = {str(t) for r in records for t in r.get(TOKENS_DELETED, [])}
+    leftover = [str(r[JOIN_TOKEN]) for r in records if r.get(JOIN_TOKEN) and str(r[JOIN_TOKEN]) not in done]
+    if leftover:
+        await join.delete_leftover(healthy, target, leftover)
+        await asyncio.to_thread(journal.append, {"kind": "note", TOKENS_DELETED: leftover, "t": time.time()})
 
 
 def healthy_control_plane(snap: RingSnapshot | None, node: str) -> tuple[str, str]:
@@ -219,13 +266,23 @@ class KubeadmRejoin:
     def out(self, *lines: str) -> None:
         self.join.out(*lines)
 
-    async def _started(self) -> None:
+    async def _started(self, token_id: str) -> None:
         self.proc.write(self.proc.checklist.note(JOIN_STARTED, True, self.proc.clock()))
+        # The earlier attempts' tokens were deleted at the step's start: only this one can be left by a crash.
+        self.proc.write(self.proc.checklist.note(JOIN_TOKEN, [token_id], self.proc.clock()))
         await self.proc.flush()
+
+    def _leftover(self) -> list[str]:
+        tokens = self.proc.checklist.facts.get(JOIN_TOKEN)
+        return [str(t) for t in tokens] if isinstance(tokens, list) else []
 
     async def run(self) -> None:
         proc, step = self.proc, self.step
         ctx = await proc.ensure_context()
+        if self._leftover():
+            healthy, address = healthy_control_plane(proc.engine.latest, proc.node)
+            await self.join.delete_leftover(healthy, proc.settings.node_ssh.target(healthy, address), self._leftover())
+            proc.write(proc.checklist.note(JOIN_TOKEN, [], proc.clock()))
         if await read_node(proc.conn, proc.node) is not None and (await proc.member_present())[0]:
             proc.start_step(step, proc.commands(step))
             self.out(f"{proc.node} is back: the Node exists and it is an etcd member (nothing to join)")
