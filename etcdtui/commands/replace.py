@@ -5,7 +5,8 @@ operator to confirm the variant (ui/replace_variant.py); `--confirm CONTEXT` run
 
 `--dry-run` evaluates every gate and prints the plan (steps, exact commands and API calls, ssh target and
 bastion, gate results) without changing anything: exit 0 when the procedure may run, 2 when a gate refuses,
-3 when it could not evaluate. Without it, the app opens directly at the checklist.
+3 when it could not evaluate. `--confirm CONTEXT` runs the chosen variant headless (headless/replace_dead.py,
+headless/replace_live.py). Otherwise the app opens directly at the checklist.
 """
 
 from __future__ import annotations
@@ -61,21 +62,16 @@ def _fail(message: str) -> None:
 
 def flags_from(args: Any) -> ClusterSettings:
     """The command line's share of the context's settings (it wins over config.yaml and the kubeconfig)."""
-    from etcdtui.engine.context_settings import ClusterSettings, KubeOnePaths, SshSettings
+    from etcdtui.headless.context_flags import flags_of
 
-    return ClusterSettings(KubeOnePaths(args.kubeone, args.kubeone_manifest, args.kubeone_tf),
-                           SshSettings(known_hosts=args.known_hosts), getattr(args, "flavour", None))
+    return flags_of(args)
 
 
 def settings_from(args: Any, context: str) -> ReplaceSettings:
     """What the checklist uses, resolved for `context` exactly as the app resolves it."""
-    from etcdtui.engine.checks import KubeOneSettings
-    from etcdtui.engine.context_settings import resolve_settings
-    from etcdtui.engine.replace import ReplaceSettings
+    from etcdtui.headless.context_flags import replace_settings
 
-    cluster = resolve_settings(context, args.kubeconfig, flags_from(args))
-    return ReplaceSettings(node=args.node, kubeone=KubeOneSettings.of(cluster.kubeone), ssh=cluster.ssh,
-                           state_dir=getattr(args, "state_dir", None), flavour=cluster.flavour)
+    return replace_settings(args, context)
 
 
 def _main(args: argparse.Namespace) -> int:

@@ -47,5 +47,5 @@ class BackupShelf:
         dest = await asyncio.to_thread(backups.new_own_backup_path, self.conn.context, self.state_dir)
         result: BackupResult = await backups.take_backup(
             self.conn, snap, kubeone=checks.KubeOneSettings.of(self.settings.kubeone), dest=dest,
-            ssh=self.settings.ssh, namespace=self.namespace, on_progress=on_progress)
+            ssh=self.settings.ssh, namespace=self.namespace, on_progress=on_progress, flavour=self.settings.flavour)
         return result

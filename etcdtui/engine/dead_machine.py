@@ -3,8 +3,11 @@
 When the machine is gone (ssh unreachable, and its member unreachable or its Node NotReady/gone) there is nothing
 to drain or reset. Steps: evidence, quorum gate (the dead member counts as lost), backup from a healthy member,
 `etcdctl member remove` of the dead member, delete the Node, wait for the replacement machine (it must answer ssh
-with a host key known_hosts holds, and hold no etcd state), `kubeone apply` (the plan may only join NODE),
-verify. Each step looks at what is already done, so a resume re-runs the step that was running.
+with a host key known_hosts holds, and hold no etcd state), `kubeone apply` (the plan may only join NODE) or, on a
+kubeadm cluster, the replace procedure's kubeadm join (`KubeadmJoin`: token and certificate key on a healthy
+control-plane node, never shown; the token deleted at the end), verify. On kubeadm the machine is reached at the
+Node's InternalIP, journaled at the start for when the Node is gone. Each step looks at what is already done, so
+a resume re-runs the step that was running.
 """
 
 from __future__ import annotations
@@ -21,15 +24,25 @@ from typing import Any
 from etcdtui.cluster.backup import BackupError
 from etcdtui.cluster.etcdctl_exec import EtcdctlExec, EtcdctlExecError, target_from_pod
 from etcdtui.cluster.kube import ClusterConnection
-from etcdtui.cluster.ssh import connect
+from etcdtui.cluster.ssh import SshNode, connect
 from etcdtui.cluster.ssh_target import SshError, SshHostKeyError, SshTarget
 from etcdtui.core.checklist import quorum_gate
 from etcdtui.engine.backups import new_own_backup_path, take_backup
 from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.context_settings import SshSettings
+from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.kubeone_apply import ApplyFailed, apply_argv, run_apply
+from etcdtui.engine.node_reach import flavour_of, node_ssh_target
 from etcdtui.engine.recover import StepFailed, StepJournal, StepObserver
-from etcdtui.engine.replace_context import delete_node, gather_context, member_facts, read_node, target_row
+from etcdtui.engine.replace.model import StepFailed as JoinFailed
+from etcdtui.engine.replace.step_kubeadm_join import (
+    JOIN_STARTED,
+    KubeadmJoin,
+    delete_journaled_tokens,
+    healthy_control_plane,
+    journaled_join,
+)
+from etcdtui.engine.replace_context import delete_node, member_facts, read_node, target_row
 from etcdtui.engine.snapshot import RingSnapshot
 
 SSH_PROBE_TIMEOUT = 10.0
@@ -42,9 +55,10 @@ STEP_TITLES = {
     "member-remove": "etcdctl member remove (the dead member)",
     "delete-node": "Delete the Node object",
     "wait-machine": "Wait for the replacement machine (ssh, host key, no old state)",
-    "apply": "kubeone apply (joins the fresh machine)",
+    "apply": "kubeone apply (joins the fresh machine)",  # kubeadm: KUBEADM_APPLY_TITLE
     "verify": "Verify: members healthy, hashes equal, old ID gone, Node Ready",
 }
+KUBEADM_APPLY_TITLE = "kubeadm join (joins the fresh machine)"
 DESTRUCTIVE = frozenset({"member-remove", "delete-node", "apply"})  # each asks for the node name
 PROCEDURE = "repair"  # the journal: repair-<cluster>.jsonl
 OLD_STATE = ("/var/lib/etcd/member", "/etc/kubernetes/manifests/etcd.yaml")
@@ -72,8 +86,10 @@ async def ssh_answer(target: SshTarget) -> str | None:
 
 
 async def diagnose(conn: ClusterConnection, snap: RingSnapshot, node: str, kubeone: KubeOneSettings,
-                   ssh: SshSettings | None, namespace: str = "kube-system") -> Diagnosis:
-    """Which variant: dead when ssh does not answer and the member is unreachable or the Node NotReady/gone."""
+                   ssh: SshSettings | None, namespace: str = "kube-system", *, flavour: str | None = None) -> Diagnosis:
+    """Which variant: dead when ssh does not answer and the member is unreachable or the Node NotReady/gone.
+
+    `flavour` is the context's setting (None: detected): it says how the machine is reached over ssh."""
     row = target_row(snap, node)
     info = next((n for n in snap.nodes if n.name == node), None)
     reasons: list[str] = []
@@ -82,11 +98,14 @@ async def diagnose(conn: ClusterConnection, snap: RingSnapshot, node: str, kubeo
     member_down = row is None or row.healthy is not True
     reasons.append(f"member {row.member_id or '?'} is {'healthy' if not member_down else 'unreachable'}" if row
                    else f"no etcd member on {node}")
-    ctx = await gather_context(conn, snap, node, kubeone, ssh_settings=ssh, namespace=namespace)
-    probe = await ssh_answer(ctx.ssh) if ctx.ssh else "no kubeone.yaml/tf.json host for it"
-    reasons.append(f"ssh {ctx.ssh.hop.address}: {probe or 'answers'}" if ctx.ssh else f"ssh: {probe}")
+    target, problems = await node_ssh_target(conn, snap, node, kubeone, ssh, flavour=flavour_of(kubeone, ssh, flavour),
+                                             namespace=namespace)
+    probe = await ssh_answer(target) if target else "no kubeone.yaml/tf.json host for it"
+    if target is None and problems and flavour_of(kubeone, ssh, flavour).is_kubeadm:
+        probe = problems[0]
+    reasons.append(f"ssh {target.hop.address}: {probe or 'answers'}" if target else f"ssh: {probe}")
     dead = bool(probe and probe.startswith("ssh unreachable") and (member_down or node_down))
-    return Diagnosis(dead, tuple(reasons), row.member_id if row else None, ctx.ssh)
+    return Diagnosis(dead, tuple(reasons), row.member_id if row else None, target)
 
 
 Confirm = Callable[[str, str], Awaitable[bool]]
@@ -96,7 +115,7 @@ class DeadMachineRepair:
     def __init__(
         self, conn: ClusterConnection, engine: Any, node: str, kubeone: KubeOneSettings, *,
         ssh: SshSettings | None, emit: Callable[[str], None], confirm: Confirm, state: Path | None = None,
-        wait_machine_s: float = 1800.0, namespace: str = "kube-system",
+        wait_machine_s: float = 1800.0, namespace: str = "kube-system", flavour: str | None = None,
     ) -> None:
         self.conn, self.engine, self.node, self.kubeone = conn, engine, node, kubeone
         self.ssh, self.emit, self.confirm = ssh, emit, confirm
@@ -104,6 +123,7 @@ class DeadMachineRepair:
         self.journal, self.lock = StepJournal.with_lock(state, conn, PROCEDURE)
         self.state = state  # the journal's directory; the backup goes to its backups/ (etcdtui's own by default)
         self._exec = EtcdctlExec(conn)
+        self.flavour = flavour_of(kubeone, ssh, flavour)  # kubeadm: the fresh machine joins with kubeadm join
         self.facts: dict[str, Any] = {}
         self.done: set[str] = set()
         self.on_step: StepObserver = lambda _step, _note: None  # the app's checklist follows the steps
@@ -119,7 +139,8 @@ class DeadMachineRepair:
             if diagnosis is None:
                 raise StepFailed("nothing to resume and no diagnosis")
             self.facts = {"kind": "begin", "t": time.time(), "node": self.node, "member_id": diagnosis.member_id,
-                          "members": voting, "reasons": list(diagnosis.reasons)}
+                          "members": voting, "reasons": list(diagnosis.reasons),
+                          "address": diagnosis.ssh.hop.host if diagnosis.ssh else None}
             self.journal.append(self.facts)
         if self.facts.get("node") != self.node:
             raise StepFailed(f"an unfinished repair of {self.facts.get('node')} exists ({self.journal.path})")
@@ -176,7 +197,7 @@ class DeadMachineRepair:
         dest = await asyncio.to_thread(new_own_backup_path, self.conn.context, self.state)
         try:
             result = await take_backup(self.conn, snap, kubeone=self.kubeone, dest=dest, ssh=self.ssh,
-                                       namespace=self.namespace, exclude_node=self.node)
+                                       namespace=self.namespace, exclude_node=self.node, flavour=self.flavour.name)
         except BackupError as exc:
             raise StepFailed(f"backup failed: {exc.message}") from None
         return f"{result.path} (revision {result.revision}, {result.size} bytes, sha256 {result.sha256[:16]}…)"
@@ -204,16 +225,12 @@ class DeadMachineRepair:
         deadline = time.monotonic() + self.wait_machine_s
         told, told_problem = False, ""
         while True:
-            snap = self.engine.latest or await self._snap()
-            ctx = await gather_context(self.conn, snap, self.node, self.kubeone, ssh_settings=self.ssh,
-                                       namespace=self.namespace)
-            if ctx.ssh is None:
-                raise StepFailed(f"no kubeone.yaml/tf.json host for {self.node}")
+            target = await self._machine_target()
             if not told:
-                self.emit(f"   waiting for a fresh machine at {ctx.ssh.hop.address} (provision it, e.g. terraform "
-                          f"apply, then refresh tf.json); host keys from {ctx.ssh.known_hosts}")
+                self.emit(f"   waiting for a fresh machine at {target.hop.address} (provision it, e.g. terraform "
+                          f"apply, then refresh tf.json); host keys from {target.known_hosts}")
                 told = True
-            problem = await ssh_answer(ctx.ssh)
+            problem = await ssh_answer(target)
             if problem is None:
                 break
             if problem != told_problem:  # what it waits for, said again only when it changes
@@ -223,20 +240,34 @@ class DeadMachineRepair:
                 raise StepFailed(f"{self.node}: {problem} — verify the new machine's key out of band and add it "
                                  "to known_hosts, then run again")
             if time.monotonic() > deadline:
-                raise StepFailed(f"no machine answered at {ctx.ssh.hop.address} within {self.wait_machine_s:.0f} s")
+                raise StepFailed(f"no machine answered at {target.hop.address} within {self.wait_machine_s:.0f} s")
             await asyncio.sleep(2.0)
-        async with await connect(ctx.ssh) as ssh:
+        async with await connect(target) as ssh:
             for path in OLD_STATE:
                 result, _, _ = await ssh.capture(["sudo", "-n", "test", "-e", path])
                 if result.exit_code == 0:
                     raise StepFailed(f"{self.node} is not a fresh machine: {path} exists")
         return f"{self.node} answers ssh with a verified host key and holds no etcd state"
 
+    async def _machine_target(self) -> SshTarget:
+        """The machine's ssh target (kubeadm: at the address journaled at the start when the Node is gone)."""
+        snap = self.engine.latest or await self._snap()
+        target, problems = await node_ssh_target(self.conn, snap, self.node, self.kubeone, self.ssh,
+                                                 flavour=self.flavour, namespace=self.namespace,
+                                                 known_address=self.facts.get("address"))
+        if target is None:
+            raise StepFailed(problems[0] if problems else f"no kubeone.yaml/tf.json host for {self.node}")
+        return target
+
     async def step_apply(self) -> str:
         snap = await self._snap()
+        if self.flavour.is_kubeadm:
+            await self._delete_leftover_tokens(snap)
         names = {r.member_name for r in snap.rows if r.member_id}
         if self.node in names and await read_node(self.conn, self.node) is not None:
             return f"{self.node} is already a member again"
+        if self.flavour.is_kubeadm:
+            return await self._kubeadm_join(snap)
         argv = await apply_argv(self.conn, self.kubeone, self.namespace)
         if not await self.confirm(f"run `{' '.join(argv)}`: KubeOne joins {self.node}", self.node):
             raise StepFailed("not confirmed")
@@ -246,6 +277,59 @@ class DeadMachineRepair:
         except ApplyFailed as exc:
             raise StepFailed(str(exc)) from None
         return f"kubeone apply joined {self.node} in {seconds:.0f} s"
+
+    def _join(self, machine: Callable[[], Awaitable[SshNode]]) -> KubeadmJoin:
+        return journaled_join(self.node, self.journal, self.emit, machine)
+
+    async def _delete_leftover_tokens(self, snap: RingSnapshot) -> None:
+        """A run killed during the join left its token: delete it (its public id is journaled)."""
+        try:
+            healthy, address = healthy_control_plane(snap, self.node)
+            await delete_journaled_tokens(self.journal, self._join(_no_machine), healthy,
+                                          NodeSsh.of(self.ssh or SshSettings()).target(healthy, address))
+        except (JoinFailed, SshError) as exc:
+            raise StepFailed(str(exc)) from None
+
+    async def _kubeadm_join(self, snap: RingSnapshot) -> str:
+        """The replace procedure's kubeadm join (`KubeadmJoin`), its output redacted before it is emitted."""
+        try:
+            healthy, address = healthy_control_plane(snap, self.node)
+        except JoinFailed as exc:
+            raise StepFailed(str(exc)) from None
+        if not await self.confirm(f"run `sudo kubeadm join … --control-plane` on {self.node}: a bootstrap token and "
+                                  f"a certificate key are created on {healthy} (never shown), the token is deleted "
+                                  "when the step ends", self.node):
+            raise StepFailed("not confirmed")
+        target = await self._machine_target()
+        sessions: list[SshNode] = []
+
+        async def machine() -> SshNode:
+            if not sessions:
+                try:
+                    sessions.append(await connect(target))
+                except SshHostKeyError as exc:
+                    raise StepFailed(f"host key verification failed, the procedure stops: {exc}") from None
+            return sessions[0]
+
+        join = self._join(machine)
+        try:
+            seconds = await self._join_once(join, machine, healthy, address)
+        except (JoinFailed, SshError) as exc:
+            raise StepFailed(str(exc)) from None
+        finally:
+            for session in sessions:
+                await session.close()
+        return f"kubeadm join joined {self.node} in {seconds:.0f} s; the join token is deleted"
+
+    async def _join_once(self, join: KubeadmJoin, machine: Callable[[], Awaitable[SshNode]], healthy: str,
+                         address: str) -> float:
+        records = await asyncio.to_thread(self.journal.records)
+        if any(r.get(JOIN_STARTED) for r in records):
+            join.out(f"an earlier join attempt ran on {self.node}: `sudo kubeadm reset --force` first")
+            code, _ = await join.run(await machine(), ["sudo", "kubeadm", "reset", "--force"], self.node, show=True)
+            if code != 0:
+                raise StepFailed(f"kubeadm reset before the new join exited with {code}")
+        return await join.via(healthy, NodeSsh.of(self.ssh or SshSettings()).target(healthy, address))
 
     async def step_verify(self) -> str:
         expected = int(self.facts.get("members") or 3)
@@ -271,3 +355,7 @@ class DeadMachineRepair:
 
     async def close(self) -> None:
         await self._exec.close()
+
+
+async def _no_machine() -> SshNode:
+    raise JoinFailed("only the tokens are deleted here: no session to the machine")

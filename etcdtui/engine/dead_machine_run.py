@@ -15,6 +15,7 @@ from typing import Any
 from etcdtui.cluster.kube import ClusterConnection
 from etcdtui.engine.dead_machine import (
     DESTRUCTIVE,
+    KUBEADM_APPLY_TITLE,
     PROCEDURE,
     STEP_TITLES,
     STEPS,
@@ -23,6 +24,7 @@ from etcdtui.engine.dead_machine import (
 )
 from etcdtui.engine.recover import StepJournal
 from etcdtui.engine.replace import ReplaceSettings
+from etcdtui.engine.replace.step_kubeadm_join import rejoin_commands
 from etcdtui.engine.replace_journal import JournalError
 from etcdtui.engine.step_checklist_run import Asker, StepChecklistRun
 
@@ -47,11 +49,17 @@ class DeadMachineRun(StepChecklistRun):
         super().__init__(conn, interaction, settings.node)
         self.diagnosis, self.voting = diagnosis, voting
         self.repair = DeadMachineRepair(conn, engine, settings.node, settings.kubeone, ssh=settings.ssh,
-                                        emit=self.emit, confirm=self.confirm, state=settings.state_dir)
+                                        emit=self.emit, confirm=self.confirm, state=settings.state_dir,
+                                        flavour=settings.flavour)
         self.repair.on_step = self.on_step
         self.journal, self.lock = self.repair.journal, self.repair.lock
         self.confirm_note = f"The machine of {settings.node} is gone. "
-        self._layout([(s, STEP_TITLES[s], s in DESTRUCTIVE) for s in STEPS])
+        self._layout(self._steps())
+
+    def _steps(self) -> list[tuple[str, str, bool]]:
+        kubeadm = self.repair.flavour.is_kubeadm
+        return [(s, KUBEADM_APPLY_TITLE if s == "apply" and kubeadm else STEP_TITLES[s], s in DESTRUCTIVE)
+                for s in STEPS]
 
     async def open(self) -> None:
         await asyncio.to_thread(self.lock.acquire)
@@ -66,7 +74,7 @@ class DeadMachineRun(StepChecklistRun):
             self.lock.release()
             raise
         self.done = self.repair.done
-        await asyncio.to_thread(self._layout, [(s, STEP_TITLES[s], s in DESTRUCTIVE) for s in STEPS])
+        await asyncio.to_thread(self._layout, self._steps())
 
     async def _go(self) -> None:
         await self.repair.run(self.diagnosis, self.voting)
@@ -80,6 +88,6 @@ class DeadMachineRun(StepChecklistRun):
             "member-remove": [f"etcdctl member remove {member}  (in a healthy member's pod)"],
             "delete-node": [f"DELETE /api/v1/nodes/{self.node}"],
             "wait-machine": [f"ssh {self.node}: host key in known_hosts, no /var/lib/etcd/member, no etcd manifest"],
-            "apply": ["kubeone apply --manifest <kubeone.yaml> -t <tf.json>  (the plan may only join "
-                      f"{self.node})"],
+            "apply": rejoin_commands(self.node, "<healthy control-plane node>") if self.repair.flavour.is_kubeadm
+            else [f"kubeone apply --manifest <kubeone.yaml> -t <tf.json>  (the plan may only join {self.node})"],
         }.get(step, [])

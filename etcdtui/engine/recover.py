@@ -9,12 +9,14 @@ static pod manifest aside, restore on one node, re-join the others with `kubeone
               into a fresh dir as a one-member cluster, old /var/lib/etcd moved aside, the fresh dir in place
   start       the manifest back; the member must answer alone, at the snapshot's revision or later
   reset:NODE  each other node: `sudo kubeadm reset --force`, then its Node object deleted
-  rejoin      `kubeone apply` (the plan may only join the reset nodes); one function, so a kubeadm flavour
-              can swap it
+  rejoin      `kubeone apply` (the plan may only join the reset nodes); on a kubeadm cluster each reset node
+              joins in turn with the replace procedure's kubeadm join (recover_kubeadm.py)
   verify      every node a member, all healthy, hashes equal
 
 Every step is idempotent (each looks at what is already done), so a resume re-runs the step that was
 running. The journal (`recover-<cluster>.jsonl`, 0600) and the lock are the replace procedure's machinery.
+On kubeadm the nodes are reached at the address their etcd advertises to its peers (`--initial-advertise-peer-urls`,
+the node's address in a kubeadm cluster) with the context's ssh settings: the Node objects go away on reset.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from etcdtui.cluster.backup import BackupError, snapshot_status
 from etcdtui.cluster.etcdctl_exec import EtcdctlExec, EtcdctlExecError, target_from_pod
@@ -40,7 +43,11 @@ from etcdtui.cluster.ssh import SshNode, connect
 from etcdtui.cluster.ssh_target import SshError, SshHostKeyError, SshTarget
 from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.context_settings import SshSettings
+from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.kubeone_apply import APPLY_TIMEOUT, ApplyFailed, apply_argv, run_apply
+from etcdtui.engine.node_reach import flavour_of
+from etcdtui.engine.recover_kubeadm import kubeadm_rejoin
+from etcdtui.engine.replace.model import StepFailed as JoinFailed
 from etcdtui.engine.replace_context import delete_node, gather_context
 from etcdtui.engine.replace_journal import Journal, ProcedureLock, cluster_key, state_dir
 from etcdtui.engine.snapshot import RingSnapshot, Verdict
@@ -204,7 +211,7 @@ class StepJournal(Journal):
 class RecoverProcedure:
     def __init__(
         self, conn: ClusterConnection, kubeone: KubeOneSettings, *, ssh: SshSettings | None, emit: Print,
-        confirm: Confirm, state: Path | None = None, namespace: str = "kube-system",
+        confirm: Confirm, state: Path | None = None, namespace: str = "kube-system", flavour: str | None = None,
     ) -> None:
         self.conn = conn
         self.kubeone = kubeone
@@ -213,6 +220,7 @@ class RecoverProcedure:
         self.confirm = confirm
         self.namespace = namespace
         self.journal, self.lock = StepJournal.with_lock(state, conn, "recover")
+        self.flavour = flavour_of(kubeone, ssh, flavour)
         self._exec = EtcdctlExec(conn)
         self._ssh: dict[str, SshNode] = {}
         self.plan: RecoverPlan | None = None
@@ -298,17 +306,26 @@ class RecoverProcedure:
             return await self.rejoin(plan)
         return await self.step_verify(plan)
 
-    async def _node_ssh(self, node: str) -> SshNode:
+    async def ssh_target(self, node: str) -> SshTarget:
+        if self.flavour.is_kubeadm:
+            np = next((n for n in self.plan.nodes if n.node == node), None) if self.plan else None
+            address = urlsplit(np.peer_url).hostname if np and np.peer_url else None
+            if address is None:
+                raise StepFailed(f"no address for {node}: its etcd pod has no --initial-advertise-peer-urls")
+            return NodeSsh.of(self.ssh or SshSettings()).target(node, address)
+        ctx = await gather_context(self.conn, _EMPTY, node, self.kubeone, ssh_settings=self.ssh,
+                                   namespace=self.namespace)
+        if ctx.ssh is None:
+            raise StepFailed(f"no ssh way to {node}: {ctx.problems[0] if ctx.problems else 'no kubeone host'}")
+        return ctx.ssh
+
+    async def node_ssh(self, node: str) -> SshNode:
         if node not in self._ssh:
-            ctx = await gather_context(self.conn, _EMPTY, node, self.kubeone, ssh_settings=self.ssh,
-                                       namespace=self.namespace)
-            if ctx.ssh is None:
-                raise StepFailed(f"no ssh way to {node}: {ctx.problems[0] if ctx.problems else 'no kubeone host'}")
-            self._ssh[node] = await _connect(ctx.ssh)
+            self._ssh[node] = await _connect(await self.ssh_target(node))
         return self._ssh[node]
 
     async def _sh(self, node: str, argv: list[str], *, check: bool = True, limit: float = 120.0) -> bool:
-        ssh = await self._node_ssh(node)
+        ssh = await self.node_ssh(node)
         self.emit(f"   {node}$ {shlex.join(argv)}")
         try:
             result, out, err = await ssh.capture(argv, time_limit=limit)
@@ -320,14 +337,14 @@ class RecoverProcedure:
             raise StepFailed(f"{node}: `{shlex.join(argv)}` failed ({result.describe()})")
         return result.ok
 
-    async def _ask(self, what: str, node: str) -> None:
+    async def ask(self, what: str, node: str) -> None:
         if not await self.confirm(what, node):
             raise StepFailed(f"not confirmed: {what}")
 
     async def step_stop(self, node: str) -> str:
         if not await self._sh(node, ["sudo", "test", "-e", MANIFEST], check=False):
             return f"etcd is not running on {node} (no manifest in /etc/kubernetes/manifests)"
-        await self._ask(f"stop etcd on {node}: move its static pod manifest aside", node)
+        await self.ask(f"stop etcd on {node}: move its static pod manifest aside", node)
         await self._sh(node, ["sudo", "mv", MANIFEST, ASIDE])
         return f"etcd stopped on {node} (manifest at {ASIDE})"
 
@@ -339,8 +356,8 @@ class RecoverProcedure:
         if await self._sh(node, ["sudo", "test", "-e", old], check=False) and \
                 await self._sh(node, ["sudo", "test", "-e", f"{DATA_DIR}/member"], check=False):
             return f"already restored on {node} ({old} kept)"
-        await self._ask(f"restore the snapshot on {node} into a fresh data dir; {DATA_DIR} is moved to {old}", node)
-        ssh = await self._node_ssh(node)
+        await self.ask(f"restore the snapshot on {node} into a fresh data dir; {DATA_DIR} is moved to {old}", node)
+        ssh = await self.node_ssh(node)
         self.emit(f"   {node}$ sudo dd of={REMOTE_SNAPSHOT} status=none < {plan.snapshot.path}")
         try:
             up = await ssh.connection.run(shlex.join(["sudo", "dd", f"of={REMOTE_SNAPSHOT}", "status=none"]),
@@ -365,7 +382,7 @@ class RecoverProcedure:
         node = plan.restore_node
         np = next(n for n in plan.nodes if n.node == node)
         if not await self._sh(node, ["sudo", "test", "-e", MANIFEST], check=False):
-            await self._ask(f"start etcd on {node} from the restored data dir (manifest back)", node)
+            await self.ask(f"start etcd on {node} from the restored data dir (manifest back)", node)
             await self._sh(node, ["sudo", "mv", ASIDE, MANIFEST])
         deadline = time.monotonic() + START_TIMEOUT
         last = "not asked yet"
@@ -383,25 +400,30 @@ class RecoverProcedure:
         raise StepFailed(f"the restored member on {node} did not come up within {START_TIMEOUT:.0f} s ({last})")
 
     async def step_reset(self, node: str) -> str:
-        await self._ask(f"reset {node} (kubeadm reset --force) and delete its Node object", node)
+        await self.ask(f"reset {node} (kubeadm reset --force) and delete its Node object", node)
         await self._sh(node, ["sudo", "kubeadm", "reset", "--force"], limit=300)
         deleted = await delete_node(self.conn, node)
         return f"{node} reset; Node {'deleted' if deleted else 'was already gone'}"
 
-    async def _members(self, plan: RecoverPlan) -> list[dict[str, Any]]:
+    async def members(self, plan: RecoverPlan) -> list[dict[str, Any]]:
         np = next(n for n in plan.nodes if n.node == plan.restore_node)
         return list(json.loads(await self._etcdctl(np, ["member", "list", "-w", "json"]))["members"])
 
     async def rejoin(self, plan: RecoverPlan) -> str:
         """Re-join every reset node: `kubeone apply`, whose plan may only join those nodes (KubeOne joins
         control-plane nodes one at a time). The one function a kubeadm flavour replaces."""
+        if self.flavour.is_kubeadm:
+            try:
+                return await kubeadm_rejoin(self, plan)
+            except (JoinFailed, SshError) as exc:
+                raise StepFailed(str(exc)) from None
         await self._after_interrupted_apply(plan)
-        names = {str(m.get("name", "")) for m in await self._members(plan)}
+        names = {str(m.get("name", "")) for m in await self.members(plan)}
         missing = [n for n in plan.others if n not in names]
         if not missing:
             return "every node is a member again"
         argv = await apply_argv(self.conn, self.kubeone, self.namespace)
-        await self._ask(f"run `{shlex.join(argv)}`: KubeOne re-joins {', '.join(missing)}", missing[0])
+        await self.ask(f"run `{shlex.join(argv)}`: KubeOne re-joins {', '.join(missing)}", missing[0])
 
         def journal_pid(pid: int) -> None:  # a resume after a crash first waits for this kubeone and its joins
             self.journal.append({"kind": "note", "kubeone_pid": pid, "t": time.time()})
@@ -429,7 +451,7 @@ class RecoverProcedure:
         settle_deadline = time.monotonic() + SETTLE_TIMEOUT
         while time.monotonic() < settle_deadline:
             try:
-                now = sorted((str(m.get("ID")), str(m.get("name", ""))) for m in await self._members(plan))
+                now = sorted((str(m.get("ID")), str(m.get("name", ""))) for m in await self.members(plan))
             except StepFailed:
                 now = None
             if now != last or now is None or any(not name for _, name in now):
@@ -444,7 +466,7 @@ class RecoverProcedure:
         last = "not checked"
         while time.monotonic() < deadline:
             try:
-                members = await self._members(plan)
+                members = await self.members(plan)
                 names = sorted(str(m.get("name", "")) for m in members)
                 health = json.loads(await self._etcdctl(np, ["endpoint", "health", "--cluster", "-w", "json"]))
                 hashes = json.loads(await self._etcdctl(np, ["endpoint", "hashkv", "--cluster", "-w", "json"]))

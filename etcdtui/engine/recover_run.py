@@ -21,16 +21,17 @@ from etcdtui.engine.replace_journal import JournalError
 from etcdtui.engine.step_checklist_run import Asker, StepChecklistRun
 
 
-def step_title(step: str, plan: RecoverPlan) -> tuple[str, bool]:
+def step_title(step: str, plan: RecoverPlan, kubeadm: bool = False) -> tuple[str, bool]:
     """(title, destructive) of one of `plan.steps()`."""
     name, _, node = step.partition(":")
+    rejoin = "kubeadm join, one node at a time" if kubeadm else "kubeone apply"
     return {
         "stop": (f"Stop etcd on {node} (its static pod manifest moved aside)", True),
         "restore": (f"Restore snapshot revision {plan.snapshot.revision} on {plan.restore_node} (fresh data dir)",
                     True),
         "start": (f"Start etcd on {plan.restore_node} alone, check it answers", True),
         "reset": (f"Reset {node} (kubeadm reset) and delete its Node", True),
-        "rejoin": (f"kubeone apply: re-join {', '.join(plan.others) or 'nothing'}", True),
+        "rejoin": (f"{rejoin}: re-join {', '.join(plan.others) or 'nothing'}", True),
         "verify": ("Verify: every node a member, all healthy, hashes equal", False),
     }[name]
 
@@ -57,11 +58,11 @@ class RecoverRun(StepChecklistRun):
 
     def __init__(self, conn: ClusterConnection, engine: Any, snapshot: Path, interaction: Asker, *,
                  kubeone: KubeOneSettings, ssh: SshSettings | None, state_dir: Path | None = None,
-                 namespace: str = "kube-system") -> None:
+                 namespace: str = "kube-system", flavour: str | None = None) -> None:
         super().__init__(conn, interaction, "all control-plane nodes")
         self.engine, self.snapshot = engine, snapshot
         self.proc = RecoverProcedure(conn, kubeone, ssh=ssh, emit=self.emit, confirm=self.confirm,
-                                     state=state_dir, namespace=namespace)
+                                     state=state_dir, namespace=namespace, flavour=flavour)
         self.proc.on_step = self.on_step
         self.journal, self.lock = self.proc.journal, self.proc.lock
         self.plan: RecoverPlan | None = None
@@ -86,7 +87,8 @@ class RecoverRun(StepChecklistRun):
             raise
         self.plan, self.done = plan, self.proc.done
         self.confirm_note = loss_text(plan)
-        await asyncio.to_thread(self._layout, [(step, *step_title(step, plan)) for step in plan.steps()])
+        await asyncio.to_thread(self._layout, [(step, *step_title(step, plan, self.proc.flavour.is_kubeadm))
+                                                for step in plan.steps()])
 
     async def _go(self) -> None:
         assert self.plan is not None

@@ -83,7 +83,7 @@ async def _backup(args: argparse.Namespace) -> int:
         from etcdtui.headless.context_flags import resolved
 
         try:
-            settings, ssh = resolved(args, conn.context)
+            settings, ssh, flavour = resolved(args, conn.context)
         except SettingsError as exc:
             return SAY.fail(str(exc), exitcodes.UNKNOWN)
         last = [0.0]
@@ -95,7 +95,7 @@ async def _backup(args: argparse.Namespace) -> int:
 
         try:
             result = await take_backup(conn, snap, kubeone=settings, dest=dest.expanduser().absolute(),
-                                       ssh=ssh, on_progress=progress)
+                                       ssh=ssh, on_progress=progress, flavour=flavour)
         except BackupError as exc:
             return SAY.fail(f"backup failed: {exc.message}", exitcodes.CRITICAL)
     finally:

@@ -82,12 +82,12 @@ async def _recover(args: argparse.Namespace) -> int:
     from etcdtui.headless.context_flags import resolved
 
     try:
-        settings, ssh = resolved(args, conn.context)
+        settings, ssh, flavour = resolved(args, conn.context)
     except SettingsError as exc:
         await conn.close()
         return SAY.fail(str(exc), exitcodes.UNKNOWN)
     proc = RecoverProcedure(conn, settings, ssh=ssh, emit=SAY.out, confirm=confirm,
-                            state=args.state_dir)
+                            state=args.state_dir, flavour=flavour)
     try:
         if not args.dry_run:
             await asyncio.to_thread(proc.lock.acquire)

@@ -4,8 +4,8 @@
 unreachable, as when a real VM dies), its ssh server stops answering, its Node goes NotReady.
 `provision-node NODE`: a new, empty machine at the same address (what `terraform apply` gives after the old
 instance was deleted): no etcd data, a NEW host key, which is put into the lab's known_hosts the way an
-operator runs `ssh-keygen -R` + `ssh-keyscan >> known_hosts`, and into kubeone.yaml/tf.json like a fresh
-`terraform output -json > tf.json`. `--keep-known-hosts` leaves the old key there, so clients that verify
+operator runs `ssh-keygen -R` + `ssh-keyscan >> known_hosts`, and (KubeOne flavour) into kubeone.yaml/tf.json
+like a fresh `terraform output -json > tf.json`; a kubeadm lab has neither file. `--keep-known-hosts` leaves the old key there, so clients that verify
 host keys must refuse the machine. `lose-quorum`: the majority of members is destroyed at once (etcd stopped
 for good, data lost); their machines still answer ssh, so a restore from a snapshot can re-join them.
 """
@@ -115,6 +115,9 @@ class Machines:
                     "known_hosts still holds the OLD key")
         access.nodes[node] = new
         write_known_hosts(self.lab.layout.known_hosts, access)
+        if self.lab.args.flavour == "kubeadm":  # a plain kubeadm cluster has no kubeone.yaml or tf.json
+            return (f"{node} provisioned at {old.host}:{old.port}: empty machine, new host key {fingerprint} "
+                    "(known_hosts updated)")
         from etcdtui.lab.kubeone import write_kubeone_files  # noqa: PLC0415 - as the daemon imports it
 
         write_kubeone_files(ring, self.lab.layout, access)

@@ -219,14 +219,10 @@ class EtcdTuiApp(App[int]):
         self.notify(f"looking at {node}: its Node, its etcd member, ssh to its machine…", timeout=5, markup=False)
         try:
             snap = await fresh_snapshot(s.ring)
-            diagnosis = await diagnose(conn, snap, node, settings.kubeone, settings.ssh, s.namespace)
+            diagnosis = await diagnose(conn, snap, node, settings.kubeone, settings.ssh, s.namespace,
+                                       flavour=s.settings.flavour)
         except Exception as exc:  # noqa: BLE001 - any adapter error is one line for the operator, never a crash
             self.notify(f"cannot tell how to replace {node}: {exc}".splitlines()[0], severity="error", timeout=15,
-                        markup=False)
-            return
-        if diagnosis.dead and s.flavour == "kubeadm":
-            self.notify(f"{node}'s machine is gone, and the dead-machine repair joins with kubeone apply: not "
-                        "available on a kubeadm cluster yet (docs/recover.md)", severity="error", timeout=15,
                         markup=False)
             return
         if not await self.push_screen(variant_dialog(node, context, diagnosis), wait_for_dismiss=True):
@@ -269,7 +265,7 @@ class EtcdTuiApp(App[int]):
         kubeone, ssh, path = KubeOneSettings.of(s.settings.kubeone), s.settings.ssh, snapshot
         self.push_screen(RecoverScreen(
             lambda ask: RecoverRun(conn, s.ring, path, ask, kubeone=kubeone, ssh=ssh, state_dir=s.replace_state_dir,
-                                   namespace=s.namespace), path, context=context))
+                                   namespace=s.namespace, flavour=s.settings.flavour), path, context=context))
         return True
 
     def _replace_settings(self, node: str) -> ReplaceSettings:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -91,3 +93,35 @@ def etcd_messages(log_text: str) -> list[str]:
         if isinstance(entry, dict) and "msg" in entry:
             out.append(str(entry["msg"]))
     return out
+
+
+def journal_records(state: Path, prefix: str) -> list[dict[str, Any]]:
+    """The unfinished `<prefix>-<cluster>.jsonl` journal's records in `state` (a torn last line skipped)."""
+    files = [f for f in state.glob(f"{prefix}-*.jsonl") if not f.name.endswith((".done.jsonl", ".abandoned.jsonl"))]
+    if not files:
+        return []
+    records = []
+    for line in files[0].read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
+
+
+def kill_during(proc: subprocess.Popen[bytes], records: Callable[[], list[dict[str, Any]]], step: object, log: Path,
+                text: str | None = None) -> None:
+    """SIGKILL a headless procedure (its whole process group, as a crash of the machine running it would) while
+    `step` runs: once its journal (`records()`) says it is running, and `text` is in its output when given."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        mine = [r for r in records() if r.get("step") == step]
+        if mine and mine[-1].get("status") == "running" and (text is None or text in log.read_text()):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            after = [r for r in records() if r.get("step") == step]
+            assert after[-1].get("status") == "running", f"{step} finished before the kill: {after}"
+            return
+        assert proc.poll() is None, log.read_text()
+        time.sleep(0.005)
+    raise AssertionError(f"{step} never ran: {log.read_text()}")

@@ -9,7 +9,6 @@ import os
 import pty
 import re
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from _lab_cli import etcdctl, etcdtui, lab_status, wait_for
+from _lab_cli import etcdctl, etcdtui, journal_records, kill_during, lab_status, wait_for
 from conftest import RunningLab
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -27,17 +26,7 @@ CONTEXT = "etcdtui-lab"
 
 
 def _journal_records(state: Path) -> list[dict[str, object]]:
-    files = list(state.glob("recover-*.jsonl"))
-    files = [f for f in files if not f.name.endswith((".done.jsonl",))]
-    if not files:
-        return []
-    out = []
-    for line in files[0].read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return journal_records(state, "recover")
 
 
 def _start_recover(lab: RunningLab, snap: Path, state: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -50,21 +39,7 @@ def _start_recover(lab: RunningLab, snap: Path, state: Path, log: Path) -> subpr
 
 
 def _kill_when(proc: subprocess.Popen[bytes], state: Path, step: str, log: Path, text: str | None = None) -> None:
-    """SIGKILL the recovery (its whole process group, as a crash of the machine running it would) while `step`
-    runs: once the journal says it is running (and `text` is in its output, when given)."""
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        records = _journal_records(state)
-        running = [r for r in records if r.get("step") == step]
-        if running and running[-1].get("status") == "running" and (text is None or text in log.read_text()):
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-            after = [r for r in _journal_records(state) if r.get("step") == step]
-            assert after[-1].get("status") == "running", f"{step} finished before the kill: {after}"
-            return
-        assert proc.poll() is None, log.read_text()
-        time.sleep(0.005)
-    raise AssertionError(f"{step} never ran: {log.read_text()}")
+    kill_during(proc, lambda: _journal_records(state), step, log, text)
 
 
 def _in_terminal(lab: RunningLab, snap: Path, state: Path, answer: str) -> str:
