@@ -17,7 +17,7 @@ def lab_kubeconfig(running: str | None, prefix: str) -> Iterator[str]:
     if running is not None:
         yield running
         return
-    from etcdtui.lab.cli import start_lab, stop_lab
+    from etcdtui.lab.lifecycle import start_lab, stop_lab
 
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         root = Path(tmp) / "lab"

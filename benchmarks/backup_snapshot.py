@@ -21,8 +21,8 @@ from etcdtui.cluster.drain import drain_node
 from etcdtui.cluster.kube import ClusterConnection
 from etcdtui.cluster.ssh import connect
 from etcdtui.cluster.ssh_target import SshHop, SshTarget
-from etcdtui.lab.cli import start_lab, stop_lab
 from etcdtui.lab.layout import LabLayout
+from etcdtui.lab.lifecycle import start_lab, stop_lab
 from etcdtui.lab.sshd import CLIENT_KEY_NAME, SSH_USER
 
 NS, POD, NODE = "kube-system", "etcd-lab-cp-1", "lab-cp-1"

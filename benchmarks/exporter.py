@@ -139,8 +139,8 @@ def fleet_of_labs(base: Path, n: int) -> tuple[list[Path], str]:
 
     import yaml
 
-    from etcdtui.lab.cli import start_lab
     from etcdtui.lab.kubeconfigs import merged_kubeconfig
+    from etcdtui.lab.lifecycle import start_lab
 
     roots = [base / f"lab-{k}" for k in range(n)]
     with ThreadPoolExecutor(n) as pool:
@@ -158,7 +158,7 @@ def main() -> int:
     parser.add_argument("--labs", type=int, default=5, help="labs for the fleet measurement (0: skip; default 5)")
     args = parser.parse_args()
 
-    from etcdtui.lab.cli import start_lab, stop_lab
+    from etcdtui.lab.lifecycle import start_lab, stop_lab
 
     tmp = tempfile.TemporaryDirectory(prefix="etcdtui-bench-exporter-")
     base = Path(tmp.name)

@@ -60,9 +60,9 @@ async def fleet_screen_filled(kubeconfig: Path, labs: list[str]) -> float:
 
 
 def start_labs(state: Path) -> tuple[list[Path], str]:
-    from etcdtui.lab.cli import start_lab
     from etcdtui.lab.kubeconfigs import merged_kubeconfig
     from etcdtui.lab.layout import default_lab_dir
+    from etcdtui.lab.lifecycle import start_lab
 
     os.environ["XDG_STATE_HOME"] = str(state)
     roots = [default_lab_dir(n) for n in NAMES]
@@ -132,7 +132,7 @@ def main() -> int:
     finally:
         hanging.close()
         if roots:
-            from etcdtui.lab.cli import stop_lab
+            from etcdtui.lab.lifecycle import stop_lab
 
             for root in roots:
                 stop_lab(root)

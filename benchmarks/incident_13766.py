@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from etcdtui.lab.cli import start_lab, stop_lab
 from etcdtui.lab.incident_evidence import etcd_detections
 from etcdtui.lab.incident_scenario import Incident13766, IncidentResult
 from etcdtui.lab.layout import LabLayout
+from etcdtui.lab.lifecycle import start_lab, stop_lab
 
 DETECTION_PATIENCE = 60.0
 

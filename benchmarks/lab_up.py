@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from etcdtui.lab.cli import lab_processes, start_lab, stop_lab
+from etcdtui.lab.lifecycle import lab_processes, start_lab, stop_lab
 
 TARGET_S = 5.0
 

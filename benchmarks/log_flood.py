@@ -193,8 +193,8 @@ async def _browse(store: LogStore, seconds: float = 15.0) -> None:
 
 
 def history(mb: float) -> None:
-    from etcdtui.lab.cli import start_lab, stop_lab
     from etcdtui.lab.layout import LabLayout
+    from etcdtui.lab.lifecycle import start_lab, stop_lab
 
     lines = fixture_lines()
     with tempfile.TemporaryDirectory(prefix="etcdtui-bench-") as tmp:

@@ -23,8 +23,8 @@ from _fleet_contexts import HangingServer, refused_port, with_broken_contexts, w
 from etcdtui.engine.fleet_summary import FleetRow  # noqa: E402
 from etcdtui.engine.fleet_watch import FleetWatch  # noqa: E402
 from etcdtui.engine.snapshot import Verdict  # noqa: E402
-from etcdtui.lab.cli import start_lab, stop_lab  # noqa: E402
 from etcdtui.lab.kubeconfigs import merged_kubeconfig  # noqa: E402
+from etcdtui.lab.lifecycle import start_lab, stop_lab  # noqa: E402
 from etcdtui.ui.fleet_session import FleetApp  # noqa: E402
 
 NAMES = ("lab", "east", "west")

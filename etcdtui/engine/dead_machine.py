@@ -33,7 +33,6 @@ from etcdtui.engine.context_settings import SshSettings
 from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.kubeone_apply import ApplyFailed, apply_argv, run_apply
 from etcdtui.engine.node_reach import flavour_of, node_ssh_target
-from etcdtui.engine.recover import StepFailed, StepJournal, StepObserver
 from etcdtui.engine.replace.model import StepFailed as JoinFailed
 from etcdtui.engine.replace.step_kubeadm_join import (
     JOIN_STARTED,
@@ -44,6 +43,7 @@ from etcdtui.engine.replace.step_kubeadm_join import (
 )
 from etcdtui.engine.replace_context import delete_node, member_facts, read_node, target_row
 from etcdtui.engine.snapshot import RingSnapshot
+from etcdtui.engine.step_journal import StepFailed, StepJournal, StepObserver
 
 SSH_PROBE_TIMEOUT = 10.0
 VERIFY_TIMEOUT = 120.0

@@ -22,11 +22,11 @@ from etcdtui.engine.dead_machine import (
     DeadMachineRepair,
     Diagnosis,
 )
-from etcdtui.engine.recover import StepJournal
 from etcdtui.engine.replace import ReplaceSettings
 from etcdtui.engine.replace.step_kubeadm_join import rejoin_commands
 from etcdtui.engine.replace_journal import JournalError
 from etcdtui.engine.step_checklist_run import Asker, StepChecklistRun
+from etcdtui.engine.step_journal import StepJournal
 
 
 def voting_members(snap: Any) -> int:

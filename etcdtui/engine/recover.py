@@ -24,19 +24,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
 import json
 import os
 import shlex
-import stat
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from etcdtui.cluster.backup import BackupError, snapshot_status
 from etcdtui.cluster.etcdctl_exec import EtcdctlExec, EtcdctlExecError, target_from_pod
 from etcdtui.cluster.kube import ClusterConnection
 from etcdtui.cluster.ssh import SshNode, connect
@@ -47,10 +43,18 @@ from etcdtui.engine.flavour import NodeSsh
 from etcdtui.engine.kubeone_apply import APPLY_TIMEOUT, ApplyFailed, apply_argv, run_apply
 from etcdtui.engine.node_reach import flavour_of
 from etcdtui.engine.recover_kubeadm import kubeadm_rejoin
+from etcdtui.engine.recover_plan import (
+    NodePlan,
+    RecoverPlan,
+    Refused,
+    SnapshotFacts,
+    plan_from_record,
+    plan_record,
+)
 from etcdtui.engine.replace.model import StepFailed as JoinFailed
 from etcdtui.engine.replace_context import delete_node, gather_context
-from etcdtui.engine.replace_journal import Journal, ProcedureLock, cluster_key, state_dir
 from etcdtui.engine.snapshot import RingSnapshot, Verdict
+from etcdtui.engine.step_journal import Confirm, Print, StepFailed, StepJournal, StepObserver
 
 MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
 ASIDE = "/etc/kubernetes/etcd.yaml.etcdtui-recover"
@@ -63,83 +67,6 @@ MEMBERS_QUIET = 10.0
 SETTLE_TIMEOUT = 180.0
 
 
-class Refused(Exception):
-    """One line: the procedure must not run (exit 2)."""
-
-
-class StepFailed(Exception):
-    """One line: a step failed; run again to retry it."""
-
-
-@dataclass(frozen=True)
-class SnapshotFacts:
-    path: Path
-    size: int
-    sha256: str
-    revision: int
-    total_keys: int | None
-    age_s: float
-
-
-@dataclass(frozen=True)
-class NodePlan:
-    node: str
-    member_name: str
-    peer_url: str | None
-    pod_command: tuple[str, ...]
-
-
-@dataclass
-class RecoverPlan:
-    context: str
-    server: str
-    snapshot: SnapshotFacts
-    nodes: list[NodePlan]
-    restore_node: str
-    survivor_revision: int | None = None
-    lost_keys: list[str] = field(default_factory=list)
-    lost_keys_total: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def others(self) -> list[str]:
-        return [n.node for n in self.nodes if n.node != self.restore_node]
-
-    def steps(self) -> list[str]:
-        return ([f"stop:{n.node}" for n in self.nodes] + ["restore", "start"] +
-                [f"reset:{n}" for n in self.others] + ["rejoin", "verify"])
-
-
-# == the snapshot ===========================================================================================
-async def verify_snapshot(path: Path, now: float | None = None) -> SnapshotFacts:
-    """Integrity (etcdutl snapshot status reads it, its hash checks), revision and age; Refused otherwise."""
-    try:
-        st = await asyncio.to_thread(path.stat)
-    except FileNotFoundError:
-        raise Refused(f"snapshot {path} does not exist") from None
-    except OSError as exc:
-        raise Refused(f"snapshot {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
-        raise Refused(f"snapshot {path} is empty or not a file")
-    try:
-        status = await snapshot_status(path)
-    except BackupError as exc:
-        raise Refused(f"{path} is not a usable etcd snapshot: {exc.message.split('(', 1)[-1].rstrip(')')}") from None
-    if "revision" not in status:
-        raise Refused("etcdutl is not available: the snapshot cannot be verified")
-    digest = await asyncio.to_thread(_sha256, path)
-    age = max(0.0, (time.time() if now is None else now) - st.st_mtime)
-    return SnapshotFacts(path, st.st_size, digest, int(status["revision"]), status.get("totalKey"), age)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _flag(command: Sequence[str], name: str) -> str | None:
     for arg in command:
         if arg.startswith(f"{name}="):
@@ -150,62 +77,6 @@ def _flag(command: Sequence[str], name: str) -> str | None:
 def quorum_lost(snap: RingSnapshot) -> bool:
     return snap.verdict is Verdict.QUORUM_LOST
 
-
-# == the procedure ==========================================================================================
-Print = Callable[[str], None]
-StepObserver = Callable[[str, str | None], None]  # (step, None): started; (step, note): done
-Confirm = Callable[[str, str], Awaitable[bool]]  # (what, node) -> confirmed
-
-
-class StepJournal(Journal):
-    """The replace journal's file handling (0700 dir, 0600 file, fsync per record), under its own file name
-    (`<prefix>-<cluster>.jsonl`) for the procedures that are a list of named steps (recover, dead-machine repair)."""
-
-    def __init__(self, directory: Path, key: str, prefix: str = "recover") -> None:
-        super().__init__(directory, key, prefix)  # `<prefix>-<cluster>.jsonl`; abandoned/archived under it too
-        self.prefix = prefix
-
-    @classmethod
-    def with_lock(cls, state: Path | None, conn: ClusterConnection, prefix: str) -> tuple[StepJournal, ProcedureLock]:
-        """The journal of this cluster and the lock every procedure on it shares (replace's too)."""
-        directory, key = state_dir(state), cluster_key(conn.context, conn.server)
-        return cls(directory, key, prefix), ProcedureLock(directory, key)
-
-    def records(self) -> list[dict[str, Any]]:
-        return list(self._records()) if self.path.exists() else []
-
-    def replay(self) -> tuple[dict[str, Any] | None, set[str]]:
-        """The first (`begin`) record and the names of the steps done: what a resume needs."""
-        begin: dict[str, Any] | None = None
-        done: set[str] = set()
-        for record in self.records():
-            if record.get("kind") == "begin":
-                begin = record
-            elif record.get("status") == "done":
-                done.add(str(record.get("step")))
-        return begin, done
-
-    async def run_steps(self, steps: Sequence[str], done: set[str], run: Callable[[str], Awaitable[str]],
-                        emit: Callable[[str], None], outcome: str, on_step: StepObserver = lambda _s, _n: None,
-                        ) -> None:
-        """Each step not done yet, in order: `running` on disk before it acts, `done` with its note after.
-        `on_step(step, None)` when one starts, `on_step(step, note)` when it is done (the app's checklist)."""
-        for step in steps:
-            if step in done:
-                continue
-            emit(f"== {step}")
-            self.append({"kind": "step", "step": step, "status": "running", "t": time.time()})
-            on_step(step, None)
-            note = await run(step)
-            self.append({"kind": "step", "step": step, "status": "done", "t": time.time(), "note": note})
-            done.add(step)
-            on_step(step, note)
-            emit(f"   done: {note}")
-        self.append({"kind": "end", "outcome": outcome, "t": time.time()})
-        self.finish()
-
-    def finish(self) -> None:
-        self.archive()
 
 
 class RecoverProcedure:
@@ -230,7 +101,7 @@ class RecoverProcedure:
     # -- planning (read-only) ------------------------------------------------------------------------------
     def resume_plan(self) -> RecoverPlan | None:
         begin, self.done = self.journal.replay()
-        self.plan = _plan_from_record(begin) if begin else None
+        self.plan = plan_from_record(begin) if begin else None
         return self.plan
 
     async def make_plan(self, snap: RingSnapshot, snapshot: SnapshotFacts) -> RecoverPlan:
@@ -288,7 +159,7 @@ class RecoverProcedure:
     async def run(self, plan: RecoverPlan) -> None:
         self.plan = plan
         if not self.journal.exists():
-            self.journal.append({"kind": "begin", "t": time.time(), **_plan_record(plan)})
+            self.journal.append({"kind": "begin", "t": time.time(), **plan_record(plan)})
         await self.journal.run_steps(plan.steps(), self.done, lambda step: self._run_step(plan, step), self.emit,
                                      "recovered", self.on_step)
 
@@ -496,30 +367,6 @@ async def _connect(target: SshTarget) -> SshNode:
         raise StepFailed(f"host key verification failed, the procedure stops: {exc}") from None
     except SshError as exc:
         raise StepFailed(str(exc)) from None
-
-
-def _plan_record(plan: RecoverPlan) -> dict[str, Any]:
-    s = plan.snapshot
-    return {
-        "context": plan.context, "server": plan.server, "restore_node": plan.restore_node,
-        "snapshot": {"path": str(s.path), "size": s.size, "sha256": s.sha256, "revision": s.revision,
-                     "total_keys": s.total_keys, "age_s": s.age_s},
-        "nodes": [{"node": n.node, "member_name": n.member_name, "peer_url": n.peer_url,
-                   "pod_command": list(n.pod_command)} for n in plan.nodes],
-        "survivor_revision": plan.survivor_revision, "lost_keys_total": plan.lost_keys_total,
-        "lost_keys": plan.lost_keys, "notes": plan.notes,
-    }
-
-
-def _plan_from_record(r: dict[str, Any]) -> RecoverPlan:
-    s = r["snapshot"]
-    snap = SnapshotFacts(Path(s["path"]), int(s["size"]), str(s["sha256"]), int(s["revision"]), s.get("total_keys"),
-                         float(s.get("age_s") or 0))
-    nodes = [NodePlan(n["node"], n["member_name"], n.get("peer_url"), tuple(n["pod_command"])) for n in r["nodes"]]
-    return RecoverPlan(r["context"], r["server"], snap, nodes, r["restore_node"], r.get("survivor_revision"),
-                       lost_keys=[str(k) for k in r.get("lost_keys") or []],
-                       lost_keys_total=int(r.get("lost_keys_total") or 0),
-                       notes=[str(n) for n in r.get("notes") or []])
 
 
 def _alive(pid: int) -> bool:

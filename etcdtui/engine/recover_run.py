@@ -15,10 +15,12 @@ from typing import Any
 from etcdtui.cluster.kube import ClusterConnection
 from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.context_settings import SshSettings
-from etcdtui.engine.recover import RecoverPlan, RecoverProcedure, Refused, StepJournal, verify_snapshot
+from etcdtui.engine.recover import RecoverProcedure
+from etcdtui.engine.recover_plan import RecoverPlan, Refused, verify_snapshot
 from etcdtui.engine.replace import fresh_snapshot
 from etcdtui.engine.replace_journal import JournalError
 from etcdtui.engine.step_checklist_run import Asker, StepChecklistRun
+from etcdtui.engine.step_journal import StepJournal
 
 
 def step_title(step: str, plan: RecoverPlan, kubeadm: bool = False) -> tuple[str, bool]:

@@ -19,9 +19,9 @@ from typing import Any, Protocol
 from etcdtui.cluster.kube import ClusterConnection
 from etcdtui.core.checklist import Checklist, StepSpec, StepStatus
 from etcdtui.engine.defrag import DefragQuestion
-from etcdtui.engine.recover import StepFailed, StepJournal
 from etcdtui.engine.replace import Outcome
 from etcdtui.engine.replace_journal import ProcedureLock
+from etcdtui.engine.step_journal import StepFailed, StepJournal
 
 DECLINED = "not confirmed"  # how the procedures' StepFailed starts when a confirmation is declined
 

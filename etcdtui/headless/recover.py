@@ -57,9 +57,11 @@ def run(args: argparse.Namespace) -> int:
 
 async def _recover(args: argparse.Namespace) -> int:
     from etcdtui.cluster.kube import ClusterConnection
-    from etcdtui.engine.recover import RecoverProcedure, Refused, StepFailed, verify_snapshot
+    from etcdtui.engine.recover import RecoverProcedure
+    from etcdtui.engine.recover_plan import Refused, verify_snapshot
     from etcdtui.engine.replace_journal import JournalError
     from etcdtui.engine.ring_engine import RingEngine
+    from etcdtui.engine.step_journal import StepFailed
 
     try:
         facts = await verify_snapshot(args.snapshot.expanduser().absolute())

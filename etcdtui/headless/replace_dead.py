@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     from etcdtui.cluster.kube import ClusterConnection
     from etcdtui.engine.dead_machine import DeadMachineRepair, Diagnosis, diagnose
-    from etcdtui.engine.recover import StepFailed
     from etcdtui.engine.replace_journal import JournalError
     from etcdtui.engine.ring_engine import RingEngine
+    from etcdtui.engine.step_journal import StepFailed
 
     conn = await ClusterConnection.open(args.kubeconfig, args.context)
     if args.confirm != conn.context:

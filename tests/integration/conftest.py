@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from etcdtui.lab.cli import lab_processes, start_lab, stop_lab
 from etcdtui.lab.layout import LabLayout
+from etcdtui.lab.lifecycle import lab_processes, start_lab, stop_lab
 
 
 @dataclass

@@ -24,8 +24,8 @@ import yaml
 from etcdtui.engine.fleet_summary import FleetRow, worst_first
 from etcdtui.engine.fleet_watch import FleetWatch
 from etcdtui.engine.snapshot import Verdict
-from etcdtui.lab.cli import lab_processes, start_lab, stop_lab
 from etcdtui.lab.layout import default_lab_dir
+from etcdtui.lab.lifecycle import lab_processes, start_lab, stop_lab
 from etcdtui.lab.ports import ephemeral_range
 from etcdtui.ui.app import make_app
 from etcdtui.ui.config import UiConfig

@@ -14,7 +14,8 @@ import pytest
 from _lab_cli import etcdtui, one_line_error, wait_for
 from conftest import RunningLab
 
-from etcdtui.lab.cli import lab_processes, process_alive
+from etcdtui.lab.lab_process import process_alive
+from etcdtui.lab.lifecycle import lab_processes
 from etcdtui.lab.ports import accepts_connections
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from etcdtui.lab.cli import process_alive
 from etcdtui.lab.etcd_binary import resolve_etcd
+from etcdtui.lab.lab_process import process_alive
 from etcdtui.lab.layout import LabLayout
 from etcdtui.lab.objects import ExecRefused, ObjectStore
 from etcdtui.lab.ring import Ring

@@ -26,8 +26,8 @@ from ui_support import SIZE
 from etcdtui.core.checklist import Checklist, StepId, StepStatus
 from etcdtui.engine.context_settings import ClusterSettings, KubeOnePaths
 from etcdtui.engine.dead_machine import STEPS
-from etcdtui.engine.recover import StepJournal
 from etcdtui.engine.replace_journal import Journal
+from etcdtui.engine.step_journal import StepJournal
 from etcdtui.ui.app import make_app
 from etcdtui.ui.navigation import ReplaceView
 from etcdtui.ui.screens.replace import ReplaceScreen

@@ -19,9 +19,9 @@ from etcdtui.core.checklist import StepStatus
 from etcdtui.engine.checks import KubeOneSettings
 from etcdtui.engine.dead_machine import STEPS
 from etcdtui.engine.dead_machine_run import DeadMachineRun, pending_repair
-from etcdtui.engine.recover import StepJournal
 from etcdtui.engine.replace import ReplaceSettings
 from etcdtui.engine.replace_journal import JournalError
+from etcdtui.engine.step_journal import StepJournal
 
 pytestmark = pytest.mark.unit
 

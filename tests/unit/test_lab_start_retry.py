@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from etcdtui.lab import cli
+from etcdtui.lab import lifecycle as cli
 
 pytestmark = pytest.mark.unit
 
