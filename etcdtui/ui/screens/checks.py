@@ -55,7 +55,7 @@ class ChecksScreen(Screen[None]):
         Binding("q", "back", "Back", show=False),
         Binding("r", "reload", "Re-read"),
         Binding("e", "enable", "Enable"),
-        Binding("x", "stop", "Stop kubeone"),
+        Binding("x", "stop", "Stop"),  # kubeone apply, or the manifest edits on kubeadm
     ]
 
     DEFAULT_CSS = """
@@ -145,7 +145,8 @@ class ChecksScreen(Screen[None]):
             self.query_one("#checks-summary", Static).update(summary_text(report))
             self.query_one(ChecksMembersTable).show(report.members, now)
             self.query_one("#checks-risk", Static).update(risk_text(report.members))
-            self.query_one("#checks-backups", Static).update(backups_text(report.backups, now))
+            self.query_one("#checks-backups", Static).update(backups_text(report.backups, now,
+                                                                                   kubeadm=report.flavour == KUBEADM))
             if report.flavour == KUBEADM:
                 self.query_one("#checks-kubeone", Static).update(kubeadm_text())
                 self.query_one("#checks-command", Static).update(kubeadm_command_text(self.context_label,

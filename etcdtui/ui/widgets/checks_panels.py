@@ -86,10 +86,14 @@ def _when(value: datetime | None, now: float) -> str:
     return f"{stamp} ({age // 3600}h{age % 3600 // 60:02d}m ago)"
 
 
-def backups_text(b: BackupStatus, now: float) -> Text:
+def backups_text(b: BackupStatus, now: float, *, kubeadm: bool = False) -> Text:
     t = Text()
     t.append("Backups (KubeOne backups-restic)\n", "bold")
-    if b.deployed is None:
+    if kubeadm and not b.deployed:
+        # KubeOne's addon is not part of a kubeadm cluster: its absence is not a finding there.
+        t.append("- ", "dim").append("no backups-restic CronJob (a KubeOne addon); take snapshots with b in the "
+                                     "ring view or `etcdtui backup`, and schedule them\n")
+    elif b.deployed is None:
         t.append("? ", "yellow").append(b.detail + "\n")
     elif not b.deployed:
         t.append("✗ ", "yellow").append(b.detail + "\n")
