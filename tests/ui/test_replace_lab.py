@@ -46,6 +46,21 @@ async def _until(pilot: Any, what: str, condition: Callable[[], bool], wait_s: f
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def _click(pilot: Any, app: EtcdTuiApp, dialog: Any, selector: str) -> None:
+    """Click a dialog's button as an operator would and see the dialog go. A click sent before the button is
+    laid out lands nowhere (seen once on a loaded machine): wait for its region, and click again if it stays."""
+    button = dialog.query_one(selector, Button)
+    await _until(pilot, f"{selector} on screen", lambda: button.region.area > 0, 10)
+    for _ in range(3):
+        await pilot.click(selector)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and app.screen is dialog:
+            await pilot.pause(0.1)
+        if app.screen is not dialog:
+            return
+    raise AssertionError(f"{selector} clicked three times, the dialog stays")
+
+
 async def _type(pilot: Any, text: str) -> None:
     for ch in text:
         await pilot.press("minus" if ch == "-" else ch)
@@ -60,7 +75,7 @@ async def choose_variant(pilot: Any, app: EtcdTuiApp, node: str, *, dead: bool) 
     assert dialog.title_text == f"Replace {node}: " + ("its machine is gone" if dead else "its machine answers")
     assert ("Variant: dead machine" in dialog.text) is dead and "ssh" in dialog.text, dialog.text
     assert app.focused is dialog.query_one("#yesno-no", Button), "Cancel must have the default focus"
-    await pilot.click("#yesno-yes")
+    await _click(pilot, app, dialog, "#yesno-yes")
     await _until(pilot, "the checklist", lambda: isinstance(app.screen, ReplaceScreen), 10)
     assert isinstance(app.screen, DeadMachineScreen) is dead
     return app.screen
@@ -88,14 +103,14 @@ async def answer_dialogs(pilot: Any, app: EtcdTuiApp, screen: ReplaceScreen, wai
             await _type(pilot, node or dialog.expect)
             confirm = dialog.query_one("#typed-confirm", Button)
             await _until(pilot, "the typed node name to enable Confirm", lambda button=confirm: not button.disabled, 10)
-            await pilot.click("#typed-confirm")
+            await _click(pilot, app, dialog, "#typed-confirm")
         elif isinstance(dialog, BackupDialog):
             seen.append("backup")
-            await pilot.click("#backup-take")
+            await _click(pilot, app, dialog, "#backup-take")
         elif isinstance(dialog, YesNoDialog):
             assert app.focused is dialog.query_one("#yesno-no", Button), "No must have the default focus"
             seen.append(f"yesno:{dialog.title_text}")
-            await pilot.click("#yesno-yes")
+            await _click(pilot, app, dialog, "#yesno-yes")
     assert screen.outcome is not None or (until and until()), f"nothing came within {wait_s} s (seen: {seen})"
 
 
