@@ -32,10 +32,18 @@ async def fresh_snapshot(engine: Any, timeout: float = FRESH_POLL_TIMEOUT,  # no
             async for item in engine.subscribe():
                 snap: RingSnapshot = item
                 latest = snap
-                if snap.last_poll_at is not None and snap.last_poll_at.timestamp() >= asked and snap.complete:
+                if _began_after(snap, asked) and snap.complete:
                     return snap
                 if snap.last_poll_at is not None and snap.last_poll_at.timestamp() >= asked + 2:
                     return snap  # polled after we asked, but incomplete: the gates will say what is missing
     if latest is None:
         raise StepFailed(f"no answer from the cluster within {timeout:g} s")
     return latest
+
+
+def _began_after(snap: RingSnapshot, moment: float) -> bool:
+    """The snapshot's poll began after `moment`. A poll already running when a gate asks may have read the member
+    list before a change (a member announced a moment ago): only a poll begun afterwards can answer the gate."""
+    if snap.last_poll_at is None:
+        return False
+    return snap.last_poll_at.timestamp() - (snap.poll_duration or 0.0) >= moment
