@@ -20,6 +20,10 @@ class Output:
         sys.stderr.write(f"etcdtui {self.command}: {message.rstrip()}\n")
         return code
 
+    def wrong_context(self, confirm: str, context: str, code: int) -> int:
+        """`--confirm` must name the context a destructive run acts on; said before anything changes."""
+        return self.fail(f"--confirm {confirm!r} is not the current context {context!r}: nothing changed", code)
+
     def out(self, line: str) -> None:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()

@@ -70,8 +70,7 @@ async def _recover(args: argparse.Namespace) -> int:
     conn = await ClusterConnection.open(args.kubeconfig, args.context)
     if args.confirm is not None and args.confirm != conn.context:
         await conn.close()
-        return SAY.fail(f"--confirm {args.confirm!r} is not the current context {conn.context!r}: nothing changed",
-                        exitcodes.CRITICAL)
+        return SAY.wrong_context(args.confirm, conn.context, exitcodes.CRITICAL)
 
     async def confirm(what: str, node: str) -> bool:
         if args.confirm is not None:

@@ -50,8 +50,7 @@ async def _run(args: argparse.Namespace) -> int:
     conn = await ClusterConnection.open(args.kubeconfig, args.context)
     if args.confirm != conn.context:
         await conn.close()
-        return SAY.fail(f"--confirm {args.confirm!r} is not the current context {conn.context!r}: nothing changed",
-                        exitcodes.CRITICAL)
+        return SAY.wrong_context(args.confirm, conn.context, exitcodes.CRITICAL)
 
     async def confirm(what: str, node: str) -> bool:
         SAY.out(f"   confirmed by --confirm {args.confirm}: {what} [node {node}, context {conn.context}]")
