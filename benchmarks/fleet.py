@@ -122,7 +122,7 @@ def main() -> int:
             kubeconfig = Path(tmp.name) / "one.kubeconfig"
             one = dict(base, **{"current-context": labs[0]})
             write_kubeconfig(kubeconfig, one)
-            firsts = [startup._time_app(kubeconfig, 0.0)["startup_s"] for _ in range(args.ring_view_runs)]
+            firsts = [startup._time_app(str(kubeconfig), 3, 0.0)["startup_s"] for _ in range(args.ring_view_runs)]
             print(f"ring view first populated table: median {statistics.median(firsts) * 1000:.0f} ms "
                   f"of {args.ring_view_runs} (target <= 600 ms)")
         firsts = [asyncio.run(fleet_screen_filled(full, labs)) for _ in range(max(1, args.ring_view_runs))]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from textual.app import App
 from textual.worker import Worker, WorkerState
 
+from etcdtui import gc_pause
 from etcdtui.ui.commands import RingCommands
 from etcdtui.ui.navigation import BACK_TO_FLEET, RING_VIEW, Destination, ReplaceView, RingView
 from etcdtui.ui.screens.ring import RingScreen
@@ -62,7 +63,7 @@ class EtcdTuiApp(App[int]):
         if self.config.theme:
             self.theme = self.config.theme
         self.ring = RingScreen(readonly=self.readonly, context=self.context_label, clock=self.clock,
-                               flavour=services.flavour)
+                               flavour=services.flavour, first=services.ring.latest)
 
     @property
     def services(self) -> Services:
@@ -76,6 +77,7 @@ class EtcdTuiApp(App[int]):
 
     def on_mount(self) -> None:
         self.push_screen(self.ring)
+        self.call_after_refresh(gc_pause.resume)  # the first frame is out: the cyclic collector back on
         self.title = f"etcdtui · {self.context_label or 'cluster'}" + (" · read-only" if self.readonly else "")
         self.run_worker(self._follow_source(), name="snapshots", group="snapshots", exit_on_error=False)
         # Log findings feed the ring view from its first complete table on: the log streams' backlog would
@@ -86,9 +88,12 @@ class EtcdTuiApp(App[int]):
         if isinstance(self.open_at, ReplaceView):
             self.call_later(self.open_replace, self.open_at.node)
         elif not self.readonly:  # an interrupted replace procedure of this cluster is offered for resuming
-            from etcdtui.ui.widgets.checklist_resume import offer_resume
+            self.call_after_refresh(self._offer_resume)
 
-            self.call_later(offer_resume, self)
+    def _offer_resume(self) -> None:
+        from etcdtui.ui.widgets.checklist_resume import offer_resume
+
+        offer_resume(self)
 
     async def _follow_source(self) -> None:
         source = self._services.ring

@@ -13,9 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textual.color import Color, ColorParseError
-from textual.theme import BUILTIN_THEMES
-
 from etcdtui.engine.config_file import ConfigFileError, config_file, read_config_file
 from etcdtui.engine.context_settings import KEYS as CLUSTER_KEYS
 from etcdtui.engine.context_settings import ConfiguredClusters, SettingsError, configured_clusters
@@ -75,8 +72,8 @@ def parse_config(data: Any, path: Path | None = None) -> UiConfig:
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     theme = data.get("theme")
-    if theme is not None and (not isinstance(theme, str) or theme not in BUILTIN_THEMES):
-        raise ConfigError(f"{where}: unknown theme {theme!r} (one of: {', '.join(sorted(BUILTIN_THEMES))})")
+    if theme is not None and (not isinstance(theme, str) or theme not in _builtin_themes()):
+        raise ConfigError(f"{where}: unknown theme {theme!r} (one of: {', '.join(sorted(_builtin_themes()))})")
     readonly = data.get("readonly", False)
     if not isinstance(readonly, bool):
         raise ConfigError(f"{where}: readonly must be true or false")
@@ -118,10 +115,29 @@ def _context(name: str, value: Any, where: str) -> ContextSettings:
     accent = value.get("accent")
     if accent is not None:
         try:
-            accent = Color.parse(str(accent)).hex
-        except ColorParseError:
+            accent = _colour_hex(str(accent))
+        except ValueError:
             raise ConfigError(f"{where}: contexts.{name}.accent: not a colour: {accent!r}") from None
     readonly = value.get("readonly")
     if readonly is not None and not isinstance(readonly, bool):
         raise ConfigError(f"{where}: contexts.{name}.readonly must be true or false")
     return ContextSettings(accent=accent, readonly=readonly)
+
+
+# Textual is imported only for a config that names a theme or a colour: the ring view imports it on a
+# thread while the engine's first poll is on the network (ui/session.py), and a plain config must not
+# pull it onto the path before the engine starts.
+def _builtin_themes() -> dict[str, object]:
+    from textual.theme import BUILTIN_THEMES
+
+    return dict(BUILTIN_THEMES)
+
+
+def _colour_hex(text: str) -> str:
+    """Raises ValueError for what is not a colour."""
+    from textual.color import Color, ColorParseError
+
+    try:
+        return Color.parse(text).hex
+    except ColorParseError as exc:
+        raise ValueError(str(exc)) from None

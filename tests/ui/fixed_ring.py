@@ -296,6 +296,10 @@ class FixedSource:
     def push(self, snapshot: RingSnapshot) -> None:
         self._queue.put_nowait(snapshot)
 
+    def already_polled(self, snapshot: RingSnapshot) -> None:
+        """`snapshot` is the latest before the app opens, as after the command's engine polled once."""
+        self._latest = snapshot
+
     def refresh_now(self) -> None:
         self.refreshes += 1
 

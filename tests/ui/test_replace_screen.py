@@ -28,7 +28,7 @@ from etcdtui.engine.context_settings import ClusterSettings, KubeOnePaths
 from etcdtui.engine.dead_machine import STEPS
 from etcdtui.engine.replace_journal import Journal
 from etcdtui.engine.step_journal import StepJournal
-from etcdtui.ui.app import make_app
+from etcdtui.ui.app import EtcdTuiApp, make_app
 from etcdtui.ui.navigation import ReplaceView
 from etcdtui.ui.screens.replace import ReplaceScreen
 from etcdtui.ui.screens.replace_dead import DeadMachineScreen
@@ -121,7 +121,7 @@ async def test_startup_offers_to_resume_an_interrupted_procedure(lab: Path, tmp_
         _interrupted_journal(tmp_path, conn.context, conn.server)
         app = make_app(services)
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, "the resume offer", lambda: isinstance(app.screen, YesNoDialog), 10)
+            await _until(pilot, "the resume offer", lambda: _offer_shown(app), 10)
             dialog = app.screen
             assert isinstance(dialog, YesNoDialog)
             assert app.focused is dialog.query_one("#yesno-no", Button)
@@ -140,6 +140,13 @@ async def test_startup_offers_to_resume_an_interrupted_procedure(lab: Path, tmp_
             await pilot.press("escape")
             await pilot.pause(0.2)
             assert not lock.exists(), "leaving the checklist releases the cluster's lock"
+
+
+def _offer_shown(app: EtcdTuiApp) -> bool:
+    """The offer is on screen with the focus in it (it comes after the first frame; which button has the focus
+    is the test's to check)."""
+    focused = app.focused
+    return isinstance(app.screen, YesNoDialog) and focused is not None and focused.screen is app.screen
 
 
 def _hanging_kubeone(tmp_path: Path) -> tuple[Path, Path]:
@@ -176,7 +183,7 @@ async def test_startup_offers_to_resume_an_unfinished_dead_machine_repair(lab: P
             journal.append({"kind": "step", "step": step, "status": "done", "t": 3.0, "note": f"{step} done"})
         app = make_app(services)
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, "the resume offer", lambda: isinstance(app.screen, YesNoDialog), 10)
+            await _until(pilot, "the resume offer", lambda: _offer_shown(app), 10)
             dialog = app.screen
             assert isinstance(dialog, YesNoDialog) and dialog.title_text == f"Resume the dead-machine repair of {NODE}?"
             assert app.focused is dialog.query_one("#yesno-no", Button) and dialog.context == conn.context

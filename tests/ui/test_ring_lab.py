@@ -3,6 +3,7 @@ real engine; driven by Textual's Pilot. One lab for the module (started with `et
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -95,13 +96,19 @@ async def test_restart_shows_and_outage_marks_stale(lab: Path) -> None:
 
 
 def test_etcdtui_runs_in_a_terminal_and_quits_on_q(lab: Path) -> None:
-    """The real entry point (`etcdtui --kubeconfig K`, i.e. `run_app`) in a real pseudo-terminal."""
+    """The real entry point (`etcdtui --kubeconfig K`) in a real pseudo-terminal, read back with a terminal
+    emulator: the populated table (member IDs, versions, equal hashes) reaches the screen, and q quits.
+    This is the only path that imports the UI on a thread beside the engine's first poll (ui/session.py)."""
     import os
     import pty
     import select
     import subprocess
     import sys
 
+    import pyte
+
+    screen = pyte.Screen(160, 45)
+    stream = pyte.ByteStream(screen)
     master, slave = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "45"}
     proc = subprocess.Popen(
@@ -109,14 +116,22 @@ def test_etcdtui_runs_in_a_terminal_and_quits_on_q(lab: Path) -> None:
         stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
     )
     os.close(slave)
-    seen = b""
+
+    def rows() -> list[str]:
+        return [line for line in screen.display if line.lstrip().startswith("etcd-lab-cp-")]
+
+    def populated() -> bool:
+        return len(rows()) == 3 and all(
+            re.search(r"\b[0-9a-f]{12,16}\b", r) and "3.5.1" in r and "✓ equal" in r for r in rows()
+        )
+
     try:
         deadline = time.monotonic() + 30
-        while b"etcd-lab-cp-3" not in seen and time.monotonic() < deadline:
+        while not populated() and time.monotonic() < deadline:
             ready, _, _ = select.select([master], [], [], 0.2)
             if ready:
-                seen += os.read(master, 65536)
-        assert b"etcd-lab-cp-3" in seen, seen[-2000:]
+                stream.feed(os.read(master, 65536))
+        assert populated(), "\n".join(screen.display)
         os.write(master, b"q")
         deadline = time.monotonic() + 15
         while proc.poll() is None and time.monotonic() < deadline:  # keep draining: a full pty blocks the app

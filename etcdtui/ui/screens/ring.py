@@ -51,8 +51,9 @@ class RingScreen(Screen[None]):
         reason: str
 
     def __init__(self, *, readonly: bool, context: str | None, clock: Callable[[], datetime],
-                 flavour: str | None = None) -> None:
+                 flavour: str | None = None, first: RingSnapshot | None = None) -> None:
         super().__init__()
+        self._first = first  # already known when the screen opens: painted in the first frame
         self.flavour = flavour  # kubeone | kubeadm, decided once for the context (None: fixed data)
         self.readonly = readonly
         self.context_label = context
@@ -87,6 +88,8 @@ class RingScreen(Screen[None]):
         self.query_one(RingHeader).show_connecting(self.context, self.palette)
         self._show_empty("Waiting for the first data from the cluster…")
         self.query_one(MemberDetail).display = False
+        if self._first is not None:  # one layout and render instead of "waiting…" then the data
+            self.on_ring_screen_snapshot_arrived(self.SnapshotArrived(self._first))
         self.set_interval(30, self._tick, name="age-ticker")
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._repaint(force=True))
 
