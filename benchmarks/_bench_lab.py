@@ -4,6 +4,7 @@ and wall-clock timing of commands run as a user would (a new process each)."""
 from __future__ import annotations
 
 import contextlib
+import resource
 import subprocess
 import tempfile
 import time
@@ -30,7 +31,17 @@ def lab_kubeconfig(running: str | None, prefix: str) -> Iterator[str]:
 
 def timed(argvs: Sequence[Sequence[str]], env: dict[str, str]) -> tuple[float, list[int]]:
     """Seconds to run the commands one after another, and their exit codes."""
+    wall, _cpu, codes = timed_with_cpu(argvs, env)
+    return wall, codes
+
+
+def timed_with_cpu(argvs: Sequence[Sequence[str]], env: dict[str, str]) -> tuple[float, float, list[int]]:
+    """Wall seconds, the commands' own CPU seconds (user + system), and their exit codes."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     codes = [subprocess.run(list(argv), env=env, capture_output=True, check=False, timeout=120).returncode
              for argv in argvs]
-    return time.perf_counter() - start, codes
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, codes

@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_lab import timed  # noqa: E402
+from _bench_lab import timed, timed_with_cpu  # noqa: E402
 from _fleet_contexts import HangingServer, refused_port, with_broken_contexts, write_kubeconfig  # noqa: E402
 
 NAMES = ("lab", "east", "west")
@@ -100,14 +100,16 @@ def main() -> int:
             "fleet-no-hang": [*check, *(a for c in [*labs, "refusing"] for a in ("--context", c))],
         }
         times: dict[str, list[float]] = {k: [] for k in sides}
+        cpus: dict[str, list[float]] = {k: [] for k in sides}
         for argv in sides.values():
             timed([argv], env)  # warm caches once
         for i in range(args.rounds):
             line = []
             for name, argv in sides.items():
-                t, codes = timed([argv], env)
+                t, cpu, codes = timed_with_cpu([argv], env)
                 rc = codes[0]
                 times[name].append(t)
+                cpus[name].append(cpu)
                 line.append(f"{name} {t:.3f} s (rc {rc})")
             print(f"round {i + 1}: " + "   ".join(line))
         single = statistics.median(times["single"])
@@ -116,6 +118,10 @@ def main() -> int:
         print(f"median: single check {single:.3f} s; --all-contexts ({len(labs)} labs + refusing + hanging) "
               f"{fleet:.3f} s, ratio {fleet / single:.2f} (target <= 1.5); hanging timeout {args.timeout:g} s")
         print(f"median: {len(labs)} labs + refusing (no hanging) {no_hang:.3f} s, ratio {no_hang / single:.2f}")
+        cpu_single, cpu_fleet = statistics.median(cpus["single"]), statistics.median(cpus["fleet-no-hang"])
+        print(f"etcdtui's own CPU (user+sys of the check process): single {cpu_single:.3f} s, {len(labs)} labs + "
+              f"refusing {cpu_fleet:.3f} s (+{(cpu_fleet - cpu_single) * 1000:.0f} ms); the rest of the wall time is "
+              f"the labs' API servers, etcd and etcdctl sharing this machine's {os.cpu_count()} cores")
         if args.ring_view_runs:
             import startup  # benchmarks/startup.py: the ring view's time to its first populated table
 
