@@ -77,9 +77,10 @@ _FAST_COMMANDS = {"scan-logs": "etcdtui.headless.scan_logs", "check": "etcdtui.h
                   "lab": "etcdtui.lab.cli", "ui": "etcdtui.ui.launch", "replace": "etcdtui.commands.replace"}
 
 
-# Commands with a start-up time target start with the cyclic collector paused: the UI resumes it once the
-# first screen is painted, `check` ends before it would matter (etcdtui/gc_pause.py).
-_PAUSE_GC = {"ui", "replace", "check"}
+# Commands with a start-up time target start with the cyclic collector paused: the ring view resumes it once
+# its first frame is painted, `check` ends within seconds (etcdtui/gc_pause.py). Not `replace`, which may run
+# a procedure headless for minutes.
+_PAUSE_GC = {"ui", "check"}
 
 
 # One-shot commands run as a program leave without the interpreter's teardown of the ~500 modules that

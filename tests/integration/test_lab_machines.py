@@ -9,9 +9,11 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 from _lab_cli import etcdctl, etcdtui, kubectl, kubectl_json, lab_status, wait_for
@@ -20,11 +22,17 @@ from conftest import RunningLab
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 
-def _ssh(lab: RunningLab, node: str, *command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["ssh", "-F", str(lab.layout.ssh_config), "-o", "ConnectTimeout=10", "-o", "BatchMode=yes", node, *command],
-        capture_output=True, text=True, timeout=30, check=False,
-    )
+def _ssh(lab: RunningLab, node: str, *command: str, stdin: IO[bytes] | None = None) -> subprocess.CompletedProcess[str]:
+    """OpenSSH through the lab's ssh_config. Its ProxyJump child (`ssh -W` to the bastion) inherits ssh's stderr
+    and can outlive ssh on a loaded machine: with a pipe, `communicate()` waited for it past its timeout once
+    after ssh had printed its answer and exited 0. So stderr goes to a file, read once ssh itself has exited."""
+    argv = ["ssh", "-F", str(lab.layout.ssh_config), "-o", "ConnectTimeout=10", "-o", "BatchMode=yes", node, *command]
+    with tempfile.TemporaryFile() as err:
+        done = subprocess.run(argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=err, timeout=60, check=False)
+        err.seek(0)
+        return subprocess.CompletedProcess(argv, done.returncode, done.stdout.decode(errors="replace"),
+                                           err.read().decode(errors="replace"))
 
 
 def _replace(lab: RunningLab, tmp_path: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -162,10 +170,7 @@ def test_dead_machine_fresh_machine_backup_and_lost_quorum(
             assert moved.returncode == 0, moved.stderr
     assert not lab_status(lab.root)["members_status"][0]["running"]
     with out.open("rb") as fh:
-        upload = subprocess.run(
-            ["ssh", "-F", str(lab.layout.ssh_config), "lab-cp-1", "sudo dd of=/var/lib/restore.db status=none"],
-            stdin=fh, capture_output=True, timeout=30, check=False,
-        )
+        upload = _ssh(lab, "lab-cp-1", "sudo dd of=/var/lib/restore.db status=none", stdin=fh)
     assert upload.returncode == 0, upload.stderr
     restore = _ssh(lab, "lab-cp-1", "sudo", "etcdutl", "snapshot", "restore", "/var/lib/restore.db",
                    "--data-dir", "/var/lib/etcd-restored", "--name", "lab-cp-1",
