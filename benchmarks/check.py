@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 
-from _bench_lab import lab_kubeconfig, timed
+from _bench_lab import compile_bytecode, lab_kubeconfig, timed
 
 
 async def engine_idle_cpu(kubeconfig: str, seconds: float, poll_interval: float) -> tuple[float, int]:
@@ -48,6 +48,7 @@ def main() -> int:
     parser.add_argument("--kubeconfig", help="a running lab's kubeconfig (default: start a fresh lab)")
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     args = parser.parse_args()
+    compile_bytecode()
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         print("kubectl not found: cannot compare", file=sys.stderr)

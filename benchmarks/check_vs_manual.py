@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 
-from _bench_lab import lab_kubeconfig, timed
+from _bench_lab import compile_bytecode, lab_kubeconfig, timed
 
 # The guide's flag dump (kubeone-procedure.md, "check the flags").
 FLAGS_JSONPATH = ('{range .items[*]}{.metadata.name}: {range .spec.containers[0].command[*]}{}{"\\n"}{end}'
@@ -55,6 +55,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--kubeconfig", help="a running lab's kubeconfig (default: start a fresh lab)")
     args = parser.parse_args()
+    compile_bytecode()
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         print("kubectl not found: cannot compare", file=sys.stderr)

@@ -5,7 +5,9 @@ single-context `etcdtui check`, run alternately; and the ring view's first popul
   costs its `--timeout` (passed to both sides, default 3 s) and nothing more.
 * also printed: the fleet of the 3 labs + the refusing context only (no hanging one), against the same single
   check, so the cost of running contexts concurrently is visible apart from the hanging one's timeout.
-* ring view first populated table: benchmarks/startup.py's measurement (target <= 600 ms on a quiet machine).
+* also printed: the check process's own CPU for one context and for the fleet, apart from the labs' share.
+* ring view first populated table: benchmarks/startup.py's measurement, the real command in a pseudo-terminal
+  (target <= 600 ms on a quiet machine; startup.py prints its peers).
 * fleet screen of the 3 labs (+ refusing + hanging): from the screen's mount to every lab row populated
   (target <= 1.5 s), in-process.
 
@@ -29,7 +31,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_lab import timed, timed_with_cpu  # noqa: E402
+from _bench_lab import compile_bytecode, timed, timed_with_cpu  # noqa: E402
 from _fleet_contexts import HangingServer, refused_port, with_broken_contexts, write_kubeconfig  # noqa: E402
 
 NAMES = ("lab", "east", "west")
@@ -80,6 +82,7 @@ def main() -> int:
     parser.add_argument("--kubeconfig", help="kubeconfig with several lab contexts (default: start 3 labs)")
     parser.add_argument("--ring-view-runs", type=int, default=3, help="0 skips the ring view figure")
     args = parser.parse_args()
+    compile_bytecode()
     tmp = tempfile.TemporaryDirectory(prefix="etcdtui-bench-fleet-")
     roots: list[Path] = []
     hanging = HangingServer()

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import pyte
-from _bench_lab import lab_kubeconfig
+from _bench_lab import compile_bytecode, lab_kubeconfig
 
 TARGET_STARTUP_S = 0.6
 TARGET_IDLE_CPU = 2.0  # percent of one core
@@ -128,6 +128,7 @@ def main() -> int:
     parser.add_argument("--baseline", metavar="CHECKOUT", help="another checkout to time alternately")
     args = parser.parse_args()
 
+    compile_bytecode(*([args.baseline] if args.baseline else []))
     kubectl, app, pods, base, floor, client_floor, cpu, base_cpu = [], [], [], [], [], [], [], []
     floor_argv = [sys.executable, str(Path(__file__).with_name("_textual_floor.py"))]
     client_argv = [*floor_argv, "--with-client"]

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, cast
 
-from etcdtui import __version__, exitcodes, gc_pause
+from etcdtui import __version__, exitcodes
 
 EXIT_CODES_HELP = """exit codes:
   0  OK: no trouble found / command succeeded
@@ -77,12 +77,6 @@ _FAST_COMMANDS = {"scan-logs": "etcdtui.headless.scan_logs", "check": "etcdtui.h
                   "lab": "etcdtui.lab.cli", "ui": "etcdtui.ui.launch", "replace": "etcdtui.commands.replace"}
 
 
-# Commands with a start-up time target start with the cyclic collector paused: the ring view resumes it once
-# its first frame is painted, `check` ends within seconds (etcdtui/gc_pause.py). Not `replace`, which may run
-# a procedure headless for minutes.
-_PAUSE_GC = {"ui", "check"}
-
-
 # One-shot commands run as a program leave without the interpreter's teardown of the ~500 modules that
 # kubernetes and aiohttp bring (50-100 ms of a 0.5 s `check`, measured with benchmarks/check_vs_manual.py).
 _ONE_SHOT = {"check"}
@@ -93,18 +87,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["ui", *argv]  # `etcdtui [ui options]` opens the ring view
-    if argv[0] in _PAUSE_GC:
-        gc_pause.pause()
-    try:
-        code = _run(argv)
-    finally:
-        gc_pause.resume()
-    if as_program and argv[0] in _ONE_SHOT:
-        _exit_now(code)
-    return code
-
-
-def _run(argv: list[str]) -> int:
     parser = build_parser(_FAST_COMMANDS.get(argv[0]))
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
@@ -112,12 +94,15 @@ def _run(argv: list[str]) -> int:
         parser.print_help()
         return exitcodes.OK
     try:
-        return int(handler(args))
+        code = int(handler(args))
     except KeyboardInterrupt:
         print("etcdtui: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return exitcodes.OK
+    if as_program and argv[0] in _ONE_SHOT:
+        _exit_now(code)
+    return code
 
 
 def _exit_now(code: int) -> NoReturn:

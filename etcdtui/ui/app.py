@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from textual.app import App
 from textual.worker import Worker, WorkerState
 
-from etcdtui import gc_pause
 from etcdtui.ui.commands import RingCommands
 from etcdtui.ui.navigation import BACK_TO_FLEET, RING_VIEW, Destination, ReplaceView, RingView
 from etcdtui.ui.screens.ring import RingScreen
@@ -78,7 +77,6 @@ class EtcdTuiApp(App[int]):
 
     def on_mount(self) -> None:
         self.push_screen(self.ring)
-        self.call_after_refresh(gc_pause.resume)  # the first frame is out: the cyclic collector back on
         self.title = f"etcdtui · {self.context_label or 'cluster'}" + (" · read-only" if self.readonly else "")
         self.run_worker(self._follow_source(), name="snapshots", group="snapshots", exit_on_error=False)
         # Log findings feed the ring view from its first complete table on: the log streams' backlog would

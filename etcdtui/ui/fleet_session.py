@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from textual.app import App
 from textual.binding import Binding
 
-from etcdtui import exitcodes, gc_pause
+from etcdtui import exitcodes
 from etcdtui.engine.context_settings import ClusterSettings
 from etcdtui.engine.fleet_config import FleetSettings
 from etcdtui.engine.fleet_watch import FleetWatch
@@ -44,7 +44,6 @@ class FleetApp(App[str | None]):
         self.title = "etcdtui · fleet" + (" · read-only" if self.readonly else "")
         self.push_screen(self.fleet)
         self.fleet_watch.on_row = self.fleet.put_row
-        self.call_after_refresh(gc_pause.resume)  # started: the cyclic collector back on (etcdtui/gc_pause.py)
 
     def on_unmount(self) -> None:
         self.fleet_watch.on_row = None

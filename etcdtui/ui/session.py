@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -90,7 +89,6 @@ def run_command(
         try:
             async with connected_services(where, config=config, readonly=readonly, flags=flags,
                                           replace_state_dir=replace_state_dir) as services:
-                ui_loaded = asyncio.ensure_future(asyncio.to_thread(load_ui_modules))
                 failure = await preflight(services.ring)
                 if failure:
                     _fail(f"{prog}: {failure}")
@@ -98,8 +96,7 @@ def run_command(
                 if not (sys.stdin.isatty() and sys.stdout.isatty()):
                     _fail(f"{prog}: the ring view needs a terminal; use `etcdtui check` in scripts")
                     return exitcodes.UNKNOWN
-                await ui_loaded
-                from etcdtui.ui.app import make_app
+                from etcdtui.ui.app import make_app  # Textual, once the engine's first requests are out
 
                 result = await make_app(services, open_at).run_async()
                 return int(result or exitcodes.OK)
@@ -111,30 +108,6 @@ def run_command(
             return exitcodes.UNKNOWN
 
     return asyncio.run(main())
-
-
-# What the first frame needs, imported on a thread while the engine's first poll waits on the network (the
-# poll is round trips, imports are CPU). What comes after the first frame (the log engine, the resume offer)
-# is imported then.
-_UI_MODULES = (
-    "etcdtui.ui.app",
-    "etcdtui.engine.flavour",
-    "textual.drivers.linux_driver",
-    "textual._xterm_parser",
-    "textual.scrollbar",
-)
-
-
-def load_ui_modules() -> None:
-    """Import the UI. Safe beside the engine's imports on the loop thread: the import graph has no cycles
-    (tests/unit/test_import_boundaries.py), so the per-module import locks cannot deadlock."""
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(0.001)  # hand the GIL back to the event loop soon when a reply arrives
-    try:
-        for name in _UI_MODULES:
-            importlib.import_module(name)
-    finally:
-        sys.setswitchinterval(switch)
 
 
 async def preflight(source: SnapshotSource) -> str | None:

@@ -98,7 +98,7 @@ async def test_restart_shows_and_outage_marks_stale(lab: Path) -> None:
 def test_etcdtui_runs_in_a_terminal_and_quits_on_q(lab: Path) -> None:
     """The real entry point (`etcdtui --kubeconfig K`) in a real pseudo-terminal, read back with a terminal
     emulator: the populated table (member IDs, versions, equal hashes) reaches the screen, and q quits.
-    This is the only path that imports the UI on a thread beside the engine's first poll (ui/session.py)."""
+    This is the only test of the command's own order: the engine started before Textual (ui/session.py)."""
     import os
     import pty
     import select

@@ -5,7 +5,6 @@ screen on the real lab is `test_ring_lab.py`.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -17,7 +16,6 @@ from textual.notifications import Notify
 from textual.widgets import Footer, Static
 from ui_support import SIZE, fixed_app, source_of
 
-from etcdtui import gc_pause
 from etcdtui.engine.snapshot import RingSnapshot
 from etcdtui.ui.app import make_app
 from etcdtui.ui.commands import RingCommands
@@ -48,25 +46,18 @@ async def _ready(pilot, app, seq: int = 1) -> None:  # type: ignore[no-untyped-d
     raise AssertionError("the ring screen never received a snapshot")
 
 
-async def test_a_snapshot_known_at_start_is_in_the_first_frame_and_the_collector_comes_back() -> None:
+async def test_a_snapshot_known_at_start_is_in_the_first_frame() -> None:
     """The command's engine has usually polled before the app opens (ui/session.py): that snapshot is applied
-    at mount, so the first frame is the table, not "waiting…"; and the cyclic collector, which the command
-    paused for start-up, is on again once that frame is out."""
+    at mount, so the first frame is the table, not "waiting…"."""
     snap = fixtures.healthy_ring()
     services = fixtures.fixed_services()
     ring = services.ring
     assert isinstance(ring, fixtures.FixedSource)
     ring.already_polled(snap)
-    gc_pause.pause()
-    try:
-        app = make_app(services)
-        async with app.run_test(size=SIZE) as pilot:
-            assert app.ring.snapshot is snap and app.ring.snapshots_applied == 1  # before any message ran
-            assert app.ring.query_one(MemberTable).row_count == 3
-            await pilot.pause()
-            assert gc.isenabled()
-    finally:
-        gc_pause.resume()
+    app = make_app(services)
+    async with app.run_test(size=SIZE):
+        assert app.ring.snapshot is snap and app.ring.snapshots_applied == 1  # before any message ran
+        assert app.ring.query_one(MemberTable).row_count == 3
 
 
 async def test_table_shows_every_member_with_one_leader() -> None:

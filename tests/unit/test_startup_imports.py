@@ -1,20 +1,17 @@
-"""What the ring view's start-up pays for before its engine can start, and the collector paused meanwhile.
+"""What the ring view's start-up pays for before its engine can start (docs/notes/startup.md).
 
-The ring view's first table waits on CPU, not on the network (benchmarks/startup.py): the engine must start
-before Textual is imported, and the UI is imported on a thread while the first poll is out. Each test runs
-a fresh interpreter, because this process has imported everything already.
+The engine's first requests go out before Textual is imported, so the cluster works on them while the UI
+loads; and `etcdtui` parses its arguments without importing the other commands. Each test runs a fresh
+interpreter, because this process has imported everything already.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import subprocess
 import sys
 
 import pytest
-
-from etcdtui import gc_pause
 
 pytestmark = pytest.mark.unit
 
@@ -48,36 +45,3 @@ def test_a_config_naming_a_theme_still_checks_it() -> None:
     assert parse_config({"theme": "nord"}).theme == "nord"
     with pytest.raises(ConfigError, match="unknown theme 'neon'"):
         parse_config({"theme": "neon"})
-
-
-def test_the_pause_freezes_startup_and_turns_the_collector_back_on() -> None:
-    assert gc.isenabled()
-    frozen = gc.get_freeze_count()
-    try:
-        gc_pause.pause()
-        assert not gc.isenabled()
-        gc_pause.resume()
-        assert gc.isenabled()
-        assert gc.get_freeze_count() >= frozen
-        gc_pause.resume()  # idempotent
-        assert gc.isenabled()
-    finally:
-        gc.unfreeze()
-        gc.enable()
-
-
-def test_the_pause_leaves_a_collector_someone_else_turned_off_alone() -> None:
-    gc.disable()
-    try:
-        gc_pause.pause()
-        gc_pause.resume()
-        assert not gc.isenabled()  # not ours to turn on
-    finally:
-        gc.enable()
-
-
-def test_a_command_leaves_the_collector_on_even_when_it_fails() -> None:
-    from etcdtui.cli import main
-
-    assert main(["check", "--kubeconfig", "/nonexistent/etcdtui-test"]) == 3
-    assert gc.isenabled()
