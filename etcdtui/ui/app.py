@@ -28,7 +28,7 @@ from etcdtui.ui.services import (
 )
 from etcdtui.ui.source import refresh
 
-LOG_START_AFTER_FRAME = 0.25  # seconds
+LOG_START_AFTER_FRAME = 0.25  # seconds after the first complete table is painted
 LOG_START_LATEST = 3.0  # seconds after mount: the log engine starts then even if no snapshot is complete yet
 
 if TYPE_CHECKING:
@@ -105,8 +105,7 @@ class EtcdTuiApp(App[int]):
     def _arrived(self, snapshot: RingSnapshot) -> None:
         self.ring.post_message(RingScreen.SnapshotArrived(snapshot))
         if snapshot.complete and self._logs is None:
-            # A beat after the frame that shows the table: its import and log backlog would hold the GIL while
-            # the driver's writer thread is still sending that frame to the terminal.
+            # A beat after the frame that shows the table: the log streams' backlog never delays that frame.
             self.call_after_refresh(self.set_timer, LOG_START_AFTER_FRAME, self._start_log_engine)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

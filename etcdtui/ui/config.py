@@ -124,9 +124,8 @@ def _context(name: str, value: Any, where: str) -> ContextSettings:
     return ContextSettings(accent=accent, readonly=readonly)
 
 
-# Textual is imported only for a config that names a theme or a colour: the ring view imports it on a
-# thread while the engine's first poll is on the network (ui/session.py), and a plain config must not
-# pull it onto the path before the engine starts.
+# Textual is imported only for a config that names a theme or a colour: the ring view imports it once the
+# engine's first requests are out (ui/session.py), and a plain config must not pull it in before.
 def _builtin_themes() -> dict[str, object]:
     from textual.theme import BUILTIN_THEMES
 
