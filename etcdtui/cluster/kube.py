@@ -169,6 +169,13 @@ def kubeconfig_contexts(kubeconfig: str | None) -> list[str]:
     return list(dict.fromkeys(contexts))
 
 
+def kubeconfig_context(kubeconfig: str | None, context: str | None = None) -> str | None:
+    """`context` checked against the kubeconfig(s), else their current context, without connecting; None when
+    there is no kubeconfig at all (none given, no $KUBECONFIG, no ~/.kube/config). Raises ClusterError."""
+    paths = _kubeconfig_paths(kubeconfig)
+    return None if paths is None else _check_kubeconfig(paths, context)
+
+
 def _check_kubeconfig(paths: list[Path], context: str | None) -> str:
     """Read the kubeconfig(s) ourselves first: the client's own errors are not fit for users."""
     merged_contexts, current = _read_contexts(paths)

@@ -4,11 +4,16 @@ Light on purpose: the ring view's BACKUP line imports it at startup; taking a sn
 engine/backup_shelf.py) pulls in the ssh and Kubernetes adapters only when it is asked for. "Known" backups are
 the snapshot files in etcdtui's own backup directory (where `etcdtui backup` and the procedures write) and in the
 context's configured one (`contexts.<name>.backups.dir` in config.yaml, e.g. where a restic restore lands).
+
+etcdtui's own directory holds the snapshots of every context it has backed up, each named after its context: a
+context knows only its own there. Another cluster's snapshot must never be shown as this one's backup, let alone
+be offered for restoring this cluster after a loss of quorum.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +27,32 @@ if TYPE_CHECKING:
     from etcdtui.engine.snapshot import MemberRow, RingSnapshot
 
 SNAPSHOT_SUFFIXES = (".db", ".snapshot")
+_TIMESTAMP = "%Y%m%dT%H%M%S"
+_STAMPED = r"\d{8}T\d{6}\.db"
+
+
+def backup_file_stem(context: str) -> str:
+    """`etcd-snapshot-<context>-`: the start of the names of a context's snapshots in etcdtui's own directory
+    (characters that do not belong in a file name, like the `/` of an EKS ARN, become `_`)."""
+    return "etcd-snapshot-" + re.sub(r"[^A-Za-z0-9._@-]", "_", context) + "-"
+
+
+def backup_file_name(context: str, now: float | None = None) -> str:
+    return f"{backup_file_stem(context)}{time.strftime(_TIMESTAMP, time.localtime(now))}.db"
+
+
+@dataclass(frozen=True)
+class BackupPlace:
+    """A directory of snapshots; `context` set: only that context's snapshots by etcdtui's naming count there
+    (`prod`'s stem is a prefix of `prod-eu`'s names, hence the timestamp in the match)."""
+
+    directory: Path
+    context: str | None = None
+
+    def holds(self, name: str) -> bool:
+        if self.context is None:
+            return name.endswith(SNAPSHOT_SUFFIXES) and not name.endswith(".part")
+        return re.fullmatch(re.escape(backup_file_stem(self.context)) + _STAMPED, name) is not None
 
 
 def own_backup_dir(explicit_state_dir: Path | None = None) -> Path:
@@ -45,16 +76,18 @@ class KnownBackup:
         return max(0.0, (time.time() if now is None else now) - self.mtime)
 
 
-def newest_backup(dirs: Sequence[Path]) -> KnownBackup | None:
-    """The most recent snapshot file (*.db, *.snapshot) directly in any of `dirs` (missing dirs are skipped)."""
+def newest_backup(places: Sequence[Path | BackupPlace]) -> KnownBackup | None:
+    """The most recent snapshot file (*.db, *.snapshot) directly in any of `places` (missing ones are skipped);
+    a bare path counts every snapshot file in it."""
     best: KnownBackup | None = None
-    for directory in dirs:
+    for place in places:
+        where = place if isinstance(place, BackupPlace) else BackupPlace(place)
         try:
-            entries = list(os.scandir(directory))
+            entries = list(os.scandir(where.directory))
         except OSError:
             continue
         for entry in entries:
-            if not entry.name.endswith(SNAPSHOT_SUFFIXES) or entry.name.endswith(".part"):
+            if not where.holds(entry.name):
                 continue
             try:
                 st = entry.stat()
@@ -88,12 +121,15 @@ class BackupAge:
         return self.newest is None or self.newest.age(now) > self.max_age_s
 
 
-def backup_dirs(settings: ClusterSettings, explicit_state_dir: Path | None = None) -> tuple[Path, ...]:
+def backup_places(context: str, settings: ClusterSettings,
+                  explicit_state_dir: Path | None = None) -> tuple[BackupPlace, ...]:
+    """`context`'s snapshots in etcdtui's own directory, and every snapshot in the context's configured one."""
     configured = settings.backups.dir
-    return (own_backup_dir(explicit_state_dir), *([Path(configured)] if configured else []))
+    return (BackupPlace(own_backup_dir(explicit_state_dir), context),
+            *([BackupPlace(Path(configured))] if configured else []))
 
 
-def look(settings: ClusterSettings, explicit_state_dir: Path | None = None) -> BackupAge:
+def look(context: str, settings: ClusterSettings, explicit_state_dir: Path | None = None) -> BackupAge:
     """Scan the directories (blocking: call it in a thread)."""
-    dirs = backup_dirs(settings, explicit_state_dir)
-    return BackupAge(newest_backup(dirs), dirs, settings.backups.max_age_s)
+    places = backup_places(context, settings, explicit_state_dir)
+    return BackupAge(newest_backup(places), tuple(p.directory for p in places), settings.backups.max_age_s)

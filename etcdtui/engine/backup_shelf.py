@@ -31,7 +31,7 @@ class BackupShelf:
         self.state_dir, self.namespace = state_dir, namespace
 
     def look(self) -> BackupAge:
-        return look(self.settings, self.state_dir)
+        return look(self.conn.context, self.settings, self.state_dir)
 
     def source(self) -> str | None:
         """The member the snapshot will come from, on the latest data (the dialog names it before asking)."""

@@ -11,7 +11,6 @@ engine/backup_age.py.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING
 from etcdtui.cluster.backup import BackupError, BackupResult, snapshot_save
 from etcdtui.cluster.ssh import connect
 from etcdtui.cluster.ssh_target import SshError, SshHostKeyError
-from etcdtui.engine.backup_age import healthy_source, own_backup_dir
+from etcdtui.engine.backup_age import backup_file_name, healthy_source, own_backup_dir
 from etcdtui.engine.context_settings import SshSettings
 from etcdtui.engine.node_reach import flavour_of, node_ssh_target
 
@@ -27,10 +26,6 @@ if TYPE_CHECKING:
     from etcdtui.cluster.kube import ClusterConnection
     from etcdtui.engine.checks import KubeOneSettings
     from etcdtui.engine.snapshot import RingSnapshot
-
-def backup_file_name(context: str) -> str:
-    return f"etcd-snapshot-{context}-{time.strftime('%Y%m%dT%H%M%S')}.db"
-
 
 def new_own_backup_path(context: str, explicit_state_dir: Path | None = None) -> Path:
     """A new file name in etcdtui's backup directory; the directory and its parent are created 0700."""

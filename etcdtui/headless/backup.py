@@ -1,7 +1,8 @@
 """`etcdtui backup [-o FILE]`: a verified etcd snapshot from a healthy member, in a local 0600 file.
 
-`etcdtui backup --newest` prints the newest backup etcdtui knows of (its own directory plus `--backup-dir`
-ones, e.g. where a restic restore lands) and its age. Exit codes: 0 done; 1 (`--newest`) no backup known;
+`etcdtui backup --newest` prints the newest backup etcdtui knows of for the context (the context's snapshots
+in its own directory, the context's `backups.dir` from config.yaml, and `--backup-dir` ones, e.g. where a
+restic restore lands) and its age; without any kubeconfig, every snapshot in its own directory counts. Exit codes: 0 done; 1 (`--newest`) no backup known;
 2 the backup failed or was refused (no healthy member, host key mismatch, FILE exists, not a snapshot);
 3 the cluster could not be reached.
 """
@@ -29,7 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument("-o", "--output", metavar="FILE", type=Path,
                    help="where to write the snapshot (must not exist; default: etcdtui's backup directory)")
-    p.add_argument("--newest", action="store_true", help="print the newest backup etcdtui knows of and its age")
+    p.add_argument("--newest", action="store_true",
+                   help="print the newest backup etcdtui knows of for the context, and its age")
     p.add_argument("--backup-dir", metavar="DIR", type=Path, action="append", default=[],
                    help="another directory holding snapshots (e.g. a restic restore); repeatable")
     p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
@@ -56,14 +58,39 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _newest(args: argparse.Namespace) -> int:
-    from etcdtui.engine.backup_age import format_age, newest_backup, own_backup_dir
+    """Reads files only: the context comes from the kubeconfig without connecting to it."""
+    from etcdtui.cluster.kube import ClusterError, kubeconfig_context
+    from etcdtui.engine.backup_age import (
+        BackupPlace,
+        backup_places,
+        format_age,
+        newest_backup,
+        own_backup_dir,
+    )
+    from etcdtui.engine.context_settings import SettingsError, resolve_settings
 
-    dirs = [own_backup_dir(), *args.backup_dir]
-    found = newest_backup(dirs)
+    places: list[BackupPlace]
+    try:
+        context = kubeconfig_context(args.kubeconfig, args.context)
+        if context is None:
+            if args.context:
+                return SAY.fail(f"context {args.context!r}: no kubeconfig (pass --kubeconfig or set KUBECONFIG)",
+                                exitcodes.UNKNOWN)
+            places, whose = [BackupPlace(own_backup_dir())], " (no kubeconfig: of any context)"
+        else:
+            places = [*backup_places(context, resolve_settings(context, args.kubeconfig))]
+            whose = f" of context {context}"
+    except ClusterError as exc:
+        return SAY.fail(exc.message, exitcodes.UNKNOWN)
+    except SettingsError as exc:
+        return SAY.fail(str(exc), exitcodes.UNKNOWN)
+    places += [BackupPlace(d) for d in args.backup_dir]
+    found = newest_backup(places)
     if found is None:
-        sys.stdout.write(f"no backup known (looked in {', '.join(map(str, dirs))})\n")
+        looked = ", ".join(str(p.directory) for p in places)
+        sys.stdout.write(f"no backup known{whose} (looked in {looked})\n")
         return exitcodes.WARNING
-    sys.stdout.write(f"newest backup: {found.path} ({found.size} bytes), age {format_age(found.age())}\n")
+    sys.stdout.write(f"newest backup{whose}: {found.path} ({found.size} bytes), age {format_age(found.age())}\n")
     return exitcodes.OK
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from etcdtui.engine.backup_age import backup_dirs, look
+from etcdtui.engine.backup_age import BackupPlace, backup_places, look
 from etcdtui.engine.context_settings import (
     BackupSettings,
     ClusterSettings,
@@ -58,12 +58,12 @@ def test_the_newest_of_own_and_configured_directories(tmp_path: Path) -> None:
     own, restored = tmp_path / "state" / "backups", tmp_path / "restored"
     for d in (own, restored):
         d.mkdir(parents=True)
-    (own / "a.db").write_bytes(b"x")
+    (own / "etcd-snapshot-ctx-20261204T073201.db").write_bytes(b"x")
     (restored / "b.snapshot").write_bytes(b"y")
-    os.utime(own / "a.db", (1_000, 1_000))
+    os.utime(own / "etcd-snapshot-ctx-20261204T073201.db", (1_000, 1_000))
     settings = ClusterSettings(backups=BackupSettings(str(restored), 1.0))
-    assert backup_dirs(settings, tmp_path / "state") == (own, restored)
-    age = look(settings, tmp_path / "state")
+    assert backup_places("ctx", settings, tmp_path / "state") == (BackupPlace(own, "ctx"), BackupPlace(restored))
+    age = look("ctx", settings, tmp_path / "state")
     assert age.newest is not None and age.newest.path == restored / "b.snapshot" and age.max_age_s == 3600
     assert not age.stale(age.newest.mtime + 60) and age.stale(age.newest.mtime + 3601)
-    assert look(ClusterSettings(), tmp_path / "empty").stale(0.0)  # none known: warned
+    assert look("ctx", ClusterSettings(), tmp_path / "empty").stale(0.0)  # none known: warned

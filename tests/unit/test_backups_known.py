@@ -36,3 +36,30 @@ def test_own_backup_path_is_private(tmp_path: Path) -> None:
     assert path.parent == tmp_path / "state" / "backups" and path.name.startswith("etcd-snapshot-ctx-a-")
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
     assert path.parent.stat().st_mode & 0o777 == 0o700 and not path.exists()
+
+
+def test_own_directory_counts_only_the_contexts_own_snapshots(tmp_path: Path) -> None:
+    """etcdtui's own directory holds every context's snapshots: `prod` must never be shown `prod-eu`'s (newer)
+    snapshot as its backup, nor be offered it to restore from after a loss of quorum."""
+    from etcdtui.engine.backup_age import BackupPlace, backup_file_name, backup_file_stem
+
+    own = tmp_path / "own"
+    own.mkdir()
+    prod, prod_eu = own / backup_file_name("prod", 1_000), own / backup_file_name("prod-eu", 2_000)
+    for path, mtime in ((prod, 1_000), (prod_eu, 2_000), (own / "etcd-snapshot-prod-latest.db", 3_000),
+                        (own / "restic-restore.db", 4_000)):
+        path.write_bytes(b"x")
+        os.utime(path, (mtime, mtime))
+    assert prod.name.startswith("etcd-snapshot-prod-") and prod_eu.name.startswith("etcd-snapshot-prod-eu-")
+    found = newest_backup([BackupPlace(own, "prod")])
+    assert found is not None and found.path == prod
+    found_eu = newest_backup([BackupPlace(own, "prod-eu")])
+    assert found_eu is not None and found_eu.path == prod_eu
+    assert newest_backup([BackupPlace(own, "staging")]) is None
+    newest_any = newest_backup([own])  # a bare directory (a restic restore, --backup-dir): every snapshot counts
+    assert newest_any is not None and newest_any.path.name == "restic-restore.db"
+    arn = "arn:aws:eks:eu-west-1:123456789012:cluster/prod"
+    assert "/" not in backup_file_stem(arn) and ":" not in backup_file_stem(arn)
+    (own / backup_file_name(arn, 5_000)).write_bytes(b"x")
+    found_arn = newest_backup([BackupPlace(own, arn)])
+    assert found_arn is not None and found_arn.path.parent == own
