@@ -193,6 +193,20 @@ def test_corrupted_member_is_named_and_alarm_does_not_count_as_down() -> None:
     assert row.hash_agrees is False and row.key == "etcd-m2"
 
 
+def test_the_member_that_diverged_leads_the_alarms_consequences() -> None:
+    """Once the CORRUPT alarm is up, every member's log says its health check was refused: those lines must not
+    push the member whose data differs out of the first finding (the header shows only the first)."""
+    from etcdtui.core.ring.assessment import sort_findings
+
+    refused = [Finding("corruption.alarm_active", Severity.CRITICAL, "Health check refused: alarm:CORRUPT.", m)
+               for m in ("m1", "m3")]
+    differs = Finding("corruption.hash_mismatch", Severity.CRITICAL, "hash differs from the majority", "m2")
+    ordered = sort_findings([*refused, Finding("version.data_loss_13766", Severity.CRITICAL, "3.5.1"), differs])
+    assert ordered[0] is differs
+    assert [f.kind for f in ordered] == ["corruption.hash_mismatch", "corruption.alarm_active",
+                                         "corruption.alarm_active", "version.data_loss_13766"]
+
+
 def _d0_members(with_hashes: bool) -> tuple[MemberObservation, ...]:
     statuses = parse_endpoint_status(find(D0, "status", "etcdctl endpoint status -w json").json_line)
     hashes = {

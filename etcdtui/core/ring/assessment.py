@@ -211,6 +211,12 @@ class RingAssessment:
         return f"{text}; {worst}" if worst else text
 
 
+# Corruption findings that follow from a CORRUPT alarm rather than say which member diverged: once the alarm
+# is up every member's health check is refused, and those lines must not push the member that diverged out of
+# the header (seen on a loaded machine: the alarm came a poll before the hashes, and stayed on top).
+_CONSEQUENCES = frozenset({"corruption.alarm_active"})
+
+
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
-    """Most severe first; at equal severity corruption evidence leads."""
-    return sorted(findings, key=lambda f: (-int(f.severity), not f.is_corruption))
+    """Most severe first; at equal severity corruption evidence leads, the alarm's consequences after it."""
+    return sorted(findings, key=lambda f: (-int(f.severity), not f.is_corruption, f.kind in _CONSEQUENCES))
