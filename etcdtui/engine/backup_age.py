@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,10 +50,15 @@ class BackupPlace:
     directory: Path
     context: str | None = None
 
+    @cached_property
+    def _own_names(self) -> re.Pattern[str] | None:
+        """Built once per place, not once per file scanned."""
+        return None if self.context is None else re.compile(re.escape(backup_file_stem(self.context)) + _STAMPED)
+
     def holds(self, name: str) -> bool:
-        if self.context is None:
+        if self._own_names is None:
             return name.endswith(SNAPSHOT_SUFFIXES) and not name.endswith(".part")
-        return re.fullmatch(re.escape(backup_file_stem(self.context)) + _STAMPED, name) is not None
+        return self._own_names.fullmatch(name) is not None
 
 
 def own_backup_dir(explicit_state_dir: Path | None = None) -> Path:

@@ -126,10 +126,10 @@ def _context(name: str, value: Any, where: str) -> ContextSettings:
 
 # Textual is imported only for a config that names a theme or a colour: the ring view imports it once the
 # engine's first requests are out (ui/session.py), and a plain config must not pull it in before.
-def _builtin_themes() -> dict[str, object]:
+def _builtin_themes() -> Mapping[str, object]:
     from textual.theme import BUILTIN_THEMES
 
-    return dict(BUILTIN_THEMES)
+    return BUILTIN_THEMES
 
 
 def _colour_hex(text: str) -> str:
