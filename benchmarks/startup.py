@@ -43,7 +43,7 @@ COLUMNS, LINES = 160, 45
 _ROW = re.compile(r"^\s*(etcd-\S+)\s+\d+/\d+\s+\S+")  # NAME READY STATUS: a pod-level row
 _MEMBER_ID = re.compile(r"\b[0-9a-f]{12,16}\b")
 _VERSION = re.compile(r"\b3\.\d+\.\d+\b")
-_HASH = re.compile(r"✓ equal|≠|differ")
+_HASH = re.compile(r"✓ equal|✗ DIFFERS|\? inconclusive")  # every verdict of ui/format.hash_agreement
 
 
 def _table_state(display: list[str]) -> tuple[int, int]:
