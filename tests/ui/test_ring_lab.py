@@ -123,7 +123,8 @@ def test_etcdtui_runs_in_a_terminal_and_quits_on_q(lab: Path) -> None:
     os.close(slave)
 
     def rows() -> list[str]:
-        return [line for line in screen.display if line.lstrip().startswith("etcd-lab-cp-")]
+        # Table rows only (NAME READY ...): the detail panel's title line names the selected pod too.
+        return [line for line in screen.display if re.match(r"\s*etcd-lab-cp-\d\s+\d+/\d+\s", line)]
 
     def populated() -> bool:
         return len(rows()) == 3 and all(
